@@ -1,0 +1,224 @@
+#include "function.hpp"
+
+#include <fmt/format.h>
+
+#include <cmath>
+#include <unordered_set>
+
+#include "runtime/log.hpp"
+#include "symbolic/interpreter.hpp"
+#include "symbolic/op_def.hpp"
+#include "symbolic/shared.hpp"
+#include "symbolic/source.hpp"
+
+namespace cgvm {
+
+struct Function::Impl {
+  std::string name;
+  Mode mode = Mode::Interpret;
+  std::vector<Var> inputs;
+  std::vector<Var> outputs;             // as the user gave them
+  std::vector<Var> graph;               // outputs then update values, after givens
+  std::vector<SharedVar> update_targets;  // graph[outputs.size() + i] is the new value of i
+  std::vector<SharedVar> shared_read;     // every shared variable the graph reads
+};
+
+namespace {
+
+std::string label(const Var& v) {
+  std::string n = v.name();
+  return n.empty() ? fmt::format("<{} {}>", v.node()->op().name, v.type().str())
+                   : fmt::format("'{}'", n);
+}
+
+std::string function_label(const std::string& name) {
+  return name.empty() ? "function" : fmt::format("function '{}'", name);
+}
+
+void check_inputs(const std::vector<Var>& inputs, const std::source_location& loc) {
+  std::unordered_set<Var, VarHash, VarEq> seen;
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    const Var& v = inputs[i];
+    if (v.is_null()) throw_error("function", fmt::format("input {} is a null Var", i), loc);
+    if (!is_input(v))
+      throw_error("function",
+                  fmt::format("input {} is {}, which is not a symbolic input (made by tensor, "
+                              "scalar, vector, matrix, ...); shared variables and computed "
+                              "values cannot be inputs",
+                              i, label(v)),
+                  loc);
+    if (!seen.insert(v).second)
+      throw_error("function", fmt::format("input {} ({}) is listed twice", i, label(v)), loc);
+  }
+}
+
+std::vector<SharedVar> check_updates(const Replacements& updates,
+                                     const std::source_location& loc) {
+  std::vector<SharedVar> targets;
+  std::unordered_set<Var, VarHash, VarEq> seen;
+  for (const auto& [target, value] : updates) {
+    if (target.is_null() || value.is_null())
+      throw_error("function", "an update pair contains a null Var", loc);
+    if (!is_shared(target))
+      throw_error("function",
+                  fmt::format("updates: {} is not a shared variable; only shared variables "
+                              "can be updated",
+                              label(target)),
+                  loc);
+    if (!seen.insert(target).second)
+      throw_error("function", fmt::format("updates: {} is updated twice", label(target)), loc);
+    const TensorType &want = target.type(), &got = value.type();
+    if (want.dtype != got.dtype || want.rank() != got.rank())
+      throw_error("function",
+                  fmt::format("updates: the new value of {} has type {}, but the variable has "
+                              "type {} (cast it with astype)",
+                              label(target), got.str(), want.str()),
+                  loc);
+    targets.emplace_back(target);
+  }
+  return targets;
+}
+
+// Random draws and other stateful ops advance their state on every call (Theano's
+// default_update), unless the user updates that variable explicitly.
+void add_automatic_updates(std::vector<Var>& graph, std::vector<SharedVar>& targets) {
+  std::unordered_set<Var, VarHash, VarEq> updated(targets.begin(), targets.end());
+  for (const Node* node : topo_sort(graph)) {
+    const OpDef& op = node->op();
+    if (op.state_input < 0) continue;
+    const Var& state = node->input(op.state_input);
+    if (!is_shared(state) || !updated.insert(state).second) continue;
+    targets.emplace_back(state);
+    graph.push_back(node->output(op.state_output));
+  }
+}
+
+void check_unused_and_missing(const std::vector<Var>& inputs, const std::vector<Var>& graph,
+                              OnUnusedInput policy, const std::source_location& loc) {
+  std::vector<Var> used = graph_inputs(graph);
+  std::unordered_set<Var, VarHash, VarEq> used_set(used.begin(), used.end());
+  std::unordered_set<Var, VarHash, VarEq> given(inputs.begin(), inputs.end());
+  for (const Var& u : used)
+    if (!given.count(u))
+      throw_error("function",
+                  fmt::format("the outputs depend on input {} of type {} (created at {}), which "
+                              "is not in the inputs list",
+                              label(u), u.type().str(), format_location(u.node()->location())),
+                  loc);
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    if (used_set.count(inputs[i]) || policy == OnUnusedInput::Ignore) continue;
+    std::string msg = fmt::format(
+        "input {} ({}) is not used by any output or update; pass on_unused_input = Warn or "
+        "Ignore to allow it",
+        i, label(inputs[i]));
+    if (policy == OnUnusedInput::Raise) throw_error("function", msg, loc);
+    warn(fmt::format("function: {} at {}", msg, format_location(loc)));
+  }
+}
+
+Array to_array(const Value& value, const Var& input, std::size_t index,
+               const std::string& fname) {
+  if (!value.is_number) return value.array;
+  const TensorType& t = input.type();
+  if (t.rank() != 0)
+    throw Error(fmt::format("{}: input {} ({}) has type {}; a number can only be passed for a "
+                            "rank-0 input",
+                            fname, index, label(input), t.str()));
+  Array a = Array::full({}, value.number, t.dtype);
+  if (a.item<double>() != value.number && !std::isnan(value.number))
+    throw Error(fmt::format("{}: input {} ({}) is {}, which {} cannot represent exactly",
+                            fname, index, label(input), value.number, dtype_name(t.dtype)));
+  return a;
+}
+
+bool aliases_any(const Array& a, const std::vector<Array>& others) {
+  for (const Array& o : others)
+    if (a.shares_storage(o)) return true;
+  return false;
+}
+
+// A new state that shares memory with a returned output is copied, so that the caller's
+// output and the library's state stay independent.
+void separate_states_from_outputs(std::vector<Array>& results, std::size_t n_out) {
+  std::vector<Array> outs(results.begin(), results.begin() + static_cast<long>(n_out));
+  for (std::size_t i = n_out; i < results.size(); ++i)
+    if (aliases_any(results[i], outs)) results[i] = results[i].copy();
+}
+
+}  // namespace
+
+Outputs::operator Array() const {
+  if (values_.size() != 1)
+    throw Error(fmt::format("this function returns {} outputs; index them instead of "
+                            "converting to one Array",
+                            values_.size()));
+  return values_[0];
+}
+
+Function function(const std::vector<Var>& inputs, const std::vector<Var>& outputs,
+                  const FunctionOptions& options, std::source_location loc) {
+  auto impl = std::make_shared<Function::Impl>();
+  impl->name = options.name;
+  impl->mode = options.mode;
+  impl->inputs = inputs;
+  impl->outputs = outputs;
+
+  check_inputs(inputs, loc);
+  for (std::size_t i = 0; i < outputs.size(); ++i)
+    if (outputs[i].is_null()) throw_error("function", fmt::format("output {} is a null Var", i), loc);
+  impl->update_targets = check_updates(options.updates, loc);
+
+  // Givens first: everything after works on the substituted graph.
+  std::vector<Var> graph = outputs;
+  for (const auto& [target, value] : options.updates) graph.push_back(value);
+  graph = clone_replace(graph, options.givens);
+  add_automatic_updates(graph, impl->update_targets);
+  check_unused_and_missing(inputs, graph, options.on_unused_input, loc);
+  for (const Node* node : topo_sort(graph))
+    if (is_shared(node->output(0))) impl->shared_read.emplace_back(node->output(0));
+  impl->graph = std::move(graph);
+  return Function(std::move(impl));
+}
+
+Outputs Function::operator()(const std::vector<Value>& values) const {
+  const Impl& f = *impl_;
+  std::string fname = function_label(f.name);
+  if (values.size() != f.inputs.size())
+    throw Error(fmt::format("{}: expected {} inputs, got {}", fname, f.inputs.size(),
+                            values.size()));
+  Bindings bindings;
+  std::vector<Array> given;
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    Array a = to_array(values[i], f.inputs[i], i, fname);
+    std::string why = f.inputs[i].type().mismatch(a);
+    if (!why.empty())
+      throw Error(fmt::format("{}: input {} ({}): {}", fname, i, label(f.inputs[i]), why));
+    bindings.emplace_back(f.inputs[i], a);
+    given.push_back(a);
+  }
+  for (const SharedVar& s : f.shared_read) given.push_back(s.get_value(/*borrow=*/true));
+
+  std::vector<Array> results = evaluate(f.graph, bindings);
+
+  // Outputs and new states never alias caller arrays or library state: a caller writing
+  // into an output must not change a shared variable, and vice versa.
+  std::size_t n_out = f.outputs.size();
+  for (Array& r : results)
+    if (aliases_any(r, given)) r = r.copy();
+  separate_states_from_outputs(results, n_out);
+  for (std::size_t i = 0; i < f.update_targets.size(); ++i)
+    f.update_targets[i].set_value(results[n_out + i], /*borrow=*/true);
+  results.resize(n_out);
+  return Outputs(std::move(results));
+}
+
+const std::vector<Var>& Function::inputs() const { return impl_->inputs; }
+const std::vector<Var>& Function::outputs() const { return impl_->outputs; }
+const std::vector<Var>& Function::graph_outputs() const { return impl_->graph; }
+const std::string& Function::name() const { return impl_->name; }
+
+std::vector<Var> Function::updated_shared() const {
+  return {impl_->update_targets.begin(), impl_->update_targets.end()};
+}
+
+}  // namespace cgvm

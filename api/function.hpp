@@ -1,0 +1,101 @@
+#pragma once
+// function(): turns symbolic outputs into a callable, with Theano's semantics.
+//
+//   auto x = matrix("x");
+//   auto w = shared(Array::zeros({3, 3}), "w");
+//   auto f = function({x}, {dot(x, w)}, {.updates = {{w, w + 1}}});
+//   Array y = f(a);   // computes dot(a, w), then sets w <- w + 1
+//
+// The recipe, in order: substitute givens -> collect automatic updates (random streams) ->
+// check inputs -> (later issues: optimize, generate code, compile or hit the cache) -> bind.
+#include <initializer_list>
+#include <memory>
+#include <source_location>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "runtime/array.hpp"
+#include "symbolic/graph.hpp"
+
+namespace cgvm {
+
+// How a function runs. Only the reference interpreter exists so far; the compiled mode of
+// a later issue slots in here without changing this API.
+enum class Mode {
+  Interpret,  // the reference interpreter, op by op
+};
+
+// What to do when an input is not used by any output or update.
+enum class OnUnusedInput { Raise, Warn, Ignore };
+
+struct FunctionOptions {
+  // (shared variable, new value) pairs. Every new value is computed from the state before
+  // the call; all are written after the outputs are computed, together.
+  Replacements updates;
+  // (variable, replacement) pairs substituted into outputs and updates before anything
+  // else; the replacement must have the same type.
+  Replacements givens;
+  OnUnusedInput on_unused_input = OnUnusedInput::Raise;
+  Mode mode = Mode::Interpret;
+  std::string name;  // shown in errors and reports
+};
+
+// An input value at a call: an Array, or a C++ number for a rank-0 input (converted to the
+// input's dtype when it is exactly representable there).
+struct Value {
+  Array array;
+  bool is_number = false;
+  double number = 0;
+
+  Value(Array a) : array(std::move(a)) {}
+  template <class S>
+    requires std::is_arithmetic_v<S>
+  Value(S s) : is_number(true), number(static_cast<double>(s)) {}
+};
+
+// The outputs of a call. Converts to Array when there is exactly one.
+class Outputs {
+ public:
+  explicit Outputs(std::vector<Array> values) : values_(std::move(values)) {}
+  std::size_t size() const { return values_.size(); }
+  const Array& operator[](std::size_t i) const { return values_.at(i); }
+  auto begin() const { return values_.begin(); }
+  auto end() const { return values_.end(); }
+  operator Array() const;  // cgvm::Error unless size() == 1
+  std::vector<Array>& values() { return values_; }
+
+ private:
+  std::vector<Array> values_;
+};
+
+class Function {
+ public:
+  // Calls with one value per input, in order. Wrong count, dtype, rank or a shape that
+  // contradicts a static size raise cgvm::Error naming the input; nothing is modified then.
+  Outputs operator()(const std::vector<Value>& inputs) const;
+  template <class... A>
+  Outputs operator()(const A&... inputs) const {
+    return (*this)(std::vector<Value>{Value(inputs)...});
+  }
+
+  const std::vector<Var>& inputs() const;
+  const std::vector<Var>& outputs() const;
+  // The graph that runs: outputs then update values, after givens.
+  const std::vector<Var>& graph_outputs() const;
+  // The shared variables this function updates, in update order.
+  std::vector<Var> updated_shared() const;
+  const std::string& name() const;
+
+  struct Impl;
+  explicit Function(std::shared_ptr<const Impl> impl) : impl_(std::move(impl)) {}
+
+ private:
+  std::shared_ptr<const Impl> impl_;
+};
+
+Function function(const std::vector<Var>& inputs, const std::vector<Var>& outputs,
+                  const FunctionOptions& options = {},
+                  std::source_location loc = std::source_location::current());
+
+}  // namespace cgvm

@@ -1,0 +1,101 @@
+#pragma once
+// OpDef: everything about one primitive op in one place (DESIGN.md §2).
+//
+// Each op is one definition block in its family file (symbolic/ops/<family>.cpp) and one
+// row in symbolic/op_list.hpp. The block fills the facets below; nothing else in the
+// library has per-op code. Compositions (softmax, logsumexp, ...) are plain Var code and
+// have no OpDef.
+#include <functional>
+#include <optional>
+#include <source_location>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "runtime/array.hpp"
+#include "symbolic/node.hpp"
+
+namespace cgvm {
+
+enum class OpFamily { Source, Elementwise, Reduce, Shape, Index, Contraction, Random, Gradient };
+std::string_view family_name(OpFamily family);
+
+// What type inference sees: the inputs (as Vars, so constant inputs can be read), their
+// types, the attributes and the user's call site.
+struct InferArgs {
+  const OpDef& op;
+  std::span<const Var> inputs;
+  const Attrs& attrs;
+  const std::source_location& loc;
+
+  const TensorType& input(int i) const { return inputs[i].type(); }
+  int num_inputs() const { return static_cast<int>(inputs.size()); }
+  // Raises the op's user error: "<op>: <message> (inputs: float32[?, 3], int64[])\n at
+  // file:line".
+  [[noreturn]] void fail(const std::string& message) const;
+};
+
+// What the reference implementation sees: input values and the node (for its attributes,
+// output types and location).
+struct EvalArgs {
+  const Node& node;
+  std::span<const Array> inputs;
+
+  const Attrs& attrs() const;
+  const TensorType& output_type(int i = 0) const;
+  // Raises a run-time user error naming the op, the input shapes and the node's source line
+  // (e.g. two unknown dimensions that disagree).
+  [[noreturn]] void fail(const std::string& message) const;
+};
+
+// What a gradient sees: the forward node and the gradient of the cost with respect to each
+// of its outputs (a null Var where none flows, e.g. an unused output of a multi-output op).
+struct GradArgs {
+  const Node& node;
+  std::span<const Var> output_grads;
+
+  const Var& input(int i) const { return node.input(i); }
+  Var output(int i = 0) const { return node.output(i); }
+  const Var& grad(int i = 0) const { return output_grads[i]; }
+  const Attrs& attrs() const { return node.attrs(); }
+  // Gradient nodes are built at the forward node's source line.
+  const std::source_location& loc() const { return node.location(); }
+};
+
+using InferFn = std::function<std::vector<TensorType>(const InferArgs&)>;
+using EvalFn = std::function<std::vector<Array>(const EvalArgs&)>;
+// Returns one Var per input: the gradient of the cost with respect to that input, with the
+// input's dtype and shape (broadcast dimensions summed back), or a null Var where the input
+// gets no gradient (integer inputs, indices, sizes; piecewise-constant ops).
+using GradFn = std::function<std::vector<Var>(const GradArgs&)>;
+
+struct OpDef {
+  std::string_view name;
+  OpFamily family = OpFamily::Elementwise;
+  int min_inputs = 0;
+  int max_inputs = 0;  // -1: any number
+
+  // Output types from input types and attributes; raises cgvm::Error on bad input.
+  InferFn infer;
+  // The reference implementation: simple and exact. The interpreter, constant folding and
+  // every test's oracle use it. Must return arrays of exactly the inferred dtypes/ranks.
+  EvalFn eval;
+  // The gradient, written with Var ops so that it can itself be differentiated. Empty for
+  // ops that are not differentiable; grad() then reports the op when a gradient must flow
+  // through it.
+  GradFn grad;
+
+  // Random draws and other ops with state: output `state_output` is the next value of the
+  // shared-variable input `state_input`. function() adds that update automatically (as
+  // Theano's default_update did), unless the user updates the variable explicitly.
+  int state_input = -1;
+  int state_output = -1;
+};
+
+// The value of a constant Var (a node of the `constant` op), or nullptr.
+const Array* constant_value(const Var& v);
+// A constant's value as one integer, when `v` is a constant integer scalar.
+std::optional<std::int64_t> constant_int(const Var& v);
+
+}  // namespace cgvm

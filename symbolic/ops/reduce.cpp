@@ -1,0 +1,258 @@
+// Reductions: sum, prod, max, min, argmax, argmin, all, any. The user functions and the
+// compositions built on them (mean, var, std, logsumexp) are in reduce_api.cpp.
+//
+// Every reduce op has the attrs "axes" (normalised: sorted, unique, in range; all axes for
+// a full reduction) and "keepdims". The user functions normalise; inference re-checks, so a
+// hand-built node cannot carry a malformed axis list.
+#include <fmt/format.h>
+
+#include <cmath>
+#include <type_traits>
+
+#include "runtime/nditer.hpp"
+#include "symbolic/op_list.hpp"
+
+namespace cgvm {
+namespace {
+
+enum class Reduce { Sum, Prod, Max, Min, ArgMax, ArgMin, All, Any };
+
+bool is_arg(Reduce k) { return k == Reduce::ArgMax || k == Reduce::ArgMin; }
+// Ops without an identity value cannot reduce an empty axis.
+bool needs_elements(Reduce k) {
+  return k == Reduce::Max || k == Reduce::Min || is_arg(k);
+}
+
+// numpy's result types: integer and bool sums/products widen to int64, so that counting
+// booleans or summing small integers does not wrap.
+DType reduce_dtype(Reduce k, DType in) {
+  switch (k) {
+    case Reduce::Sum:
+    case Reduce::Prod: return is_float(in) ? in : DType::Int64;
+    case Reduce::Max:
+    case Reduce::Min: return in;
+    case Reduce::ArgMax:
+    case Reduce::ArgMin: return DType::Int64;
+    case Reduce::All:
+    case Reduce::Any: break;
+  }
+  return DType::Bool;
+}
+
+Shape reduced_shape(const Shape& in, const Ints& axes, bool keepdims) {
+  Shape out;
+  std::size_t next = 0;
+  for (int d = 0; d < static_cast<int>(in.size()); ++d) {
+    bool reduced = next < axes.size() && axes[next] == d;
+    if (reduced) ++next;
+    if (!reduced) out.push_back(in[d]);
+    else if (keepdims) out.push_back(1);
+  }
+  return out;
+}
+
+std::vector<TensorType> infer_reduce(Reduce kind, const InferArgs& a) {
+  const TensorType& x = a.input(0);
+  const Ints& axes = a.attrs.get_ints("axes");
+  for (std::size_t i = 0; i < axes.size(); ++i) {
+    if (axes[i] < 0 || axes[i] >= x.rank())
+      a.fail(fmt::format("axis {} is out of range for rank {}", axes[i], x.rank()));
+    if (i > 0 && axes[i] <= axes[i - 1])
+      a.fail(fmt::format("axes must be sorted and unique, got [{}]", fmt::join(axes, ", ")));
+  }
+  if (is_arg(kind) && axes.size() != 1 && static_cast<int>(axes.size()) != x.rank())
+    a.fail(fmt::format("takes one axis or all of them, got [{}]", fmt::join(axes, ", ")));
+  if (needs_elements(kind))
+    for (auto ax : axes)
+      if (x.shape[ax] == 0)
+        a.fail(fmt::format("cannot reduce axis {} of size 0: {} has no identity value", ax,
+                           a.op.name));
+  bool keepdims = a.attrs.get_bool("keepdims");
+  return {TensorType{reduce_dtype(kind, x.dtype), reduced_shape(x.shape, axes, keepdims)}};
+}
+
+// The input split into the dims that survive (outer loop, one output element each) and the
+// reduced dims (inner loop, visited row-major, so float accumulation order is fixed).
+struct Plan {
+  Shape kept_shape, red_shape;
+  Strides kept_strides, red_strides;
+};
+
+Plan make_plan(const Array& x, const Ints& axes) {
+  Plan p;
+  std::size_t next = 0;
+  for (int d = 0; d < x.rank(); ++d) {
+    bool reduced = next < axes.size() && axes[next] == d;
+    if (reduced) ++next;
+    (reduced ? p.red_shape : p.kept_shape).push_back(x.shape()[d]);
+    (reduced ? p.red_strides : p.kept_strides).push_back(x.strides()[d]);
+  }
+  return p;
+}
+
+// Calls body(i, each) for output element i; each(f) calls f(value, j) for the j-th reduced
+// element of that group.
+template <class T, class Body>
+void for_each_group(const Array& x, const Plan& p, Body body) {
+  const T* data = static_cast<const T*>(x.raw_data());
+  std::int64_t i = 0;
+  for (NdIter<1> out(p.kept_shape, {&p.kept_strides}); !out.done(); out.next(), ++i) {
+    const T* base = data + out.offset(0);
+    auto each = [&](auto&& f) {
+      std::int64_t j = 0;
+      for (NdIter<1> in(p.red_shape, {&p.red_strides}); !in.done(); in.next(), ++j)
+        f(base[in.offset(0)], j);
+    };
+    body(i, each);
+  }
+}
+
+template <class T>
+bool is_nan(T v) {
+  if constexpr (std::is_floating_point_v<T>) return std::isnan(v);
+  else return false;
+}
+
+// Whether v replaces best as the running max (or min): NaN wins and then sticks (numpy
+// propagates NaN; argmax reports the first NaN); on ties the earlier element stays.
+template <class T>
+bool better(Reduce k, T v, T best) {
+  if (is_nan(best)) return false;
+  if (is_nan(v)) return true;
+  return (k == Reduce::Max || k == Reduce::ArgMax) ? v > best : v < best;
+}
+
+// Floats accumulate sums and products in double and round once at the end: one rounding
+// instead of one per element, in a fixed order. Integers accumulate in uint64, whose
+// wrap-around gives numpy's int64 result bit for bit without signed overflow (undefined
+// behaviour in C++).
+template <class T>
+void reduce_typed(Reduce kind, const Array& x, const Plan& p, Array& out) {
+  using Acc = std::conditional_t<std::is_floating_point_v<T>, double, std::uint64_t>;
+  using Wide = std::conditional_t<std::is_floating_point_v<T>, T, std::int64_t>;
+  switch (kind) {
+    case Reduce::Sum:
+    case Reduce::Prod: {
+      Wide* o = out.data<Wide>();
+      bool sum = kind == Reduce::Sum;
+      for_each_group<T>(x, p, [&](std::int64_t i, auto each) {
+        Acc acc = sum ? Acc(0) : Acc(1);
+        each([&](T v, std::int64_t) {
+          acc = sum ? acc + static_cast<Acc>(v) : acc * static_cast<Acc>(v);
+        });
+        o[i] = static_cast<Wide>(acc);
+      });
+      return;
+    }
+    case Reduce::Max:
+    case Reduce::Min:
+    case Reduce::ArgMax:
+    case Reduce::ArgMin: {
+      T* values = is_arg(kind) ? nullptr : out.data<T>();
+      std::int64_t* positions = is_arg(kind) ? out.data<std::int64_t>() : nullptr;
+      for_each_group<T>(x, p, [&](std::int64_t i, auto each) {
+        T best{};
+        std::int64_t where = 0;
+        each([&](T v, std::int64_t j) {
+          if (j == 0 || better(kind, v, best)) best = v, where = j;
+        });
+        if (positions) positions[i] = where;
+        else values[i] = best;
+      });
+      return;
+    }
+    case Reduce::All:
+    case Reduce::Any: {
+      bool* o = out.data<bool>();
+      bool all = kind == Reduce::All;
+      for_each_group<T>(x, p, [&](std::int64_t i, auto each) {
+        bool acc = all;
+        // NaN counts as true, as in numpy (v != 0).
+        each([&](T v, std::int64_t) { acc = all ? acc && v != T(0) : acc || v != T(0); });
+        o[i] = acc;
+      });
+      return;
+    }
+  }
+}
+
+std::vector<Array> eval_reduce(Reduce kind, const EvalArgs& a) {
+  const Array& x = a.inputs[0];
+  const Ints& axes = a.attrs().get_ints("axes");
+  Plan p = make_plan(x, axes);
+  if (needs_elements(kind) && shape_size(p.red_shape) == 0)
+    a.fail(fmt::format("cannot reduce an empty axis (axes [{}] of shape {} hold no elements): "
+                       "{} has no identity value",
+                       fmt::join(axes, ", "), shape_str(x.shape()), a.node.op().name));
+  Array out = Array::empty(reduced_shape(x.shape(), axes, a.attrs().get_bool("keepdims")),
+                           a.output_type().dtype);
+  visit_dtype(x.dtype(), [&](auto tag) {
+    reduce_typed<typename decltype(tag)::type>(kind, x, p, out);
+  });
+  return {out};
+}
+
+OpDef reduce_op(std::string_view name, Reduce kind) {
+  return OpDef{
+      .name = name,
+      .family = OpFamily::Reduce,
+      .min_inputs = 1,
+      .max_inputs = 1,
+      .infer = [kind](const InferArgs& a) { return infer_reduce(kind, a); },
+      .eval = [kind](const EvalArgs& a) { return eval_reduce(kind, a); },
+      .grad = {},  // not yet: the gradient facet is a later issue
+  };
+}
+
+}  // namespace
+
+namespace ops {
+
+// Sum over `axes`; integer and bool inputs give int64.
+const OpDef& sum_op() {
+  static const OpDef def = reduce_op("sum", Reduce::Sum);
+  return def;
+}
+
+// Product over `axes`; integer and bool inputs give int64.
+const OpDef& prod_op() {
+  static const OpDef def = reduce_op("prod", Reduce::Prod);
+  return def;
+}
+
+// Largest element (NaN if any is NaN); keeps the dtype; empty axes are an error.
+const OpDef& max_op() {
+  static const OpDef def = reduce_op("max", Reduce::Max);
+  return def;
+}
+
+const OpDef& min_op() {
+  static const OpDef def = reduce_op("min", Reduce::Min);
+  return def;
+}
+
+// int64 position of the first largest element (the first NaN if any) along one axis, or in
+// the flattened tensor when `axes` lists every axis.
+const OpDef& argmax_op() {
+  static const OpDef def = reduce_op("argmax", Reduce::ArgMax);
+  return def;
+}
+
+const OpDef& argmin_op() {
+  static const OpDef def = reduce_op("argmin", Reduce::ArgMin);
+  return def;
+}
+
+// Logical and of (x != 0); bool.
+const OpDef& all_op() {
+  static const OpDef def = reduce_op("all", Reduce::All);
+  return def;
+}
+
+const OpDef& any_op() {
+  static const OpDef def = reduce_op("any", Reduce::Any);
+  return def;
+}
+
+}  // namespace ops
+}  // namespace cgvm

@@ -1,0 +1,38 @@
+#pragma once
+// Shared helpers for the tests.
+#include <doctest/doctest.h>
+
+#include <functional>
+#include <initializer_list>
+#include <string>
+
+#include "runtime/array.hpp"
+
+namespace cgvm::test {
+
+// Runs `f`, requires it to throw cgvm::Error, and returns the message.
+std::string error_message(const std::function<void()>& f);
+
+// The file name of this test file as it appears in error messages ("ops_test.cpp").
+inline std::string this_file(const char* file = __builtin_FILE()) {
+  std::string s = file;
+  return s.substr(s.find_last_of('/') + 1);
+}
+
+// Runs a command through /bin/sh; returns its exit status.
+int run_shell(const std::string& command);
+// A fresh, empty temporary directory (removed at process exit).
+std::string temp_dir();
+
+}  // namespace cgvm::test
+
+// CHECK_ERROR(expr, {"substr1", "substr2"}): expr throws cgvm::Error whose message contains
+// every substring.
+#define CHECK_ERROR(expr, ...)                                                        \
+  do {                                                                               \
+    std::string cgvm_msg_ = ::cgvm::test::error_message([&] { (void)(expr); });     \
+    for (const std::string& cgvm_part_ : std::initializer_list<std::string> __VA_ARGS__) { \
+      INFO("message: " << cgvm_msg_);                                                \
+      CHECK(cgvm_msg_.find(cgvm_part_) != std::string::npos);                        \
+    }                                                                                \
+  } while (0)
