@@ -3,7 +3,8 @@
 // printed, compiled, optimized and differentiated again (grad of grad works).
 //
 // Conventions at non-differentiable points (each op's block documents its own):
-//   relu / maximum(x, c) at the tie: the gradient goes to the first argument;
+//   maximum/minimum at a tie: all of the gradient to the first argument, so relu, which is
+//   maximum(0, x), has slope 0 at 0; clip passes the gradient at both bounds;
 //   abs at 0: 0 (sign(0) = 0); max/min reductions with ties: split equally among the maxima;
 //   floor, ceil, round, trunc, sign, comparisons: 0 everywhere.
 // Integer and bool tensors carry no gradient: asking for the gradient with respect to one is

@@ -3,12 +3,14 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <numeric>
 #include <type_traits>
 
 #include "runtime/blas.hpp"
 #include "runtime/nditer.hpp"
 #include "symbolic/contraction.hpp"
 #include "symbolic/elementwise.hpp"
+#include "symbolic/grad.hpp"
 #include "symbolic/op_list.hpp"
 #include "symbolic/shape.hpp"
 
@@ -181,6 +183,32 @@ std::vector<Array> eval_matmul(const EvalArgs& e) {
   return {out.reshape(result_shape(batch, m, n, a_vec, b_vec))};
 }
 
+// x with its last two axes swapped (the batched transpose).
+Var swap_matrix_axes(const Var& x, std::source_location loc) {
+  std::vector<std::int64_t> perm(static_cast<std::size_t>(x.rank()));
+  std::iota(perm.begin(), perm.end(), 0);
+  std::swap(perm[perm.size() - 1], perm[perm.size() - 2]);
+  return transpose(x, perm, loc);
+}
+
+// C = A @ B: dA = G @ B^T and dB = A^T @ G on the matrix forms the forward used (a vector
+// operand promoted to a row or a column, G with the dropped axes restored). Batch dims that
+// the forward broadcast are summed back, then a promoted axis is dropped again.
+std::vector<Var> matmul_grad(const GradArgs& args) {
+  const auto& loc = args.loc();
+  const Var &a = args.input(0), &b = args.input(1);
+  bool a_vec = a.rank() == 1, b_vec = b.rank() == 1;
+  Var am = a_vec ? expand_dims(a, 0, loc) : a;
+  Var bm = b_vec ? expand_dims(b, 1, loc) : b;
+  Var gm = args.grad();
+  // The result is batch + [m unless a_vec] + [n unless b_vec].
+  if (a_vec) gm = expand_dims(gm, b_vec ? gm.rank() : gm.rank() - 1, loc);
+  if (b_vec) gm = expand_dims(gm, gm.rank(), loc);
+  Var da = sum_to_shape(matmul(gm, swap_matrix_axes(bm, loc), loc), am.type(), loc);
+  Var db = sum_to_shape(matmul(swap_matrix_axes(am, loc), gm, loc), bm.type(), loc);
+  return {a_vec ? squeeze(da, 0, loc) : da, b_vec ? squeeze(db, -1, loc) : db};
+}
+
 }  // namespace
 
 namespace ops {
@@ -196,7 +224,7 @@ const OpDef& matmul_op() {
       .max_inputs = 2,
       .infer = infer_matmul,
       .eval = eval_matmul,
-      .grad = {},  // not yet: the gradient facet is a later issue
+      .grad = matmul_grad,
   };
   return def;
 }

@@ -7,11 +7,19 @@
 // The primitives are strict: one input dtype in the op's domain. Promotion, weak scalars and
 // the bool/int-to-float rules happen in the user functions (elementwise_api.cpp), which insert
 // `cast` nodes, so that every node a graph holds is already canonical.
+//
+// The float math functions (exp, log, trig, sigmoid, erf, rounding...) live in
+// elementwise_math.cpp, only to keep files short.
+//
+// Gradients (symbolic/grad.hpp): each block passes its rule to the builder; a rule only runs
+// for a float output, so the inputs of the same-dtype ops are float there too. Ops with
+// integer or bool outputs (comparisons, logic, isnan, isinf) have none.
 #include <fmt/format.h>
 
 #include <cmath>
 
 #include "runtime/cast.hpp"
+#include "symbolic/grad.hpp"
 #include "symbolic/op_list.hpp"
 #include "symbolic/ops/elementwise_kernel.hpp"
 #include "symbolic/ops/elementwise_scalar.hpp"
@@ -22,6 +30,8 @@ using namespace detail;
 // --- conversion ----------------------------------------------------------------------------
 
 // attrs: dtype. Converts with runtime/cast.hpp's rule, the one every runtime copy uses.
+// d/dx cast(x) = 1: the gradient is cast back to x's dtype (float -> float only: an integer
+// or bool x carries no gradient, and a float -> integer cast's output never receives one).
 const OpDef& cast_op() {
   static const OpDef def{
       .name = "cast",
@@ -43,218 +53,148 @@ const OpDef& cast_op() {
             });
             return std::vector<Array>{out};
           },
-      .grad = {},  // gradients are a later facet
+      .grad =
+          [](const GradArgs& a) {
+            const Var& x = a.input(0);
+            return std::vector<Var>{is_float(x.dtype()) ? cast(a.grad(), x.dtype(), a.loc())
+                                                        : Var()};
+          },
   };
   return def;
 }
 
 // --- arithmetic: integers wrap, bool never reaches them (the user functions use int64) -------
 
+// d/dx -x = -1
 const OpDef& neg_op() {
-  static const OpDef def = unary_numeric("neg", [](auto x) { return neg_of(x); });
+  static const OpDef def = unary_numeric(
+      "neg", [](auto x) { return neg_of(x); },
+      unary_grad([](const UnaryGrad& d) { return neg(d.g, d.l); }));
   return def;
 }
 
+// d/dx |x| = sign(x): 0 at x == 0 (grad.hpp)
 const OpDef& abs_op() {
-  static const OpDef def = unary_numeric("abs", [](auto x) { return abs_of(x); });
+  static const OpDef def = unary_numeric(
+      "abs", [](auto x) { return abs_of(x); },
+      unary_grad([](const UnaryGrad& d) { return mul(d.g, sign(d.x, d.l), d.l); }));
   return def;
 }
 
+// d/dx sign(x) = 0 (piecewise constant)
 const OpDef& sign_op() {
-  static const OpDef def = unary_numeric("sign", [](auto x) { return sign_of(x); });
+  static const OpDef def = unary_numeric(
+      "sign", [](auto x) { return sign_of(x); }, zero_grad());
   return def;
 }
 
+// d/dx x^2 = 2x
 const OpDef& sqr_op() {
-  static const OpDef def = unary_numeric("sqr", [](auto x) { return mul_of(x, x); });
+  static const OpDef def = unary_numeric(
+      "sqr", [](auto x) { return mul_of(x, x); },
+      unary_grad([](const UnaryGrad& d) { return mul(d.g, mul(d.x, 2, d.l), d.l); }));
   return def;
 }
 
+// d/da (a + b) = d/db (a + b) = 1
 const OpDef& add_op() {
-  static const OpDef def = binary_numeric("add", [](auto a, auto b) { return add_of(a, b); });
+  static const OpDef def = binary_numeric(
+      "add", [](auto a, auto b) { return add_of(a, b); },
+      binary_grad([](const BinaryGrad& d) -> std::array<Var, 2> {
+        return {d.g, d.g};
+      }));
   return def;
 }
 
+// d/da (a - b) = 1, d/db (a - b) = -1
 const OpDef& sub_op() {
-  static const OpDef def = binary_numeric("sub", [](auto a, auto b) { return sub_of(a, b); });
+  static const OpDef def = binary_numeric(
+      "sub", [](auto a, auto b) { return sub_of(a, b); },
+      binary_grad([](const BinaryGrad& d) -> std::array<Var, 2> {
+        return {d.g, neg(d.g, d.l)};
+      }));
   return def;
 }
 
+// d/da ab = b, d/db ab = a
 const OpDef& mul_op() {
-  static const OpDef def = binary_numeric("mul", [](auto a, auto b) { return mul_of(a, b); });
+  static const OpDef def = binary_numeric(
+      "mul", [](auto a, auto b) { return mul_of(a, b); },
+      binary_grad([](const BinaryGrad& d) -> std::array<Var, 2> {
+        return {mul(d.g, d.b, d.l), mul(d.g, d.a, d.l)};
+      }));
   return def;
 }
 
 // Integer division and mod by zero give 0; see elementwise_scalar.hpp.
+// d/da a/b = 1/b, d/db a/b = -a/b^2 = -y/b
 const OpDef& true_div_op() {
-  static const OpDef def = binary_float("true_div", [](auto a, auto b) { return a / b; });
+  static const OpDef def = binary_float(
+      "true_div", [](auto a, auto b) { return a / b; },
+      binary_grad([](const BinaryGrad& d) -> std::array<Var, 2> {
+        return {true_div(d.g, d.b, d.l), neg(mul(d.g, true_div(d.y, d.b, d.l), d.l), d.l)};
+      }));
   return def;
 }
 
+// d floor_div(a, b) = 0 (piecewise constant)
 const OpDef& floor_div_op() {
-  static const OpDef def =
-      binary_numeric("floor_div", [](auto a, auto b) { return floor_div_of(a, b); });
+  static const OpDef def = binary_numeric(
+      "floor_div", [](auto a, auto b) { return floor_div_of(a, b); }, zero_grad());
   return def;
 }
 
+// mod(a, b) = a - b floor(a/b): d/da = 1, d/db = -floor(a/b) (away from the jumps)
 const OpDef& mod_op() {
-  static const OpDef def = binary_numeric("mod", [](auto a, auto b) { return mod_of(a, b); });
+  static const OpDef def = binary_numeric(
+      "mod", [](auto a, auto b) { return mod_of(a, b); },
+      binary_grad([](const BinaryGrad& d) -> std::array<Var, 2> {
+        return {d.g, neg(mul(d.g, floor_div(d.a, d.b, d.l), d.l), d.l)};
+      }));
   return def;
 }
 
+// d/da a^b = b a^(b-1), d/db a^b = a^b log(a). Where the true value is finite but the formula
+// is not, it is masked: d/da is 0 when b == 0 (also at a == 0, where a^-1 is inf), and d/db
+// is 0 at a <= 0, where a^b is no differentiable function of b (real only at integer b for a
+// < 0; 0 for every b > 0 at a == 0). The masked points compute with stand-ins (exponent 1,
+// base 1) rather than being selected away afterwards, so that no inf or NaN reaches the
+// unselected branch of a where at any order of differentiation.
 const OpDef& pow_op() {
-  static const OpDef def = binary_numeric("pow", [](auto a, auto b) { return pow_of(a, b); });
-  return def;
-}
-
-// --- float math: integer inputs were cast to the default float by the user functions -------
-
-const OpDef& exp_op() {
-  static const OpDef def = unary_float("exp", [](auto x) { return std::exp(x); });
-  return def;
-}
-
-const OpDef& exp2_op() {
-  static const OpDef def = unary_float("exp2", [](auto x) { return std::exp2(x); });
-  return def;
-}
-
-const OpDef& expm1_op() {
-  static const OpDef def = unary_float("expm1", [](auto x) { return std::expm1(x); });
-  return def;
-}
-
-const OpDef& log_op() {
-  static const OpDef def = unary_float("log", [](auto x) { return std::log(x); });
-  return def;
-}
-
-const OpDef& log2_op() {
-  static const OpDef def = unary_float("log2", [](auto x) { return std::log2(x); });
-  return def;
-}
-
-const OpDef& log10_op() {
-  static const OpDef def = unary_float("log10", [](auto x) { return std::log10(x); });
-  return def;
-}
-
-const OpDef& log1p_op() {
-  static const OpDef def = unary_float("log1p", [](auto x) { return std::log1p(x); });
-  return def;
-}
-
-const OpDef& sqrt_op() {
-  static const OpDef def = unary_float("sqrt", [](auto x) { return std::sqrt(x); });
-  return def;
-}
-
-const OpDef& rsqrt_op() {
-  static const OpDef def = unary_float("rsqrt", [](auto x) { return 1 / std::sqrt(x); });
-  return def;
-}
-
-const OpDef& sin_op() {
-  static const OpDef def = unary_float("sin", [](auto x) { return std::sin(x); });
-  return def;
-}
-
-const OpDef& cos_op() {
-  static const OpDef def = unary_float("cos", [](auto x) { return std::cos(x); });
-  return def;
-}
-
-const OpDef& tan_op() {
-  static const OpDef def = unary_float("tan", [](auto x) { return std::tan(x); });
-  return def;
-}
-
-const OpDef& asin_op() {
-  static const OpDef def = unary_float("asin", [](auto x) { return std::asin(x); });
-  return def;
-}
-
-const OpDef& acos_op() {
-  static const OpDef def = unary_float("acos", [](auto x) { return std::acos(x); });
-  return def;
-}
-
-const OpDef& atan_op() {
-  static const OpDef def = unary_float("atan", [](auto x) { return std::atan(x); });
-  return def;
-}
-
-const OpDef& atan2_op() {
-  static const OpDef def = binary_float("atan2", [](auto a, auto b) { return std::atan2(a, b); });
-  return def;
-}
-
-const OpDef& sinh_op() {
-  static const OpDef def = unary_float("sinh", [](auto x) { return std::sinh(x); });
-  return def;
-}
-
-const OpDef& cosh_op() {
-  static const OpDef def = unary_float("cosh", [](auto x) { return std::cosh(x); });
-  return def;
-}
-
-const OpDef& tanh_op() {
-  static const OpDef def = unary_float("tanh", [](auto x) { return std::tanh(x); });
-  return def;
-}
-
-// Both are written to stay finite for large |x|: see elementwise_scalar.hpp.
-const OpDef& sigmoid_op() {
-  static const OpDef def = unary_float("sigmoid", [](auto x) { return sigmoid_of(x); });
-  return def;
-}
-
-const OpDef& softplus_op() {
-  static const OpDef def = unary_float("softplus", [](auto x) { return softplus_of(x); });
-  return def;
-}
-
-const OpDef& erf_op() {
-  static const OpDef def = unary_float("erf", [](auto x) { return std::erf(x); });
-  return def;
-}
-
-const OpDef& erfc_op() {
-  static const OpDef def = unary_float("erfc", [](auto x) { return std::erfc(x); });
-  return def;
-}
-
-// Rounding is the identity on integers, so the user functions never build these for them.
-const OpDef& floor_op() {
-  static const OpDef def = unary_float("floor", [](auto x) { return std::floor(x); });
-  return def;
-}
-
-const OpDef& ceil_op() {
-  static const OpDef def = unary_float("ceil", [](auto x) { return std::ceil(x); });
-  return def;
-}
-
-const OpDef& round_op() {
-  static const OpDef def = unary_float("round", [](auto x) { return round_half_even(x); });
-  return def;
-}
-
-const OpDef& trunc_op() {
-  static const OpDef def = unary_float("trunc", [](auto x) { return std::trunc(x); });
+  static const OpDef def = binary_numeric(
+      "pow", [](auto a, auto b) { return pow_of(a, b); },
+      binary_grad([](const BinaryGrad& d) -> std::array<Var, 2> {
+        Var safe_b = where(eq(d.b, 0, d.l), 1, d.b, d.l);
+        Var ga = mul(d.g, mul(d.b, pow(d.a, sub(safe_b, 1, d.l), d.l), d.l), d.l);
+        Var positive = gt(d.a, 0, d.l);
+        Var safe_a = where(positive, d.a, 1, d.l);
+        Var slope_b = mul(pow(safe_a, d.b, d.l), log(safe_a, d.l), d.l);
+        return {ga, where(positive, mul(d.g, slope_b, d.l), 0, d.l)};
+      }));
   return def;
 }
 
 // --- min/max, comparisons, logic and predicates: any dtype ---------------------------------
 
+// d/da min(a, b) = [a <= b], d/db = [a > b]: at a tie all of it goes to a (grad.hpp)
 const OpDef& minimum_op() {
-  static const OpDef def = binary_any("minimum", [](auto a, auto b) { return minimum_of(a, b); });
+  static const OpDef def = binary_any(
+      "minimum", [](auto a, auto b) { return minimum_of(a, b); },
+      binary_grad([](const BinaryGrad& d) -> std::array<Var, 2> {
+        return route(le(d.a, d.b, d.l), d.g, d.l);
+      }));
   return def;
 }
 
+// d/da max(a, b) = [a >= b], d/db = [a < b]: at a tie all of it goes to a (grad.hpp), so
+// relu = maximum(0, x) has slope 0 at 0, and clip(x, lo, hi) = minimum(maximum(x, lo), hi)
+// passes the gradient at both bounds
 const OpDef& maximum_op() {
-  static const OpDef def = binary_any("maximum", [](auto a, auto b) { return maximum_of(a, b); });
+  static const OpDef def = binary_any(
+      "maximum", [](auto a, auto b) { return maximum_of(a, b); },
+      binary_grad([](const BinaryGrad& d) -> std::array<Var, 2> {
+        return route(ge(d.a, d.b, d.l), d.g, d.l);
+      }));
   return def;
 }
 
@@ -328,6 +268,7 @@ const OpDef& isinf_op() {
 // --- selection -----------------------------------------------------------------------------
 
 // where(cond, a, b): cond is bool, a and b share a dtype; all three broadcast together.
+// d/da = [cond], d/db = [!cond], each summed back to its branch's shape; cond gets none.
 const OpDef& where_op() {
   static const OpDef def{
       .name = "where",
@@ -351,7 +292,12 @@ const OpDef& where_op() {
             });
             return std::vector<Array>{out};
           },
-      .grad = {},  // gradients are a later facet
+      .grad =
+          [](const GradArgs& a) {
+            std::array<Var, 2> g = route(a.input(0), a.grad(), a.loc());
+            return std::vector<Var>{Var(), sum_to_shape(g[0], a.input(1).type(), a.loc()),
+                                    sum_to_shape(g[1], a.input(2).type(), a.loc())};
+          },
   };
   return def;
 }

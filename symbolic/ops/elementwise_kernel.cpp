@@ -7,6 +7,9 @@
 
 #include <algorithm>
 
+#include "symbolic/grad.hpp"
+#include "symbolic/shape.hpp"
+
 namespace cgvm {
 namespace ops::detail {
 
@@ -40,6 +43,32 @@ std::vector<TensorType> infer_same_dtype(const InferArgs& args, Domain domain, b
   if (!accepts_dtype(domain, dtype))
     args.fail(fmt::format("takes {} inputs, got {}", domain_name(domain), args.input(0).str()));
   return {TensorType{to_bool ? DType::Bool : dtype, broadcast_static_shapes(args)}};
+}
+
+GradFn unary_grad(UnaryRule rule) {
+  return [rule](const GradArgs& a) {
+    return std::vector<Var>{rule({a.grad(), a.input(0), a.output(), a.loc()})};
+  };
+}
+
+GradFn binary_grad(BinaryRule rule) {
+  return [rule](const GradArgs& a) {
+    std::array<Var, 2> g = rule({a.grad(), a.input(0), a.input(1), a.output(), a.loc()});
+    return std::vector<Var>{sum_to_shape(g[0], a.input(0).type(), a.loc()),
+                            sum_to_shape(g[1], a.input(1).type(), a.loc())};
+  };
+}
+
+GradFn zero_grad() {
+  return [](const GradArgs& a) {
+    std::vector<Var> grads;
+    for (const Var& in : a.node.inputs()) grads.push_back(zeros_like(in, a.loc()));
+    return grads;
+  };
+}
+
+std::array<Var, 2> route(const Var& mask, const Var& g, const std::source_location& l) {
+  return {where(mask, g, 0, l), where(mask, 0, g, l)};
 }
 
 Shape broadcast_values(const EvalArgs& args) {

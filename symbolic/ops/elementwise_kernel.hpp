@@ -7,11 +7,14 @@
 // ones as further arguments (the gradient; emitters later). It returns the OpDef by value,
 // so a block may also set a facet on it before storing it:
 //   const OpDef& exp_op() {
-//     static const OpDef def = unary_float("exp", [](auto x) { return std::exp(x); });
+//     static const OpDef def = unary_float(
+//         "exp", [](auto x) { return std::exp(x); },
+//         unary_grad([](const UnaryGrad& d) { return mul(d.g, d.y, d.l); }));
 //     return def;
 //   }
 #include <array>
 #include <cstddef>
+#include <source_location>
 #include <string_view>
 #include <tuple>
 #include <type_traits>
@@ -101,6 +104,33 @@ OpDef same_dtype_op(std::string_view name, F f, GradFn grad) {
       .grad = std::move(grad),
   };
 }
+
+// --- gradients -----------------------------------------------------------------------------
+// A gradient rule sees the gradient g of the cost with respect to the output y, the inputs,
+// y itself (reused where the derivative is a function of it), and l, the forward node's
+// location: every node a rule builds passes l, so errors in gradient code point at the
+// user's line. Rules are written with the Var functions, so gradients differentiate again.
+struct UnaryGrad {
+  Var g, x, y;
+  std::source_location l;
+};
+struct BinaryGrad {
+  Var g, a, b, y;
+  std::source_location l;
+};
+// Returns d cost / dx.
+using UnaryRule = Var (*)(const UnaryGrad&);
+// Returns d cost / da and d cost / db at the output's broadcast shape.
+using BinaryRule = std::array<Var, 2> (*)(const BinaryGrad&);
+
+GradFn unary_grad(UnaryRule rule);
+// Sums each input's gradient back over the dims the forward op broadcast it along.
+GradFn binary_grad(BinaryRule rule);
+// Piecewise-constant float ops (floor, sign, floor_div...): zeros of each input's shape, not
+// null, so the inputs stay connected to the cost (Theano's behaviour).
+GradFn zero_grad();
+// {where(mask, g, 0), where(mask, 0, g)}: the gradient routed to one of two sources.
+std::array<Var, 2> route(const Var& mask, const Var& g, const std::source_location& l);
 
 // The builders the definition blocks use.
 template <class F> OpDef unary_float(std::string_view n, F f, GradFn grad = {}) {

@@ -2,13 +2,23 @@
 // (inc_subtensor, inc_take: a fresh copy with a region set or incremented) and arange.
 // The attribute encoding of a basic index is documented in ops/index_detail.hpp; the user
 // functions that canonicalise it live in ops/index_api.cpp.
+// Gradients rebuild the forward node's own indexing (same attributes, same index inputs)
+// on the output gradient, which is the exact inverse; index inputs get no gradient.
 #include <fmt/format.h>
 
 #include <cmath>
+#include <set>
 
 #include "runtime/cast.hpp"
+#include "symbolic/elementwise.hpp"
+#include "symbolic/grad.hpp"
+#include "symbolic/index.hpp"
 #include "symbolic/op_list.hpp"
 #include "symbolic/ops/index_detail.hpp"
+#include "symbolic/ops/shape_internal.hpp"
+#include "symbolic/reduce.hpp"
+#include "symbolic/shape.hpp"
+#include "symbolic/source.hpp"
 
 namespace cgvm::ops {
 namespace {
@@ -71,6 +81,62 @@ std::int64_t arange_length(const Array& start, const Array& stop, const Array& s
   return n > 0 ? static_cast<std::int64_t>(n) : 0;
 }
 
+// --- gradients ---------------------------------------------------------------------------
+
+// The forward node's basic index applied to `base`: base[entries] (subtensor), or a copy of
+// base with that region set to / incremented by `y` (inc_subtensor). The index scalars are
+// the node's inputs from `first` on.
+std::vector<Var> with_index_scalars(std::vector<Var> inputs, const GradArgs& a, int first) {
+  inputs.insert(inputs.end(), a.node.inputs().begin() + first, a.node.inputs().end());
+  return inputs;
+}
+Attrs index_attrs(const GradArgs& a) {
+  return Attrs{{"kinds", a.attrs().get_ints("kinds")}, {"values", a.attrs().get_ints("values")}};
+}
+Var region_of(const GradArgs& a, int first, const Var& base) {
+  return apply(subtensor_op(), with_index_scalars({base}, a, first), index_attrs(a), a.loc());
+}
+Var update_region(const GradArgs& a, int first, const Var& base, const Var& y,
+                  const std::string& mode) {
+  return apply(inc_subtensor_op(), with_index_scalars({base, y}, a, first),
+               index_attrs(a).set("mode", mode), a.loc());
+}
+// A copy of base with take(base, indices, axis) set to / incremented by y.
+Var update_taken(const Var& base, const Var& indices, std::int64_t axis, const Var& y,
+                 const std::string& mode, const std::source_location& loc) {
+  return apply(inc_take_op(), {base, indices, y}, Attrs{{"axis", axis}, {"mode", mode}}, loc);
+}
+
+// The value written over a "set" region in x's gradient: that part of x was overwritten.
+Var zero_for(const Var& g, const std::source_location& loc) {
+  return constant(0.0, g.dtype(), loc);
+}
+
+// Static indices that name each slot once: no write of a "set" is overwritten.
+bool known_unique(const Var& indices, std::int64_t size) {
+  const Array* value = constant_value(indices);
+  if (!value) return false;
+  std::set<std::int64_t> seen;
+  for (std::int64_t i : value->to_vector<std::int64_t>()) {
+    if (i < 0 && size == unknown_dim) return false;  // -1 may be the same slot as n - 1
+    if (!seen.insert(i < 0 ? i + size : i).second) return false;
+  }
+  return true;
+}
+
+// With repeated indices, "set" keeps the last write of each slot: 1 where indices[j] is the
+// last occurrence of its value, else 0, in `dtype` and the shape of indices. Found by
+// writing each position's number into its slot (the last one stays) and reading it back.
+Var last_write_mask(const Var& x, const Var& indices, std::int64_t axis, DType dtype,
+                    const std::source_location& loc) {
+  const Var flat = reshape(indices, {-1}, loc);
+  const Var order = arange(flat.shape(0, loc), DType::Int64, loc);
+  const Var slots = zeros({x.shape(axis, loc)}, DType::Int64, loc);
+  const Var winner = take(update_taken(slots, flat, 0, order, "set", loc), flat, 0, loc);
+  return reshape(cast(eq(winner, order, loc), dtype, loc),
+                 shape_detail::dims_of(indices, loc), loc);
+}
+
 }  // namespace
 
 // x[entries]: inputs [x, index scalars...]; attrs kinds, values (see index_detail.hpp).
@@ -88,6 +154,13 @@ const OpDef& subtensor_op() {
       .eval = [](const EvalArgs& a) {
         return std::vector<Array>{
             region_view(a.inputs[0], decode(a.attrs()), a.inputs.subspan(1), eval_fail(a))};
+      },
+      // d x[idx]/dx: g added into zeros_like(x) at the same region.
+      .grad = [](const GradArgs& a) {
+        std::vector<Var> grads(a.node.inputs().size());
+        const Var& x = a.input(0);
+        grads[0] = update_region(a, 1, zeros_like(x, a.loc()), a.grad(), "inc");
+        return grads;
       },
   };
   return def;
@@ -119,6 +192,16 @@ const OpDef& inc_subtensor_op() {
                      is_set_mode(a.attrs(), fail));
         return std::vector<Array>{out};
       },
+      // x: g, with the region zeroed in "set" mode (it was overwritten); y: g[idx], summed
+      // back over the dims that y was broadcast along.
+      .grad = [](const GradArgs& a) {
+        std::vector<Var> grads(a.node.inputs().size());
+        const Var& g = a.grad();
+        const bool set = a.attrs().get_string("mode") == "set";
+        grads[0] = set ? update_region(a, 2, g, zero_for(g, a.loc()), "set") : g;
+        grads[1] = sum_to_shape(region_of(a, 2, g), a.input(1).type(), a.loc());
+        return grads;
+      },
   };
   return def;
 }
@@ -148,6 +231,15 @@ const OpDef& take_op() {
         for (std::size_t j = 0; j < list.size(); ++j)
           rows.index(axis, static_cast<std::int64_t>(j)).assign(x.index(axis, list[j]));
         return std::vector<Array>{out};
+      },
+      // d take(x, i)/dx: g added into zeros_like(x) at the indices; a repeated index (an
+      // embedding row used twice) accumulates every use.
+      .grad = [](const GradArgs& a) {
+        const Var& x = a.input(0);
+        return std::vector<Var>{update_taken(zeros_like(x, a.loc()), a.input(1),
+                                             a.attrs().get_int("axis"), a.grad(), "inc",
+                                             a.loc()),
+                                Var()};
       },
   };
   return def;
@@ -187,6 +279,27 @@ const OpDef& inc_take_op() {
           write_region(out.index(axis, list[j]), rows.index(axis, static_cast<std::int64_t>(j)),
                        set);
         return std::vector<Array>{out};
+      },
+      // x: g, with the written slots zeroed in "set" mode; y: take(g, indices), summed back
+      // over y's broadcast dims. In "set" mode only the last write of a repeated index
+      // reached the output, so the earlier ones get 0.
+      .grad = [](const GradArgs& a) {
+        const Var &x = a.input(0), &indices = a.input(1);
+        const std::int64_t axis = a.attrs().get_int("axis");
+        const bool set = a.attrs().get_string("mode") == "set";
+        const Var& g = a.grad();
+        Var gy = take(g, indices, axis, a.loc());
+        if (set && !known_unique(indices, x.static_shape()[axis])) {
+          // The mask has indices' dims; they sit at `axis` in the region.
+          Ints pattern(static_cast<std::size_t>(axis), -1);
+          for (int k = 0; k < indices.rank(); ++k) pattern.push_back(k);
+          pattern.resize(gy.rank(), -1);
+          const Var mask = last_write_mask(x, indices, axis, g.dtype(), a.loc());
+          gy = mul(gy, dimshuffle(mask, pattern, a.loc()), a.loc());
+        }
+        const Var gx = set ? update_taken(g, indices, axis, zero_for(g, a.loc()), "set", a.loc())
+                           : g;
+        return std::vector<Var>{gx, Var(), sum_to_shape(gy, a.input(2).type(), a.loc())};
       },
   };
   return def;
@@ -232,6 +345,15 @@ const OpDef& arange_op() {
                         : cast_value<T>(fstart + static_cast<double>(i) * fstep);
         });
         return std::vector<Array>{out};
+      },
+      // Only a float arange receives a gradient (Theano's rule): out[i] = start + i * step,
+      // so start gets sum(g) and step sum(g * i). stop only sets the length (a piecewise-
+      // constant size input): none.
+      .grad = [](const GradArgs& a) {
+        const Var& g = a.grad();
+        const Var i = arange(a.output().shape(0, a.loc()), g.dtype(), a.loc());
+        return std::vector<Var>{sum(g, {}, false, a.loc()), Var(),
+                                sum(mul(g, i, a.loc()), {}, false, a.loc())};
       },
   };
   return def;

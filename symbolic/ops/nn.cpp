@@ -35,9 +35,11 @@ Var shifted_logits(const Var& x, std::int64_t axis, std::string_view op,
 
 }  // namespace
 
+// maximum(0, x), the constant first: maximum's gradient sends a tie to its first argument,
+// so relu'(0) = 0 (grad.hpp's convention).
 Var relu(const Var& x, std::source_location loc) {
   check_not_null(x, "relu", loc);
-  return maximum(x, 0, loc);
+  return maximum(0, x, loc);
 }
 
 // x where x > 0, alpha * (exp(x) - 1) elsewhere (expm1 keeps small negative x accurate).
@@ -57,9 +59,11 @@ Var log_softmax(const Var& x, std::int64_t axis, std::source_location loc) {
   return sub(s, log(sum(exp(s, loc), axis, /*keepdims=*/true, loc), loc), loc);
 }
 
-// Integer labels pick -log(p[label]) through a boolean one-hot mask (where, not a product:
-// 0 * log(0) would be NaN for classes of probability 0 that are not the label). Distribution
-// targets use the product, as documented.
+// Integer labels pick -log(p[label]) through a boolean one-hot mask: log(where(mask, p, 1))
+// is log(p) at the label and exactly 0 elsewhere. Masking before the log, not after it (nor
+// multiplying by the mask), keeps classes of probability 0 that are not the label out of
+// both passes: 0 * log(0) would be NaN forward, and log's gradient there 0 / 0 backward.
+// Distribution targets use the product, as documented.
 Var categorical_crossentropy(const Var& probs, const Var& targets, std::source_location loc) {
   const char* op = "categorical_crossentropy";
   check_not_null(probs, op, loc);
@@ -67,17 +71,11 @@ Var categorical_crossentropy(const Var& probs, const Var& targets, std::source_l
   const TensorType &tp = probs.type(), &tt = targets.type();
   if (tp.rank() == 0)
     throw_error(op, fmt::format("probs must have a class axis, got {}", tp.str()), loc);
-  Var logp = log(as_float(probs, loc), loc);
+  Var p = as_float(probs, loc);
   if (is_integer(tt.dtype) && tt.rank() == tp.rank() - 1) {
-    std::int64_t depth = tp.shape.back();
-    if (depth == unknown_dim)
-      throw_error(op,
-                  fmt::format("integer targets {} need the number of classes, but the last "
-                              "dimension of probs {} is unknown",
-                              tt.str(), tp.str()),
-                  loc);
-    Var mask = one_hot(targets, depth, DType::Bool, loc);
-    return neg(sum(where(mask, logp, 0, loc), -1, false, loc), loc);
+    // The number of classes is probs' last size, static or symbolic.
+    Var mask = one_hot(targets, probs.shape(tp.rank() - 1, loc), DType::Bool, loc);
+    return neg(sum(log(where(mask, p, 1, loc), loc), -1, false, loc), loc);
   }
   bool same_shape = tt.rank() == tp.rank();
   for (int i = 0; same_shape && i < tp.rank(); ++i)
@@ -89,7 +87,7 @@ Var categorical_crossentropy(const Var& probs, const Var& targets, std::source_l
                             "last axis, or a distribution of probs' shape {}",
                             tt.str(), tp.str()),
                 loc);
-  return neg(sum(mul(targets, logp, loc), -1, false, loc), loc);
+  return neg(sum(mul(targets, log(p, loc), loc), -1, false, loc), loc);
 }
 
 // log1p(-p) is log(1 - p) without the cancellation for small p. Integer or bool targets

@@ -6,11 +6,16 @@
 // hand-built node cannot carry a malformed axis list.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <type_traits>
 
 #include "runtime/nditer.hpp"
+#include "symbolic/elementwise.hpp"
 #include "symbolic/op_list.hpp"
+#include "symbolic/ops/shape_internal.hpp"
+#include "symbolic/reduce.hpp"
+#include "symbolic/shape.hpp"
 
 namespace cgvm {
 namespace {
@@ -192,7 +197,35 @@ std::vector<Array> eval_reduce(Reduce kind, const EvalArgs& a) {
   return {out};
 }
 
-OpDef reduce_op(std::string_view name, Reduce kind) {
+// --- gradients -------------------------------------------------------------------------
+
+Axes reduced_axes(const GradArgs& a) { return Axes(a.attrs().get_ints("axes")); }
+
+// v, of the reduce's output shape, with the reduced axes put back as size-1 dims so that it
+// broadcasts against the input (keepdims form).
+Var keepdims_form(const Var& v, const GradArgs& a) {
+  if (a.attrs().get_bool("keepdims")) return v;
+  const Ints& axes = a.attrs().get_ints("axes");
+  std::vector<std::int64_t> pattern;
+  std::int64_t next = 0;
+  for (int d = 0; d < a.input(0).rank(); ++d)
+    pattern.push_back(std::binary_search(axes.begin(), axes.end(), d) ? -1 : next++);
+  return dimshuffle(v, pattern, a.loc());
+}
+
+// Ties split equally: d max / dx_i = [x_i == max] / (number of maxima in the slice). A NaN
+// maximum equals no element, so its slice gets 0.
+std::vector<Var> extremum_grad(const GradArgs& a) {
+  const Var& x = a.input(0);
+  const auto& loc = a.loc();
+  Var is_extremum = eq(x, keepdims_form(a.output(), a), loc);
+  Var count = cast(sum(is_extremum, reduced_axes(a), /*keepdims=*/true, loc), x.dtype(), loc);
+  Var share = true_div(keepdims_form(a.grad(), a), count, loc);
+  return {where(is_extremum, share, 0, loc)};
+}
+
+// Integer and bool results (argmax, argmin, all, any) carry no gradient: grad stays empty.
+OpDef reduce_op(std::string_view name, Reduce kind, GradFn grad = {}) {
   return OpDef{
       .name = name,
       .family = OpFamily::Reduce,
@@ -200,7 +233,7 @@ OpDef reduce_op(std::string_view name, Reduce kind) {
       .max_inputs = 1,
       .infer = [kind](const InferArgs& a) { return infer_reduce(kind, a); },
       .eval = [kind](const EvalArgs& a) { return eval_reduce(kind, a); },
-      .grad = {},  // not yet: the gradient facet is a later issue
+      .grad = std::move(grad),
   };
 }
 
@@ -210,24 +243,46 @@ namespace ops {
 
 // Sum over `axes`; integer and bool inputs give int64.
 const OpDef& sum_op() {
-  static const OpDef def = reduce_op("sum", Reduce::Sum);
+  // d sum / dx_i = 1: g spread over the reduced axes.
+  static const OpDef def = reduce_op("sum", Reduce::Sum, [](const GradArgs& a) {
+    Dims x_shape = shape_detail::dims_of(a.input(0), a.loc());
+    return std::vector<Var>{broadcast_to(keepdims_form(a.grad(), a), x_shape, a.loc())};
+  });
   return def;
 }
 
 // Product over `axes`; integer and bool inputs give int64.
 const OpDef& prod_op() {
-  static const OpDef def = reduce_op("prod", Reduce::Prod);
+  // d prod / dx_i = the product of the other elements of x_i's slice, computed without
+  // dividing by zero. With p the product of the slice's non-zero elements and z its number
+  // of zeros:
+  //   z == 0: p / x_i;   z == 1: p at the zero, 0 at the other elements;   z >= 2: 0.
+  // This first derivative is exact for any number of zeros. Differentiated again it is
+  // exact where the slice holds no zero; at a zero, the terms that cross the zero are lost.
+  static const OpDef def = reduce_op("prod", Reduce::Prod, [](const GradArgs& a) {
+    const Var& x = a.input(0);
+    const auto& loc = a.loc();
+    Axes axes = reduced_axes(a);
+    Var is_zero = eq(x, 0, loc);
+    Var zeros = sum(is_zero, axes, /*keepdims=*/true, loc);
+    Var nonzero = where(is_zero, 1, x, loc);
+    Var p = prod(nonzero, axes, /*keepdims=*/true, loc);
+    Var at_zero = where(eq(zeros, 1, loc), p, 0, loc);
+    Var elsewhere = where(eq(zeros, 0, loc), true_div(p, nonzero, loc), 0, loc);
+    Var others = where(is_zero, at_zero, elsewhere, loc);
+    return std::vector<Var>{mul(keepdims_form(a.grad(), a), others, loc)};
+  });
   return def;
 }
 
 // Largest element (NaN if any is NaN); keeps the dtype; empty axes are an error.
 const OpDef& max_op() {
-  static const OpDef def = reduce_op("max", Reduce::Max);
+  static const OpDef def = reduce_op("max", Reduce::Max, extremum_grad);
   return def;
 }
 
 const OpDef& min_op() {
-  static const OpDef def = reduce_op("min", Reduce::Min);
+  static const OpDef def = reduce_op("min", Reduce::Min, extremum_grad);
   return def;
 }
 

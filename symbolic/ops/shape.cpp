@@ -4,41 +4,18 @@
 // attribute, so it may be symbolic (x.shape(0)). Inference reads the constant ones to keep
 // static sizes; the others give unknown_dim unless x's own sizes settle them.
 // The user functions (normalisation, folding, compositions) are in shape_api.cpp.
-// Gradients (.grad) are left empty here: they come with the grad facet.
+// Gradients undo the shape change on the output gradient; the size inputs get none, and
+// shape_of / make_vector have int64 outputs, which never receive one.
 #include <fmt/format.h>
 
 #include <optional>
 
+#include "symbolic/grad.hpp"
 #include "symbolic/op_list.hpp"
 #include "symbolic/ops/shape_internal.hpp"
+#include "symbolic/shape.hpp"
 
 namespace cgvm {
-namespace shape_detail {
-
-std::string parts_mismatch(std::span<const TensorType> parts, int skip_axis) {
-  for (const TensorType& t : parts)
-    if (t.rank() != parts[0].rank())
-      return fmt::format("parts {} and {} have different ranks", parts[0].str(), t.str());
-  for (int j = 0; j < parts[0].rank(); ++j) {
-    if (j == skip_axis) continue;
-    const TensorType* known = nullptr;  // the first part with a static size here
-    for (const TensorType& t : parts) {
-      if (t.shape[j] == unknown_dim) continue;
-      if (!known) known = &t;
-      else if (t.shape[j] != known->shape[j])
-        return fmt::format("parts {} and {} differ in dimension {}", known->str(), t.str(), j);
-    }
-  }
-  return {};
-}
-
-int own_axis(const Var& dim, const Var& x) {
-  if (&dim.node()->op() != &ops::shape_of_op() || !dim.node()->input(0).same(x)) return -1;
-  return static_cast<int>(dim.node()->attrs().get_int("axis"));
-}
-
-}  // namespace shape_detail
-
 namespace {
 
 using shape_detail::own_axis;
@@ -280,6 +257,47 @@ std::vector<Array> eval_concatenate(const EvalArgs& a) {
   return {out};
 }
 
+// The gradient of x alone; the size inputs that follow it get none.
+std::vector<Var> x_gradient_only(const GradArgs& a, Var gx) {
+  std::vector<Var> grads(a.node.inputs().size());
+  grads[0] = std::move(gx);
+  return grads;
+}
+
+// d reshape(x)/dx: the output gradient reshaped back to x's (possibly symbolic) shape.
+std::vector<Var> grad_reshape(const GradArgs& a) {
+  return x_gradient_only(a, reshape(a.grad(), shape_detail::dims_of(a.input(0), a.loc()),
+                                    a.loc()));
+}
+
+// d broadcast_to(x)/dx: the stretched and the leading dims summed back.
+std::vector<Var> grad_broadcast_to(const GradArgs& a) {
+  return x_gradient_only(a, sum_to_shape(a.grad(), a.input(0).type(), a.loc()));
+}
+
+// d dimshuffle(x)/dx: the inverse dimshuffle. The inserted axes are dropped (summed first
+// when the gradient does not know they have size 1), and x's dropped axes come back as
+// size-1 axes.
+std::vector<Var> grad_dimshuffle(const GradArgs& a) {
+  const Ints& pattern = a.attrs().get_ints("pattern");
+  const Var g = sum_to_shape(a.grad(), a.output().type(), a.loc());
+  Ints inverse(a.input(0).rank(), -1);
+  for (std::size_t i = 0; i < pattern.size(); ++i)
+    if (pattern[i] >= 0) inverse[pattern[i]] = static_cast<std::int64_t>(i);
+  return {dimshuffle(g, inverse, a.loc())};
+}
+
+// d concatenate(parts)/d part: the part's slice of the output gradient along the axis.
+std::vector<Var> grad_concatenate(const GradArgs& a) {
+  const std::int64_t axis = a.attrs().get_int("axis");
+  Dims sizes;
+  for (const Var& part : a.node.inputs()) {
+    const std::int64_t d = part.static_shape()[axis];
+    sizes.push_back(d == unknown_dim ? Dim(part.shape(axis, a.loc())) : Dim(d));
+  }
+  return split(a.grad(), sizes, axis, a.loc());
+}
+
 }  // namespace
 
 namespace ops {
@@ -292,7 +310,7 @@ const OpDef& reshape_op() {
                          .max_inputs = -1,
                          .infer = infer_reshape,
                          .eval = eval_reshape,
-                         .grad = {}};
+                         .grad = grad_reshape};
   return def;
 }
 
@@ -304,7 +322,7 @@ const OpDef& dimshuffle_op() {
                          .max_inputs = 1,
                          .infer = infer_dimshuffle,
                          .eval = eval_dimshuffle,
-                         .grad = {}};
+                         .grad = grad_dimshuffle};
   return def;
 }
 
@@ -316,7 +334,7 @@ const OpDef& broadcast_to_op() {
                          .max_inputs = -1,
                          .infer = infer_broadcast_to,
                          .eval = eval_broadcast_to,
-                         .grad = {}};
+                         .grad = grad_broadcast_to};
   return def;
 }
 
@@ -328,7 +346,7 @@ const OpDef& concatenate_op() {
                          .max_inputs = -1,
                          .infer = infer_concatenate,
                          .eval = eval_concatenate,
-                         .grad = {}};
+                         .grad = grad_concatenate};
   return def;
 }
 
@@ -350,7 +368,7 @@ const OpDef& shape_of_op() {
         return std::vector<Array>{
             Array::scalar<std::int64_t>(x.shape()[a.attrs().get_int("axis")])};
       },
-      .grad = {},
+      // No .grad: the int64 output never receives a gradient.
   };
   return def;
 }
@@ -375,7 +393,7 @@ const OpDef& make_vector_op() {
         return std::vector<Array>{
             Array::from_vector(values, {static_cast<std::int64_t>(values.size())})};
       },
-      .grad = {},
+      // No .grad: the int64 output never receives a gradient.
   };
   return def;
 }

@@ -13,7 +13,44 @@
 #include "symbolic/source.hpp"
 
 namespace cgvm {
+namespace shape_detail {
+
+std::string parts_mismatch(std::span<const TensorType> parts, int skip_axis) {
+  for (const TensorType& t : parts)
+    if (t.rank() != parts[0].rank())
+      return fmt::format("parts {} and {} have different ranks", parts[0].str(), t.str());
+  for (int j = 0; j < parts[0].rank(); ++j) {
+    if (j == skip_axis) continue;
+    const TensorType* known = nullptr;  // the first part with a static size here
+    for (const TensorType& t : parts) {
+      if (t.shape[j] == unknown_dim) continue;
+      if (!known) known = &t;
+      else if (t.shape[j] != known->shape[j])
+        return fmt::format("parts {} and {} differ in dimension {}", known->str(), t.str(), j);
+    }
+  }
+  return {};
+}
+
+int own_axis(const Var& dim, const Var& x) {
+  if (&dim.node()->op() != &ops::shape_of_op() || !dim.node()->input(0).same(x)) return -1;
+  return static_cast<int>(dim.node()->attrs().get_int("axis"));
+}
+
+Dims dims_of(const Var& x, std::source_location loc) {
+  Dims dims;
+  for (int i = 0; i < x.rank(); ++i) {
+    std::int64_t d = x.static_shape()[i];
+    dims.push_back(d == unknown_dim ? Dim(x.shape(i, loc)) : Dim(d));
+  }
+  return dims;
+}
+
+}  // namespace shape_detail
+
 namespace {
+
+using shape_detail::dims_of;
 
 Var int_scalar(std::int64_t value, std::source_location loc) {
   return constant(Array::scalar<std::int64_t>(value), loc);
@@ -22,16 +59,6 @@ Var int_scalar(std::int64_t value, std::source_location loc) {
 Var dim_var(const Dim& d, std::source_location loc) {
   if (auto* s = std::get_if<std::int64_t>(&d.value)) return int_scalar(*s, loc);
   return std::get<Var>(d.value);
-}
-
-// x's sizes: static where known, x.shape(i) otherwise.
-Dims dims_of(const Var& x, std::source_location loc) {
-  Dims dims;
-  for (int i = 0; i < x.rank(); ++i) {
-    std::int64_t d = x.static_shape()[i];
-    dims.push_back(d == unknown_dim ? Dim(x.shape(i, loc)) : Dim(d));
-  }
-  return dims;
 }
 
 // factor * x.shape(from) * ... * x.shape(to - 1): static when every size is.
