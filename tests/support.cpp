@@ -4,6 +4,8 @@
 #include <filesystem>
 #include <vector>
 
+#include "symbolic/op_list.hpp"
+
 namespace cgvm::test {
 
 std::string error_message(const std::function<void()>& f) {
@@ -17,6 +19,27 @@ std::string error_message(const std::function<void()>& f) {
   }
   FAIL("expected cgvm::Error, nothing was thrown");
   return {};
+}
+
+void check_op_coverage(OpFamily family, const std::set<std::string>& covered,
+                       const std::set<std::string>& exempt, bool require_grad) {
+  std::set<std::string> members;
+  for (const OpDef* op : ops::all_ops()) {
+    if (op->family != family) continue;
+    std::string name(op->name);
+    members.insert(name);
+    bool in_table = covered.count(name) > 0, listed = exempt.count(name) > 0;
+    INFO("op " << name << (in_table ? " has a row" : " has no row")
+               << (listed ? " and is listed as left out" : ""));
+    CHECK(in_table != listed);
+    if (require_grad) CHECK(static_cast<bool>(op->grad) == !listed);
+  }
+  // Rows may also test compositions (mean, dot, ...), but an exemption must name an op.
+  for (const std::string& name : exempt) {
+    INFO(name << " is listed as left out but is not an op of the " << family_name(family)
+              << " family");
+    CHECK(members.count(name) == 1);
+  }
 }
 
 int run_shell(const std::string& command) {

@@ -4,9 +4,11 @@
 
 #include <functional>
 #include <initializer_list>
+#include <set>
 #include <string>
 
 #include "runtime/array.hpp"
+#include "symbolic/op_def.hpp"
 
 namespace cgvm::test {
 
@@ -18,6 +20,14 @@ inline std::string this_file(const char* file = __builtin_FILE()) {
   std::string s = file;
   return s.substr(s.find_last_of('/') + 1);
 }
+
+// The table-coverage check every op family's tests end with. Fails, naming the op, when an
+// op of `family` in ops::all_ops() is in neither `covered` (the table's rows) nor `exempt`
+// (a commented list of ops the table leaves out), or in both; and when an exempt name is not
+// an op of that family (a stale entry). With require_grad, an op must also have a gradient
+// exactly when it is not exempt.
+void check_op_coverage(OpFamily family, const std::set<std::string>& covered,
+                       const std::set<std::string>& exempt = {}, bool require_grad = false);
 
 // Runs a command through /bin/sh; returns its exit status.
 int run_shell(const std::string& command);

@@ -305,12 +305,5 @@ TEST_CASE("contraction: user errors name the op, the types and the line") {
 TEST_CASE("contraction: every contraction op of ops::all_ops() has a row in the table") {
   std::set<std::string> covered;
   for (const Case& c : cases) covered.insert(c.name);
-  int contraction_ops = 0;
-  for (const OpDef* op : ops::all_ops()) {
-    if (op->family != OpFamily::Contraction) continue;
-    ++contraction_ops;
-    INFO("op without a table row: " << op->name);
-    CHECK(covered.count(std::string(op->name)) == 1);
-  }
-  CHECK(contraction_ops == 1);
+  test::check_op_coverage(OpFamily::Contraction, covered);
 }

@@ -227,16 +227,5 @@ TEST_CASE("elementwise grad: every elementwise op has a table row or is listed w
       "logical_not", "isnan", "isinf"};
   std::set<std::string> in_table;
   for (const Row& row : rows()) in_table.insert(row.op);
-  std::set<std::string> elementwise;
-  for (const OpDef* op : ops::all_ops()) {
-    if (op->family != OpFamily::Elementwise) continue;
-    const std::string name(op->name);
-    INFO(name);
-    elementwise.insert(name);
-    CHECK(in_table.count(name) + no_gradient.count(name) == 1);
-    CHECK(static_cast<bool>(op->grad) == (in_table.count(name) == 1));
-  }
-  // No stale names: each row and list entry is an elementwise op.
-  for (const std::string& name : in_table) CHECK_MESSAGE(elementwise.count(name), name);
-  for (const std::string& name : no_gradient) CHECK_MESSAGE(elementwise.count(name), name);
+  test::check_op_coverage(OpFamily::Elementwise, in_table, no_gradient, /*require_grad=*/true);
 }
