@@ -21,6 +21,7 @@ struct Function::Impl {
   std::vector<Var> graph;               // outputs then update values, after givens
   std::vector<SharedVar> update_targets;  // graph[outputs.size() + i] is the new value of i
   std::vector<SharedVar> shared_read;     // every shared variable the graph reads
+  std::vector<Array> constants;           // the values of the graph's constants
 };
 
 namespace {
@@ -137,12 +138,15 @@ bool aliases_any(const Array& a, const std::vector<Array>& others) {
   return false;
 }
 
-// A new state that shares memory with a returned output is copied, so that the caller's
-// output and the library's state stay independent.
-void separate_states_from_outputs(std::vector<Array>& results, std::size_t n_out) {
-  std::vector<Array> outs(results.begin(), results.begin() + static_cast<long>(n_out));
-  for (std::size_t i = n_out; i < results.size(); ++i)
-    if (aliases_any(results[i], outs)) results[i] = results[i].copy();
+// A result (output or new state) that shares memory with an earlier one is copied, so that
+// the caller's outputs and the library's states are all independent of each other.
+void separate_results(std::vector<Array>& results) {
+  for (std::size_t i = 1; i < results.size(); ++i)
+    for (std::size_t j = 0; j < i; ++j)
+      if (results[i].shares_storage(results[j])) {
+        results[i] = results[i].copy();
+        break;
+      }
 }
 
 }  // namespace
@@ -174,8 +178,10 @@ Function function(const std::vector<Var>& inputs, const std::vector<Var>& output
   graph = clone_replace(graph, options.givens);
   add_automatic_updates(graph, impl->update_targets);
   check_unused_and_missing(inputs, graph, options.on_unused_input, loc);
-  for (const Node* node : topo_sort(graph))
+  for (const Node* node : topo_sort(graph)) {
     if (is_shared(node->output(0))) impl->shared_read.emplace_back(node->output(0));
+    if (is_constant(node->output(0))) impl->constants.push_back(*constant_value(node->output(0)));
+  }
   impl->graph = std::move(graph);
   return Function(std::move(impl));
 }
@@ -197,15 +203,17 @@ Outputs Function::operator()(const std::vector<Value>& values) const {
     given.push_back(a);
   }
   for (const SharedVar& s : f.shared_read) given.push_back(s.get_value(/*borrow=*/true));
+  given.insert(given.end(), f.constants.begin(), f.constants.end());
 
   std::vector<Array> results = evaluate(f.graph, bindings);
 
-  // Outputs and new states never alias caller arrays or library state: a caller writing
-  // into an output must not change a shared variable, and vice versa.
+  // Outputs and new states never alias caller arrays or library state (shared variables,
+  // constants): a caller writing into an output must not change a shared variable or a
+  // constant, and vice versa.
   std::size_t n_out = f.outputs.size();
   for (Array& r : results)
     if (aliases_any(r, given)) r = r.copy();
-  separate_states_from_outputs(results, n_out);
+  separate_results(results);
   for (std::size_t i = 0; i < f.update_targets.size(); ++i)
     f.update_targets[i].set_value(results[n_out + i], /*borrow=*/true);
   results.resize(n_out);

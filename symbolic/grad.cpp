@@ -57,6 +57,19 @@ Var fit_gradient(const Var& g, const Var& input, const Node& node) {
   return g.dtype() == input.dtype() ? g : cast(g, input.dtype(), node.location());
 }
 
+// A known gradient may be broadcastable where its variable is not (a row for a matrix): it
+// is stretched to the variable's shape, or every gradient below it gets that wrong shape.
+Var fit_known_grad(const Var& g, const Var& v, const std::source_location& loc) {
+  Var out = g.dtype() == v.dtype() ? g : cast(g, v.dtype(), loc);
+  bool stretch = false;
+  for (int i = 0; i < v.rank(); ++i)
+    stretch |= out.static_shape()[i] == 1 && v.static_shape()[i] != 1;
+  if (!stretch) return out;
+  Dims dims;
+  for (int i = 0; i < v.rank(); ++i) dims.emplace_back(v.shape(i, loc));
+  return broadcast_to(out, dims, loc);
+}
+
 VarSet mark_dependents(const std::vector<const Node*>& order, const VarSet& wrt,
                        const VarSet& blocked) {
   VarSet depends;
@@ -106,6 +119,15 @@ std::vector<Var> grad(const Var& cost, const std::vector<Var>& wrt, const GradOp
                               "tensor of the variable's rank",
                               label(v), g.type().str()),
                   loc);
+    for (int i = 0; i < v.rank(); ++i) {
+      std::int64_t gd = g.static_shape()[i], vd = v.static_shape()[i];
+      if (gd != unknown_dim && vd != unknown_dim && gd != 1 && gd != vd)
+        throw_error("grad",
+                    fmt::format("known_grads: the gradient of {} has type {}, which does not fit "
+                                "the variable's type {}",
+                                label(v), g.type().str(), v.type().str()),
+                    loc);
+    }
     roots.push_back(v);
   }
 
@@ -119,7 +141,7 @@ std::vector<Var> grad(const Var& cost, const std::vector<Var>& wrt, const GradOp
   GradSums sums;
   if (!cost.is_null() && depends.count(cost)) sums.add(cost, constant(1.0, cost.dtype(), loc));
   for (const auto& [v, g] : options.known_grads)
-    if (depends.count(v)) sums.add(v, g.dtype() == v.dtype() ? g : cast(g, v.dtype(), loc));
+    if (depends.count(v)) sums.add(v, fit_known_grad(g, v, loc));
 
   std::vector<Var> output_grads;
   for (auto it = order.rbegin(); it != order.rend(); ++it) {

@@ -39,6 +39,25 @@ bool same_inputs(const std::vector<Var>& a, const std::vector<Var>& b) {
   return true;
 }
 
+// Deleting a node releases its inputs, which may delete them in turn: done recursively, a
+// long chain (x = x + 1, 100,000 times) overflows the stack. The outermost deletion on a
+// thread drains a queue; deletions it triggers only join that queue.
+void delete_iteratively(const Node* node) {
+  thread_local std::vector<const Node*>* pending = nullptr;
+  if (pending) {
+    pending->push_back(node);
+    return;
+  }
+  std::vector<const Node*> queue{node};
+  pending = &queue;
+  while (!queue.empty()) {
+    const Node* next = queue.back();
+    queue.pop_back();
+    delete next;
+  }
+  pending = nullptr;
+}
+
 }  // namespace
 
 const TensorType& Var::type() const {
@@ -120,14 +139,14 @@ NodePtr make_node(const OpDef& op, std::vector<Var> inputs, Attrs attrs,
             }
           --t.live;
         }
-        delete p;  // outside the lock: releasing inputs may delete more nodes
+        delete_iteratively(p);  // outside the lock: releasing inputs may delete more nodes
       });
       t.nodes.emplace(h, node);
       ++t.live;
       return node;
     }
   }
-  delete raw;  // outside the lock, for the same reason
+  delete_iteratively(raw);  // outside the lock, for the same reason
   return found;
 }
 

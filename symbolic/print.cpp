@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <ostream>
 #include <unordered_map>
 
@@ -48,24 +49,41 @@ std::string head(const Var& v) {
   return text;
 }
 
+// Depth-first, iterative (graphs can be chains of 100,000 nodes). Indentation stops growing
+// at max_indent levels, or a deep chain would print a quadratic amount of spaces; deeper
+// lines say their depth instead.
 struct Printer {
+  static constexpr std::size_t max_indent = 64;
   std::unordered_map<const Node*, std::string> ids;
   std::string out;
 
-  void print(const Var& v, const std::string& prefix, bool is_root) {
-    const Node* node = v.node().get();
-    auto [it, fresh] = ids.try_emplace(node, letter_id(ids.size()));
-    out += prefix + (is_root ? "" : "|") + head(v) + " [id " + it->second + "] " +
-           v.type().str();
-    bool source = node->inputs().empty();
-    if (!source && fresh) {
-      std::string where = short_location(node->location());
-      if (!where.empty()) out += "   " + where;
+  static std::string prefix(std::size_t depth) {
+    if (depth == 0) return {};
+    std::string p = " ";
+    for (std::size_t i = 1; i < std::min(depth, max_indent); ++i) p += "| ";
+    return p + "|";
+  }
+
+  void print(const Var& root) {
+    std::vector<std::pair<Var, std::size_t>> stack{{root, 0}};
+    while (!stack.empty()) {
+      auto [v, depth] = stack.back();
+      stack.pop_back();
+      const Node* node = v.node().get();
+      auto [it, fresh] = ids.try_emplace(node, letter_id(ids.size()));
+      out += prefix(depth);
+      if (depth > max_indent) out += fmt::format("<depth {}> ", depth);
+      out += head(v) + " [id " + it->second + "] " + v.type().str();
+      bool source = node->inputs().empty();
+      if (!source && fresh) {
+        std::string where = short_location(node->location());
+        if (!where.empty()) out += "   " + where;
+      }
+      out += "\n";
+      if (!fresh) continue;  // printed above; refer to it by id
+      for (auto in = node->inputs().rbegin(); in != node->inputs().rend(); ++in)
+        stack.emplace_back(*in, depth + 1);
     }
-    out += "\n";
-    if (!fresh) return;  // printed above; refer to it by id
-    std::string child_prefix = prefix + (is_root ? " " : "| ");
-    for (const Var& in : node->inputs()) print(in, child_prefix, false);
   }
 };
 
@@ -78,7 +96,7 @@ std::string debugprint(std::span<const Var> outputs) {
       p.out += "<null>\n";
       continue;
     }
-    p.print(v, "", true);
+    p.print(v);
   }
   return p.out;
 }
