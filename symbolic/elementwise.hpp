@@ -45,13 +45,14 @@ namespace cgvm {
 // constant). It records the call site, since operators cannot take default arguments.
 struct Operand {
   Var var;  // null for a scalar
+  bool from_var = false;  // built from a Var (or an Array): a null one is an Error, not 0
   double scalar = 0;
   bool scalar_is_integer = false;
   bool scalar_is_bool = false;
   std::source_location loc;
 
   Operand(const Var& v, std::source_location l = std::source_location::current())
-      : var(v), loc(l) {}
+      : var(v), from_var(true), loc(l) {}
   Operand(const Array& a, std::source_location l = std::source_location::current());
   template <class S>
     requires std::is_arithmetic_v<S>
@@ -60,7 +61,7 @@ struct Operand {
         scalar_is_integer(std::is_integral_v<S>),
         scalar_is_bool(std::is_same_v<S, bool>),
         loc(l) {}
-  bool is_scalar() const { return var.is_null(); }
+  bool is_scalar() const { return !from_var; }
 };
 
 // Arithmetic. `/` is true division (integers give the default float); floor_div and mod

@@ -65,6 +65,9 @@ std::vector<Var> unify(std::string_view op, std::initializer_list<const Operand*
   const TensorType* f32 = nullptr;
   const TensorType* f64 = nullptr;
   bool float_literal = false, int_literal = false;
+  for (const Operand* o : operands)
+    if (!o->is_scalar() && o->var.is_null())
+      throw_error(op, "an operand is a null Var (default-constructed)", loc);
   for (const Operand* o : operands) {
     float_literal |= is_float_literal(*o);
     int_literal |= is_int_literal(*o);
@@ -115,6 +118,7 @@ Var binary(const OpDef& op, Rule rule, const Operand& a, const Operand& b,
 // Logic takes bool: anything else is compared with 0 first (numpy's truthiness).
 Var as_bool(const Operand& o, const std::source_location& loc) {
   if (o.is_scalar()) return constant(o.scalar != 0 ? 1.0 : 0.0, DType::Bool, loc);
+  if (o.var.is_null()) throw_error("logical", "an operand is a null Var (default-constructed)", loc);
   return is_bool(o.var.dtype()) ? o.var : neq(o.var, 0, loc);
 }
 
@@ -131,7 +135,8 @@ const std::source_location& operator_loc(const Operand& a, const Operand& b) {
 
 }  // namespace
 
-Operand::Operand(const Array& a, std::source_location l) : var(constant(a, l)), loc(l) {}
+Operand::Operand(const Array& a, std::source_location l)
+    : var(constant(a, l)), from_var(true), loc(l) {}
 
 Var Var::astype(DType dtype, std::source_location loc) const { return cast(*this, dtype, loc); }
 

@@ -101,3 +101,10 @@ TEST_CASE("every op in the table has inference and a reference implementation") 
     CHECK(!op->name.empty());
   }
 }
+
+TEST_CASE("a null Var as an operand is an error, not the number 0") {
+  Var x = vector("x"), null;
+  CHECK_ERROR(x + null, {"add", "null Var", "graph_test.cpp"});
+  CHECK_ERROR(null * 2, {"mul", "null Var"});
+  CHECK_ERROR(x & null, {"null Var"});
+}
