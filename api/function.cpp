@@ -138,15 +138,15 @@ bool aliases_any(const Array& a, const std::vector<Array>& others) {
   return false;
 }
 
-// A result (output or new state) that shares memory with an earlier one is copied, so that
-// the caller's outputs and the library's states are all independent of each other.
-void separate_results(std::vector<Array>& results) {
-  for (std::size_t i = 1; i < results.size(); ++i)
-    for (std::size_t j = 0; j < i; ++j)
-      if (results[i].shares_storage(results[j])) {
-        results[i] = results[i].copy();
-        break;
-      }
+// Copies every result (output or new state) that shares memory with a caller's input,
+// library state (shared variables, constants) or an earlier result, so that a caller
+// writing into an output changes nothing else, and vice versa.
+void make_independent(std::vector<Array>& results, const std::vector<Array>& given) {
+  for (std::size_t i = 0; i < results.size(); ++i) {
+    bool alias = aliases_any(results[i], given);
+    for (std::size_t j = 0; j < i && !alias; ++j) alias = results[i].shares_storage(results[j]);
+    if (alias) results[i] = results[i].copy();
+  }
 }
 
 }  // namespace
@@ -207,13 +207,8 @@ Outputs Function::operator()(const std::vector<Value>& values) const {
 
   std::vector<Array> results = evaluate(f.graph, bindings);
 
-  // Outputs and new states never alias caller arrays or library state (shared variables,
-  // constants): a caller writing into an output must not change a shared variable or a
-  // constant, and vice versa.
+  make_independent(results, given);
   std::size_t n_out = f.outputs.size();
-  for (Array& r : results)
-    if (aliases_any(r, given)) r = r.copy();
-  separate_results(results);
   for (std::size_t i = 0; i < f.update_targets.size(); ++i)
     f.update_targets[i].set_value(results[n_out + i], /*borrow=*/true);
   results.resize(n_out);

@@ -60,14 +60,11 @@ Var fit_gradient(const Var& g, const Var& input, const Node& node) {
 // A known gradient may be broadcastable where its variable is not (a row for a matrix): it
 // is stretched to the variable's shape, or every gradient below it gets that wrong shape.
 Var fit_known_grad(const Var& g, const Var& v, const std::source_location& loc) {
-  Var out = g.dtype() == v.dtype() ? g : cast(g, v.dtype(), loc);
+  Var out = cast(g, v.dtype(), loc);  // a cast to the same dtype returns g
   bool stretch = false;
   for (int i = 0; i < v.rank(); ++i)
     stretch |= out.static_shape()[i] == 1 && v.static_shape()[i] != 1;
-  if (!stretch) return out;
-  Dims dims;
-  for (int i = 0; i < v.rank(); ++i) dims.emplace_back(v.shape(i, loc));
-  return broadcast_to(out, dims, loc);
+  return stretch ? broadcast_to(out, dims_of(v, loc), loc) : out;
 }
 
 VarSet mark_dependents(const std::vector<const Node*>& order, const VarSet& wrt,

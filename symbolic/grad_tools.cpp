@@ -65,7 +65,7 @@ Var jacobian(const Var& y, const Var& x, std::source_location loc) {
     rows.push_back(grad(flat(Index(i, loc)), x, {.disconnected = Disconnected::Zero}, loc));
   Dims dims;
   for (auto d : y.static_shape()) dims.emplace_back(d);
-  for (int i = 0; i < x.rank(); ++i) dims.emplace_back(x.shape(i, loc));
+  for (Dim& d : dims_of(x, loc)) dims.push_back(std::move(d));
   if (rows.empty()) return zeros(dims, x.dtype(), loc);
   return reshape(stack(rows, 0, loc), dims, loc);
 }

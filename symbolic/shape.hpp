@@ -54,6 +54,10 @@ Var repeat(const Var& x, std::int64_t repeats, std::int64_t axis,
 Var tile(const Var& x, const std::vector<std::int64_t>& reps,
          std::source_location loc = std::source_location::current());
 
+// x's sizes as a shape argument: static where known, x.shape(i) otherwise, so a shape built
+// from them (by a gradient, say) stays symbolic exactly where x's is.
+Dims dims_of(const Var& x, std::source_location loc = std::source_location::current());
+
 // The shape as an int64 vector (shape(x)[i] works, and folds when the size is static).
 Var shape(const Var& x, std::source_location loc = std::source_location::current());
 // An int64 vector built from scalars (static or symbolic), e.g. for reshape.

@@ -15,7 +15,6 @@
 #include "symbolic/index.hpp"
 #include "symbolic/op_list.hpp"
 #include "symbolic/ops/index_detail.hpp"
-#include "symbolic/ops/shape_internal.hpp"
 #include "symbolic/reduce.hpp"
 #include "symbolic/shape.hpp"
 #include "symbolic/source.hpp"
@@ -134,7 +133,7 @@ Var last_write_mask(const Var& x, const Var& indices, std::int64_t axis, DType d
   const Var slots = zeros({x.shape(axis, loc)}, DType::Int64, loc);
   const Var winner = take(update_taken(slots, flat, 0, order, "set", loc), flat, 0, loc);
   return reshape(cast(eq(winner, order, loc), dtype, loc),
-                 shape_detail::dims_of(indices, loc), loc);
+                 dims_of(indices, loc), loc);
 }
 
 }  // namespace

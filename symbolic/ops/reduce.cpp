@@ -13,7 +13,6 @@
 #include "runtime/nditer.hpp"
 #include "symbolic/elementwise.hpp"
 #include "symbolic/op_list.hpp"
-#include "symbolic/ops/shape_internal.hpp"
 #include "symbolic/reduce.hpp"
 #include "symbolic/shape.hpp"
 
@@ -245,7 +244,7 @@ namespace ops {
 const OpDef& sum_op() {
   // d sum / dx_i = 1: g spread over the reduced axes.
   static const OpDef def = reduce_op("sum", Reduce::Sum, [](const GradArgs& a) {
-    Dims x_shape = shape_detail::dims_of(a.input(0), a.loc());
+    Dims x_shape = dims_of(a.input(0), a.loc());
     return std::vector<Var>{broadcast_to(keepdims_form(a.grad(), a), x_shape, a.loc())};
   });
   return def;

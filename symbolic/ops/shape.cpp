@@ -266,7 +266,7 @@ std::vector<Var> x_gradient_only(const GradArgs& a, Var gx) {
 
 // d reshape(x)/dx: the output gradient reshaped back to x's (possibly symbolic) shape.
 std::vector<Var> grad_reshape(const GradArgs& a) {
-  return x_gradient_only(a, reshape(a.grad(), shape_detail::dims_of(a.input(0), a.loc()),
+  return x_gradient_only(a, reshape(a.grad(), dims_of(a.input(0), a.loc()),
                                     a.loc()));
 }
 

@@ -37,6 +37,8 @@ int own_axis(const Var& dim, const Var& x) {
   return static_cast<int>(dim.node()->attrs().get_int("axis"));
 }
 
+}  // namespace shape_detail
+
 Dims dims_of(const Var& x, std::source_location loc) {
   Dims dims;
   for (int i = 0; i < x.rank(); ++i) {
@@ -46,11 +48,7 @@ Dims dims_of(const Var& x, std::source_location loc) {
   return dims;
 }
 
-}  // namespace shape_detail
-
 namespace {
-
-using shape_detail::dims_of;
 
 Var int_scalar(std::int64_t value, std::source_location loc) {
   return constant(Array::scalar<std::int64_t>(value), loc);

@@ -1,6 +1,6 @@
 #pragma once
 // Helpers shared by the shape family's op blocks (shape.cpp) and its user functions
-// (shape_api.cpp), defined in shape_api.cpp; the index family's gradients use dims_of too.
+// (shape_api.cpp), defined in shape_api.cpp.
 // Not part of the public API.
 #include <source_location>
 #include <span>
@@ -18,9 +18,5 @@ std::string parts_mismatch(std::span<const TensorType> parts, int skip_axis);
 // The axis j when `dim` is shape_of(x, j) of this very `x`, else -1. Lets reshape and
 // broadcast_to see that a symbolic size is one of x's own.
 int own_axis(const Var& dim, const Var& x);
-
-// x's sizes: static where known, x.shape(i) otherwise (gradients rebuild x's shape from
-// them, so that it stays symbolic where x's is).
-Dims dims_of(const Var& x, std::source_location loc);
 
 }  // namespace cgvm::shape_detail
