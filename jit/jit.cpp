@@ -20,6 +20,7 @@
 #include "jit/system_compiler.hpp"
 #include "runtime/error.hpp"
 #include "runtime/log.hpp"
+#include "runtime/options.hpp"
 
 namespace cgvm {
 namespace {
@@ -288,7 +289,8 @@ std::string resolve_cache_dir(const JitOptions& options) {
     const char* value = std::getenv(name);
     return value ? value : "";
   };
-  if (std::string dir = env("CGVM_CACHE_DIR"); !dir.empty()) return dir;
+  if (const Options& settings = cgvm::options(); !settings.cache_dir.empty())
+    return settings.cache_dir;
   // The XDG spec ignores relative values.
   if (std::string xdg = env("XDG_CACHE_HOME"); !xdg.empty() && xdg[0] == '/')
     return xdg + "/cgvm";

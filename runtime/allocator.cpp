@@ -1,5 +1,7 @@
 #include "runtime/allocator.hpp"
 
+#include "runtime/options.hpp"
+
 #include <algorithm>
 #include <bit>
 #include <cstdlib>
@@ -19,7 +21,6 @@ constexpr std::size_t alignment = 64;
 // buffer of a slightly different size still finds a cached block and no class wastes more
 // than a quarter of its size.
 constexpr std::size_t small_limit = 4096;
-constexpr std::size_t default_cache_limit = std::size_t(2) << 30;
 
 std::size_t size_class(std::size_t bytes) {
   if (bytes == 0) return alignment;  // a unique, valid block even for empty arrays
@@ -31,22 +32,13 @@ std::size_t size_class(std::size_t bytes) {
   return (bytes + quarter - 1) / quarter * quarter;
 }
 
-std::size_t cache_limit_from_env() {
-  const char* text = std::getenv("CGVM_ALLOCATOR_CACHE_MB");
-  if (text == nullptr || *text == '\0') return default_cache_limit;
-  char* end = nullptr;
-  unsigned long long mb = std::strtoull(text, &end, 10);
-  // A malformed value must not stop the program from starting; keep the default.
-  if (end == text || *end != '\0') return default_cache_limit;
-  return static_cast<std::size_t>(mb) << 20;
-}
 
 }  // namespace
 
 struct Allocator::Impl {
   mutable std::mutex mutex;
   std::unordered_map<std::size_t, std::vector<void*>> free_lists;  // by size class
-  std::size_t cache_limit = default_cache_limit;
+  std::size_t cache_limit = 0;
   AllocatorStats stats;
 
   // Frees cached blocks, largest classes first, until at most `target` bytes stay cached.
@@ -75,7 +67,7 @@ Allocator& Allocator::global() {
   return *instance;
 }
 
-Allocator::Allocator() : impl_(new Impl) { impl_->cache_limit = cache_limit_from_env(); }
+Allocator::Allocator() : impl_(new Impl) { impl_->cache_limit = options().allocator_cache_bytes; }
 
 Allocator::~Allocator() {
   trim();

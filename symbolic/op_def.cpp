@@ -63,3 +63,23 @@ const std::vector<const OpDef*>& all_ops() {
 
 }  // namespace ops
 }  // namespace cgvm
+
+namespace cgvm {
+
+DType EmitArgs::in_dtype(int i) const { return node.input(i).dtype(); }
+
+EmitFn emit_call(std::string function) {
+  return [function = std::move(function)](const EmitArgs& a) {
+    std::string text = function + "(";
+    for (std::size_t i = 0; i < a.in.size(); ++i) text += (i ? ", " : "") + a.in[i];
+    return text + ")";
+  };
+}
+
+EmitFn emit_infix(std::string op) {
+  return [op = std::move(op)](const EmitArgs& a) {
+    return "(" + a.in[0] + " " + op + " " + a.in[1] + ")";
+  };
+}
+
+}  // namespace cgvm

@@ -63,12 +63,33 @@ struct GradArgs {
   const std::source_location& loc() const { return node.location(); }
 };
 
+// What an elementwise op's C++ emitter sees: the C++ expressions of its inputs (already of
+// the input dtypes) and the types involved.
+struct EmitArgs {
+  const Node& node;
+  std::span<const std::string> in;
+  std::string_view out_type;  // the output's C++ type, e.g. "float"
+
+  const std::string& operator[](std::size_t i) const { return in[i]; }
+  DType in_dtype(int i = 0) const;
+};
+
+// A reduction's accumulator as C++ text: the start value and one step, an expression over
+// the accumulator `acc` and the element `x` (both of the output dtype).
+struct ReduceEmit {
+  std::string init;
+  std::string step;
+};
+
 using InferFn = std::function<std::vector<TensorType>(const InferArgs&)>;
 using EvalFn = std::function<std::vector<Array>(const EvalArgs&)>;
 // Returns one Var per input: the gradient of the cost with respect to that input, with the
 // input's dtype and shape (broadcast dimensions summed back), or a null Var where the input
 // gets no gradient (integer inputs, indices, sizes; piecewise-constant ops).
 using GradFn = std::function<std::vector<Var>(const GradArgs&)>;
+// The op as one C++ expression of its inputs, for generated code (elementwise ops only).
+using EmitFn = std::function<std::string(const EmitArgs&)>;
+using ReduceEmitFn = std::function<ReduceEmit(const Node&)>;
 
 struct OpDef {
   std::string_view name;
@@ -91,7 +112,23 @@ struct OpDef {
   // Theano's default_update did), unless the user updates the variable explicitly.
   int state_input = -1;
   int state_output = -1;
+
+  // Code generation (codegen/). An elementwise op with `emit` fuses into loop kernels; a
+  // reduction with `emit_reduce` fuses with its producers and consumers. Any other op runs
+  // in compiled functions through `eval` (matmul's eval is the BLAS call).
+  EmitFn emit;
+  ReduceEmitFn emit_reduce;
+
+  // Sets `emit` on a builder's result: `unary_float(...).emitting(emit_call("cgm::exp"))`.
+  OpDef emitting(EmitFn e) && {
+    emit = std::move(e);
+    return std::move(*this);
+  }
 };
+
+// Emitters for the common forms: `f(a, b)` and `(a op b)`.
+EmitFn emit_call(std::string function);
+EmitFn emit_infix(std::string op);
 
 // The value of a constant Var (a node of the `constant` op), or nullptr.
 const Array* constant_value(const Var& v);

@@ -59,6 +59,10 @@ const OpDef& cast_op() {
             return std::vector<Var>{is_float(x.dtype()) ? cast(a.grad(), x.dtype(), a.loc())
                                                         : Var()};
           },
+      .emit =
+          [](const EmitArgs& a) {
+            return "cgvm::cast_value<" + std::string(a.out_type) + ">(" + a[0] + ")";
+          },
   };
   return def;
 }
@@ -69,7 +73,7 @@ const OpDef& cast_op() {
 const OpDef& neg_op() {
   static const OpDef def = unary_numeric(
       "neg", [](auto x) { return neg_of(x); },
-      unary_grad([](const UnaryGrad& d) { return neg(d.g, d.l); }));
+      unary_grad([](const UnaryGrad& d) { return neg(d.g, d.l); })).emitting(emit_call("detail::neg_of"));
   return def;
 }
 
@@ -77,14 +81,14 @@ const OpDef& neg_op() {
 const OpDef& abs_op() {
   static const OpDef def = unary_numeric(
       "abs", [](auto x) { return abs_of(x); },
-      unary_grad([](const UnaryGrad& d) { return mul(d.g, sign(d.x, d.l), d.l); }));
+      unary_grad([](const UnaryGrad& d) { return mul(d.g, sign(d.x, d.l), d.l); })).emitting(emit_call("detail::abs_of"));
   return def;
 }
 
 // d/dx sign(x) = 0 (piecewise constant)
 const OpDef& sign_op() {
   static const OpDef def = unary_numeric(
-      "sign", [](auto x) { return sign_of(x); }, zero_grad());
+      "sign", [](auto x) { return sign_of(x); }, zero_grad()).emitting(emit_call("detail::sign_of"));
   return def;
 }
 
@@ -92,7 +96,7 @@ const OpDef& sign_op() {
 const OpDef& sqr_op() {
   static const OpDef def = unary_numeric(
       "sqr", [](auto x) { return mul_of(x, x); },
-      unary_grad([](const UnaryGrad& d) { return mul(d.g, mul(d.x, 2, d.l), d.l); }));
+      unary_grad([](const UnaryGrad& d) { return mul(d.g, mul(d.x, 2, d.l), d.l); })).emitting([](const EmitArgs& a) { return "detail::mul_of(" + a[0] + ", " + a[0] + ")"; });
   return def;
 }
 
@@ -102,7 +106,7 @@ const OpDef& add_op() {
       "add", [](auto a, auto b) { return add_of(a, b); },
       binary_grad([](const BinaryGrad& d) -> std::array<Var, 2> {
         return {d.g, d.g};
-      }));
+      })).emitting(emit_call("detail::add_of"));
   return def;
 }
 
@@ -112,7 +116,7 @@ const OpDef& sub_op() {
       "sub", [](auto a, auto b) { return sub_of(a, b); },
       binary_grad([](const BinaryGrad& d) -> std::array<Var, 2> {
         return {d.g, neg(d.g, d.l)};
-      }));
+      })).emitting(emit_call("detail::sub_of"));
   return def;
 }
 
@@ -122,7 +126,7 @@ const OpDef& mul_op() {
       "mul", [](auto a, auto b) { return mul_of(a, b); },
       binary_grad([](const BinaryGrad& d) -> std::array<Var, 2> {
         return {mul(d.g, d.b, d.l), mul(d.g, d.a, d.l)};
-      }));
+      })).emitting(emit_call("detail::mul_of"));
   return def;
 }
 
@@ -133,14 +137,14 @@ const OpDef& true_div_op() {
       "true_div", [](auto a, auto b) { return a / b; },
       binary_grad([](const BinaryGrad& d) -> std::array<Var, 2> {
         return {true_div(d.g, d.b, d.l), neg(mul(d.g, true_div(d.y, d.b, d.l), d.l), d.l)};
-      }));
+      })).emitting(emit_infix("/"));
   return def;
 }
 
 // d floor_div(a, b) = 0 (piecewise constant)
 const OpDef& floor_div_op() {
   static const OpDef def = binary_numeric(
-      "floor_div", [](auto a, auto b) { return floor_div_of(a, b); }, zero_grad());
+      "floor_div", [](auto a, auto b) { return floor_div_of(a, b); }, zero_grad()).emitting(emit_call("detail::floor_div_of"));
   return def;
 }
 
@@ -150,7 +154,7 @@ const OpDef& mod_op() {
       "mod", [](auto a, auto b) { return mod_of(a, b); },
       binary_grad([](const BinaryGrad& d) -> std::array<Var, 2> {
         return {d.g, neg(mul(d.g, floor_div(d.a, d.b, d.l), d.l), d.l)};
-      }));
+      })).emitting(emit_call("detail::mod_of"));
   return def;
 }
 
@@ -162,7 +166,11 @@ const OpDef& mod_op() {
 // unselected branch of a where at any order of differentiation.
 const OpDef& pow_op() {
   static const OpDef def = binary_numeric(
-      "pow", [](auto a, auto b) { return pow_of(a, b); },
+      "pow",
+      [](auto a, auto b) {
+        if constexpr (std::is_floating_point_v<decltype(a)>) return std::pow(a, b);
+        else return int_pow_of(a, b);
+      },
       binary_grad([](const BinaryGrad& d) -> std::array<Var, 2> {
         Var safe_b = where(eq(d.b, 0, d.l), 1, d.b, d.l);
         Var ga = mul(d.g, mul(d.b, pow(d.a, sub(safe_b, 1, d.l), d.l), d.l), d.l);
@@ -170,7 +178,10 @@ const OpDef& pow_op() {
         Var safe_a = where(positive, d.a, 1, d.l);
         Var slope_b = mul(pow(safe_a, d.b, d.l), log(safe_a, d.l), d.l);
         return {ga, where(positive, mul(d.g, slope_b, d.l), 0, d.l)};
-      }));
+      })).emitting([](const EmitArgs& a) {
+        const char* f = is_float(a.in_dtype()) ? "cgm::pow(" : "detail::int_pow_of(";
+        return f + a[0] + ", " + a[1] + ")";
+      });
   return def;
 }
 
@@ -182,7 +193,7 @@ const OpDef& minimum_op() {
       "minimum", [](auto a, auto b) { return minimum_of(a, b); },
       binary_grad([](const BinaryGrad& d) -> std::array<Var, 2> {
         return route(le(d.a, d.b, d.l), d.g, d.l);
-      }));
+      })).emitting(emit_call("detail::minimum_of"));
   return def;
 }
 
@@ -194,74 +205,68 @@ const OpDef& maximum_op() {
       "maximum", [](auto a, auto b) { return maximum_of(a, b); },
       binary_grad([](const BinaryGrad& d) -> std::array<Var, 2> {
         return route(ge(d.a, d.b, d.l), d.g, d.l);
-      }));
+      })).emitting(emit_call("detail::maximum_of"));
   return def;
 }
 
 const OpDef& eq_op() {
-  static const OpDef def = comparison("eq", [](auto a, auto b) { return a == b; });
+  static const OpDef def = comparison("eq", [](auto a, auto b) { return a == b; }).emitting(emit_infix("=="));
   return def;
 }
 
 const OpDef& neq_op() {
-  static const OpDef def = comparison("neq", [](auto a, auto b) { return a != b; });
+  static const OpDef def = comparison("neq", [](auto a, auto b) { return a != b; }).emitting(emit_infix("!="));
   return def;
 }
 
 const OpDef& lt_op() {
-  static const OpDef def = comparison("lt", [](auto a, auto b) { return a < b; });
+  static const OpDef def = comparison("lt", [](auto a, auto b) { return a < b; }).emitting(emit_infix("<"));
   return def;
 }
 
 const OpDef& le_op() {
-  static const OpDef def = comparison("le", [](auto a, auto b) { return a <= b; });
+  static const OpDef def = comparison("le", [](auto a, auto b) { return a <= b; }).emitting(emit_infix("<="));
   return def;
 }
 
 const OpDef& gt_op() {
-  static const OpDef def = comparison("gt", [](auto a, auto b) { return a > b; });
+  static const OpDef def = comparison("gt", [](auto a, auto b) { return a > b; }).emitting(emit_infix(">"));
   return def;
 }
 
 const OpDef& ge_op() {
-  static const OpDef def = comparison("ge", [](auto a, auto b) { return a >= b; });
+  static const OpDef def = comparison("ge", [](auto a, auto b) { return a >= b; }).emitting(emit_infix(">="));
   return def;
 }
 
 const OpDef& logical_not_op() {
-  static const OpDef def = unary_logical("logical_not", [](bool x) { return !x; });
+  static const OpDef def = unary_logical("logical_not", [](bool x) { return !x; }).emitting([](const EmitArgs& a) { return "(!" + a[0] + ")"; });
   return def;
 }
 
 const OpDef& logical_and_op() {
-  static const OpDef def = binary_logical("logical_and", [](bool a, bool b) { return a && b; });
+  static const OpDef def = binary_logical("logical_and", [](bool a, bool b) { return a && b; }).emitting(emit_infix("&"));
   return def;
 }
 
 const OpDef& logical_or_op() {
-  static const OpDef def = binary_logical("logical_or", [](bool a, bool b) { return a || b; });
+  static const OpDef def = binary_logical("logical_or", [](bool a, bool b) { return a || b; }).emitting(emit_infix("|"));
   return def;
 }
 
 const OpDef& logical_xor_op() {
-  static const OpDef def = binary_logical("logical_xor", [](bool a, bool b) { return a != b; });
+  static const OpDef def = binary_logical("logical_xor", [](bool a, bool b) { return a != b; }).emitting(emit_infix("!="));
   return def;
 }
 
 // Integers are never NaN or infinite.
 const OpDef& isnan_op() {
-  static const OpDef def = unary_predicate("isnan", [](auto x) {
-    if constexpr (std::is_floating_point_v<decltype(x)>) return std::isnan(x);
-    else return false;
-  });
+  static const OpDef def = unary_predicate("isnan", [](auto x) { return isnan_(x); }).emitting(emit_call("detail::isnan_"));
   return def;
 }
 
 const OpDef& isinf_op() {
-  static const OpDef def = unary_predicate("isinf", [](auto x) {
-    if constexpr (std::is_floating_point_v<decltype(x)>) return std::isinf(x);
-    else return false;
-  });
+  static const OpDef def = unary_predicate("isinf", [](auto x) { return isinf_(x); }).emitting(emit_call("detail::isinf_"));
   return def;
 }
 
@@ -298,6 +303,7 @@ const OpDef& where_op() {
             return std::vector<Var>{Var(), sum_to_shape(g[0], a.input(1).type(), a.loc()),
                                     sum_to_shape(g[1], a.input(2).type(), a.loc())};
           },
+      .emit = [](const EmitArgs& a) { return "(" + a[0] + " ? " + a[1] + " : " + a[2] + ")"; },
   };
   return def;
 }

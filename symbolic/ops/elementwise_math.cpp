@@ -13,6 +13,20 @@ namespace cgvm::ops {
 using namespace detail;
 
 namespace {
+// Never evaluates exp of a large positive number, so no overflow for any x.
+template <class T> T sigmoid_of(T x) {
+  if (x >= 0) return T(1) / (T(1) + std::exp(-x));
+  T e = std::exp(x);
+  return e / (T(1) + e);
+}
+
+// log(1 + exp(x)) = max(x, 0) + log1p(exp(-|x|)); NaN stays NaN.
+template <class T> T softplus_of(T x) {
+  return (x > 0 ? x : T(0)) + std::log1p(std::exp(-std::fabs(x)));
+}
+}  // namespace
+
+namespace {
 
 // 2 exp(-x^2) / sqrt(pi): the slope of erf, and minus that of erfc.
 Var erf_slope(const Var& x, const std::source_location& l) {
@@ -30,7 +44,7 @@ Var asin_slope(const Var& x, const std::source_location& l) {
 const OpDef& exp_op() {
   static const OpDef def = unary_float(
       "exp", [](auto x) { return std::exp(x); },
-      unary_grad([](const UnaryGrad& d) { return mul(d.g, d.y, d.l); }));
+      unary_grad([](const UnaryGrad& d) { return mul(d.g, d.y, d.l); })).emitting(emit_call("cgm::exp"));
   return def;
 }
 
@@ -39,7 +53,7 @@ const OpDef& exp2_op() {
   static const OpDef def = unary_float(
       "exp2", [](auto x) { return std::exp2(x); }, unary_grad([](const UnaryGrad& d) {
         return mul(d.g, mul(d.y, std::numbers::ln2, d.l), d.l);
-      }));
+      })).emitting(emit_call("cgm::exp2"));
   return def;
 }
 
@@ -47,7 +61,7 @@ const OpDef& exp2_op() {
 const OpDef& expm1_op() {
   static const OpDef def = unary_float(
       "expm1", [](auto x) { return std::expm1(x); },
-      unary_grad([](const UnaryGrad& d) { return mul(d.g, add(d.y, 1, d.l), d.l); }));
+      unary_grad([](const UnaryGrad& d) { return mul(d.g, add(d.y, 1, d.l), d.l); })).emitting(emit_call("cgm::expm1"));
   return def;
 }
 
@@ -55,7 +69,7 @@ const OpDef& expm1_op() {
 const OpDef& log_op() {
   static const OpDef def = unary_float(
       "log", [](auto x) { return std::log(x); },
-      unary_grad([](const UnaryGrad& d) { return true_div(d.g, d.x, d.l); }));
+      unary_grad([](const UnaryGrad& d) { return true_div(d.g, d.x, d.l); })).emitting(emit_call("cgm::log"));
   return def;
 }
 
@@ -64,7 +78,7 @@ const OpDef& log2_op() {
   static const OpDef def = unary_float(
       "log2", [](auto x) { return std::log2(x); }, unary_grad([](const UnaryGrad& d) {
         return true_div(d.g, mul(d.x, std::numbers::ln2, d.l), d.l);
-      }));
+      })).emitting(emit_call("cgm::log2"));
   return def;
 }
 
@@ -73,7 +87,7 @@ const OpDef& log10_op() {
   static const OpDef def = unary_float(
       "log10", [](auto x) { return std::log10(x); }, unary_grad([](const UnaryGrad& d) {
         return true_div(d.g, mul(d.x, std::numbers::ln10, d.l), d.l);
-      }));
+      })).emitting(emit_call("cgm::log10"));
   return def;
 }
 
@@ -81,7 +95,7 @@ const OpDef& log10_op() {
 const OpDef& log1p_op() {
   static const OpDef def = unary_float(
       "log1p", [](auto x) { return std::log1p(x); },
-      unary_grad([](const UnaryGrad& d) { return true_div(d.g, add(d.x, 1, d.l), d.l); }));
+      unary_grad([](const UnaryGrad& d) { return true_div(d.g, add(d.x, 1, d.l), d.l); })).emitting(emit_call("cgm::log1p"));
   return def;
 }
 
@@ -89,7 +103,7 @@ const OpDef& log1p_op() {
 const OpDef& sqrt_op() {
   static const OpDef def = unary_float(
       "sqrt", [](auto x) { return std::sqrt(x); },
-      unary_grad([](const UnaryGrad& d) { return true_div(d.g, mul(d.y, 2, d.l), d.l); }));
+      unary_grad([](const UnaryGrad& d) { return true_div(d.g, mul(d.y, 2, d.l), d.l); })).emitting(emit_call("detail::sqrt_"));
   return def;
 }
 
@@ -98,7 +112,7 @@ const OpDef& rsqrt_op() {
   static const OpDef def = unary_float(
       "rsqrt", [](auto x) { return 1 / std::sqrt(x); }, unary_grad([](const UnaryGrad& d) {
         return mul(d.g, mul(mul(sqr(d.y, d.l), d.y, d.l), -0.5, d.l), d.l);
-      }));
+      })).emitting([](const EmitArgs& a) { return "(" + std::string(a.out_type) + "(1) / detail::sqrt_(" + a[0] + "))"; });
   return def;
 }
 
@@ -106,7 +120,7 @@ const OpDef& rsqrt_op() {
 const OpDef& sin_op() {
   static const OpDef def = unary_float(
       "sin", [](auto x) { return std::sin(x); },
-      unary_grad([](const UnaryGrad& d) { return mul(d.g, cos(d.x, d.l), d.l); }));
+      unary_grad([](const UnaryGrad& d) { return mul(d.g, cos(d.x, d.l), d.l); })).emitting(emit_call("cgm::sin"));
   return def;
 }
 
@@ -114,7 +128,7 @@ const OpDef& sin_op() {
 const OpDef& cos_op() {
   static const OpDef def = unary_float(
       "cos", [](auto x) { return std::cos(x); },
-      unary_grad([](const UnaryGrad& d) { return neg(mul(d.g, sin(d.x, d.l), d.l), d.l); }));
+      unary_grad([](const UnaryGrad& d) { return neg(mul(d.g, sin(d.x, d.l), d.l), d.l); })).emitting(emit_call("cgm::cos"));
   return def;
 }
 
@@ -122,7 +136,7 @@ const OpDef& cos_op() {
 const OpDef& tan_op() {
   static const OpDef def = unary_float(
       "tan", [](auto x) { return std::tan(x); },
-      unary_grad([](const UnaryGrad& d) { return mul(d.g, add(sqr(d.y, d.l), 1, d.l), d.l); }));
+      unary_grad([](const UnaryGrad& d) { return mul(d.g, add(sqr(d.y, d.l), 1, d.l), d.l); })).emitting(emit_call("cgm::tan"));
   return def;
 }
 
@@ -130,7 +144,7 @@ const OpDef& tan_op() {
 const OpDef& asin_op() {
   static const OpDef def = unary_float(
       "asin", [](auto x) { return std::asin(x); },
-      unary_grad([](const UnaryGrad& d) { return mul(d.g, asin_slope(d.x, d.l), d.l); }));
+      unary_grad([](const UnaryGrad& d) { return mul(d.g, asin_slope(d.x, d.l), d.l); })).emitting(emit_call("cgm::asin"));
   return def;
 }
 
@@ -138,7 +152,7 @@ const OpDef& asin_op() {
 const OpDef& acos_op() {
   static const OpDef def = unary_float(
       "acos", [](auto x) { return std::acos(x); },
-      unary_grad([](const UnaryGrad& d) { return neg(mul(d.g, asin_slope(d.x, d.l), d.l), d.l); }));
+      unary_grad([](const UnaryGrad& d) { return neg(mul(d.g, asin_slope(d.x, d.l), d.l), d.l); })).emitting(emit_call("cgm::acos"));
   return def;
 }
 
@@ -147,7 +161,7 @@ const OpDef& atan_op() {
   static const OpDef def = unary_float(
       "atan", [](auto x) { return std::atan(x); }, unary_grad([](const UnaryGrad& d) {
         return true_div(d.g, add(sqr(d.x, d.l), 1, d.l), d.l);
-      }));
+      })).emitting(emit_call("cgm::atan"));
   return def;
 }
 
@@ -158,7 +172,7 @@ const OpDef& atan2_op() {
       binary_grad([](const BinaryGrad& d) -> std::array<Var, 2> {
         Var g_over_r2 = true_div(d.g, add(sqr(d.a, d.l), sqr(d.b, d.l), d.l), d.l);
         return {mul(g_over_r2, d.b, d.l), neg(mul(g_over_r2, d.a, d.l), d.l)};
-      }));
+      })).emitting(emit_call("cgm::atan2"));
   return def;
 }
 
@@ -166,7 +180,7 @@ const OpDef& atan2_op() {
 const OpDef& sinh_op() {
   static const OpDef def = unary_float(
       "sinh", [](auto x) { return std::sinh(x); },
-      unary_grad([](const UnaryGrad& d) { return mul(d.g, cosh(d.x, d.l), d.l); }));
+      unary_grad([](const UnaryGrad& d) { return mul(d.g, cosh(d.x, d.l), d.l); })).emitting(emit_call("cgm::sinh"));
   return def;
 }
 
@@ -174,7 +188,7 @@ const OpDef& sinh_op() {
 const OpDef& cosh_op() {
   static const OpDef def = unary_float(
       "cosh", [](auto x) { return std::cosh(x); },
-      unary_grad([](const UnaryGrad& d) { return mul(d.g, sinh(d.x, d.l), d.l); }));
+      unary_grad([](const UnaryGrad& d) { return mul(d.g, sinh(d.x, d.l), d.l); })).emitting(emit_call("cgm::cosh"));
   return def;
 }
 
@@ -182,7 +196,7 @@ const OpDef& cosh_op() {
 const OpDef& tanh_op() {
   static const OpDef def = unary_float(
       "tanh", [](auto x) { return std::tanh(x); },
-      unary_grad([](const UnaryGrad& d) { return mul(d.g, sub(1, sqr(d.y, d.l), d.l), d.l); }));
+      unary_grad([](const UnaryGrad& d) { return mul(d.g, sub(1, sqr(d.y, d.l), d.l), d.l); })).emitting(emit_call("cgm::tanh"));
   return def;
 }
 
@@ -192,7 +206,7 @@ const OpDef& sigmoid_op() {
   static const OpDef def = unary_float(
       "sigmoid", [](auto x) { return sigmoid_of(x); }, unary_grad([](const UnaryGrad& d) {
         return mul(d.g, mul(d.y, sigmoid(neg(d.x, d.l), d.l), d.l), d.l);
-      }));
+      })).emitting(emit_call("cgm::sigmoid"));
   return def;
 }
 
@@ -200,7 +214,7 @@ const OpDef& sigmoid_op() {
 const OpDef& softplus_op() {
   static const OpDef def = unary_float(
       "softplus", [](auto x) { return softplus_of(x); },
-      unary_grad([](const UnaryGrad& d) { return mul(d.g, sigmoid(d.x, d.l), d.l); }));
+      unary_grad([](const UnaryGrad& d) { return mul(d.g, sigmoid(d.x, d.l), d.l); })).emitting(emit_call("cgm::softplus"));
   return def;
 }
 
@@ -208,7 +222,7 @@ const OpDef& softplus_op() {
 const OpDef& erf_op() {
   static const OpDef def = unary_float(
       "erf", [](auto x) { return std::erf(x); },
-      unary_grad([](const UnaryGrad& d) { return mul(d.g, erf_slope(d.x, d.l), d.l); }));
+      unary_grad([](const UnaryGrad& d) { return mul(d.g, erf_slope(d.x, d.l), d.l); })).emitting(emit_call("cgm::erf"));
   return def;
 }
 
@@ -216,7 +230,7 @@ const OpDef& erf_op() {
 const OpDef& erfc_op() {
   static const OpDef def = unary_float(
       "erfc", [](auto x) { return std::erfc(x); },
-      unary_grad([](const UnaryGrad& d) { return neg(mul(d.g, erf_slope(d.x, d.l), d.l), d.l); }));
+      unary_grad([](const UnaryGrad& d) { return neg(mul(d.g, erf_slope(d.x, d.l), d.l), d.l); })).emitting(emit_call("cgm::erfc"));
   return def;
 }
 
@@ -224,25 +238,25 @@ const OpDef& erfc_op() {
 // d/dx = 0 for all four (piecewise constant)
 const OpDef& floor_op() {
   static const OpDef def = unary_float(
-      "floor", [](auto x) { return std::floor(x); }, zero_grad());
+      "floor", [](auto x) { return std::floor(x); }, zero_grad()).emitting(emit_call("detail::floor_"));
   return def;
 }
 
 const OpDef& ceil_op() {
   static const OpDef def = unary_float(
-      "ceil", [](auto x) { return std::ceil(x); }, zero_grad());
+      "ceil", [](auto x) { return std::ceil(x); }, zero_grad()).emitting(emit_call("detail::ceil_"));
   return def;
 }
 
 const OpDef& round_op() {
   static const OpDef def = unary_float(
-      "round", [](auto x) { return round_half_even(x); }, zero_grad());
+      "round", [](auto x) { return round_half_even(x); }, zero_grad()).emitting(emit_call("detail::round_half_even"));
   return def;
 }
 
 const OpDef& trunc_op() {
   static const OpDef def = unary_float(
-      "trunc", [](auto x) { return std::trunc(x); }, zero_grad());
+      "trunc", [](auto x) { return std::trunc(x); }, zero_grad()).emitting(emit_call("detail::trunc_"));
   return def;
 }
 

@@ -223,6 +223,46 @@ std::vector<Var> extremum_grad(const GradArgs& a) {
   return {where(is_extremum, share, 0, loc)};
 }
 
+// The extreme value of a dtype, as a C++ literal: where max (lowest) and min (highest) start.
+std::string extreme_literal(DType d, bool lowest) {
+  if (is_float(d)) return lowest ? "-__builtin_huge_val()" : "__builtin_huge_val()";
+  switch (d) {
+    case DType::Int8: return lowest ? "-128" : "127";
+    case DType::Int16: return lowest ? "-32768" : "32767";
+    case DType::Int32: return lowest ? "(-2147483647 - 1)" : "2147483647";
+    case DType::Int64: return lowest ? "(-9223372036854775807LL - 1)" : "9223372036854775807LL";
+    case DType::UInt8: return lowest ? "0" : "255";
+    default: return lowest ? "false" : "true";
+  }
+}
+
+// Generated code accumulates in the output dtype (float sums in float, reassociated so they
+// vectorize: results differ from the reference's double accumulation by rounding only).
+// `x` is the element in the input dtype; integer sums and products wrap like the reference.
+ReduceEmit emit_reduce(Reduce kind, const Node& node) {
+  DType in = node.input(0).dtype(), out = node.output_types()[0].dtype;
+  bool fp = is_float(in);
+  std::string x = fp ? "x" : "(long long)x";
+  switch (kind) {
+    case Reduce::Sum: return {"0", fp ? "acc + x" : "detail::add_of(acc, " + x + ")"};
+    case Reduce::Prod: return {"1", fp ? "acc * x" : "detail::mul_of(acc, " + x + ")"};
+    case Reduce::Max:
+    case Reduce::Min: {
+      bool max = kind == Reduce::Max;
+      if (out == DType::Bool) return {max ? "false" : "true", max ? "(acc | x)" : "(acc & x)"};
+      // NaN wins and then sticks: no comparison with a NaN accumulator is true.
+      std::string better = max ? "x > acc" : "x < acc";
+      return {extreme_literal(out, max),
+              fp ? "(" + better + " || x != x) ? x : acc" : "(" + better + ") ? x : acc"};
+    }
+    case Reduce::All: return {"true", "(acc & (x != 0))"};
+    case Reduce::Any: return {"false", "(acc | (x != 0))"};
+    case Reduce::ArgMax:
+    case Reduce::ArgMin: break;
+  }
+  throw InternalError("argmax/argmin have no accumulator form");
+}
+
 // Integer and bool results (argmax, argmin, all, any) carry no gradient: grad stays empty.
 OpDef reduce_op(std::string_view name, Reduce kind, GradFn grad = {}) {
   return OpDef{
@@ -233,6 +273,9 @@ OpDef reduce_op(std::string_view name, Reduce kind, GradFn grad = {}) {
       .infer = [kind](const InferArgs& a) { return infer_reduce(kind, a); },
       .eval = [kind](const EvalArgs& a) { return eval_reduce(kind, a); },
       .grad = std::move(grad),
+      // argmax/argmin track positions; compiled functions run them through eval.
+      .emit_reduce = is_arg(kind) ? ReduceEmitFn{}
+                                  : [kind](const Node& n) { return emit_reduce(kind, n); },
   };
 }
 

@@ -11,6 +11,7 @@
 #include <optional>
 
 #include "jit_helpers.hpp"
+#include "runtime/options.hpp"
 
 namespace cgvm::test {
 namespace {
@@ -227,21 +228,24 @@ TEST_CASE("jit cache: where the cache lives") {
       else
         ::unsetenv(name.c_str());
     }
-  } cgvm_dir("CGVM_CACHE_DIR"), xdg("XDG_CACHE_HOME"), home("HOME");
+  } xdg("XDG_CACHE_HOME"), home("HOME");
+  // CGVM_CACHE_DIR is read once, into options() (runtime/options.hpp).
+  const std::string saved_option = cgvm::options().cache_dir;
 
   ::setenv("HOME", "/home/someone", 1);
   ::unsetenv("XDG_CACHE_HOME");
-  ::unsetenv("CGVM_CACHE_DIR");
+  cgvm::options().cache_dir.clear();
   JitOptions options;
   CHECK(resolve_cache_dir(options) == "/home/someone/.cache/cgvm");
   ::setenv("XDG_CACHE_HOME", "relative/ignored", 1);
   CHECK(resolve_cache_dir(options) == "/home/someone/.cache/cgvm");
   ::setenv("XDG_CACHE_HOME", "/xdg", 1);
   CHECK(resolve_cache_dir(options) == "/xdg/cgvm");
-  ::setenv("CGVM_CACHE_DIR", "/from/env", 1);
+  cgvm::options().cache_dir = "/from/env";
   CHECK(resolve_cache_dir(options) == "/from/env");
   options.cache_dir = "/from/options";
   CHECK(resolve_cache_dir(options) == "/from/options");
+  cgvm::options().cache_dir = saved_option;
 }
 
 }  // namespace cgvm::test
