@@ -2,10 +2,16 @@
 
 #include <fmt/format.h>
 
+#include <chrono>
 #include <cmath>
 #include <unordered_set>
 
+#include "codegen/emit_cpp.hpp"
+#include "codegen/lower.hpp"
+#include "executor.hpp"
+#include "optimizer/pipeline.hpp"
 #include "runtime/log.hpp"
+#include "runtime/options.hpp"
 #include "symbolic/interpreter.hpp"
 #include "symbolic/op_def.hpp"
 #include "symbolic/shared.hpp"
@@ -22,6 +28,9 @@ struct Function::Impl {
   std::vector<SharedVar> update_targets;  // graph[outputs.size() + i] is the new value of i
   std::vector<SharedVar> shared_read;     // every shared variable the graph reads
   std::vector<Array> constants;           // the values of the graph's constants
+  std::shared_ptr<const Executor> executor;  // compiled and debug modes
+  FunctionReport report;
+  std::string source;
 };
 
 namespace {
@@ -149,7 +158,44 @@ void make_independent(std::vector<Array>& results, const std::vector<Array>& giv
   }
 }
 
+double ms_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+}
+
+// The compiled path of the recipe: optimize -> lower -> emit -> compile -> bind.
+void compile(Function::Impl& f) {
+  using clock = std::chrono::steady_clock;
+  const std::string dump_dir = options().dump_dir;
+  FunctionReport& r = f.report;
+  auto start = clock::now();
+  OptimizedGraph g = optimize(f.graph, {.dump_dir = dump_dir, .name = f.name});
+  r.optimize_ms = ms_since(start);
+  auto t = clock::now();
+  Program program = lower(f.inputs, g.outputs, g.fusion);
+  r.lower_ms = ms_since(t);
+  if (!dump_dir.empty()) write_dump(dump_dir, f.name, "program.txt", program.str());
+  t = clock::now();
+  f.source = emit_cpp(program);
+  r.emit_ms = ms_since(t);
+  if (!dump_dir.empty()) write_dump(dump_dir, f.name, "source.cpp", f.source);
+  r.kernels = static_cast<int>(program.kernels.size());
+  r.steps = static_cast<int>(program.steps.size());
+  std::shared_ptr<const CompiledModule> module;
+  if (!program.kernels.empty())
+    module = compile_cpp(f.source, {.codegen_version = "cgvm-kernels-1"}, &r.jit);
+  f.executor = std::make_shared<Executor>(std::move(program), std::move(module));
+  r.total_ms = ms_since(start);
+}
+
 }  // namespace
+
+std::string FunctionReport::to_string() const {
+  return fmt::format("{:.2f} ms: optimize {:.2f}, lower {:.2f}, emit {:.2f}, jit {:.2f} ({}); "
+                     "{} kernels, {} steps",
+                     total_ms, optimize_ms, lower_ms, emit_ms, jit.total_ms,
+                     jit.memory_hit ? "memory hit" : jit.disk_hit ? "disk hit" : jit.path,
+                     kernels, steps);
+}
 
 Outputs::operator Array() const {
   if (values_.size() != 1)
@@ -183,6 +229,7 @@ Function function(const std::vector<Var>& inputs, const std::vector<Var>& output
     if (is_constant(node->output(0))) impl->constants.push_back(*constant_value(node->output(0)));
   }
   impl->graph = std::move(graph);
+  if (impl->mode != Mode::Interpret) compile(*impl);
   return Function(std::move(impl));
 }
 
@@ -205,7 +252,14 @@ Outputs Function::operator()(const std::vector<Value>& values) const {
   for (const SharedVar& s : f.shared_read) given.push_back(s.get_value(/*borrow=*/true));
   given.insert(given.end(), f.constants.begin(), f.constants.end());
 
-  std::vector<Array> results = evaluate(f.graph, bindings);
+  std::vector<Array> results;
+  if (f.executor) {
+    std::vector<Array> arrays;
+    for (const auto& [var, array] : bindings) arrays.push_back(array);
+    results = f.executor->run(arrays, /*check=*/f.mode == Mode::Debug);
+  } else {
+    results = evaluate(f.graph, bindings);
+  }
 
   make_independent(results, given);
   std::size_t n_out = f.outputs.size();
@@ -219,6 +273,12 @@ const std::vector<Var>& Function::inputs() const { return impl_->inputs; }
 const std::vector<Var>& Function::outputs() const { return impl_->outputs; }
 const std::vector<Var>& Function::graph_outputs() const { return impl_->graph; }
 const std::string& Function::name() const { return impl_->name; }
+Mode Function::mode() const { return impl_->mode; }
+const FunctionReport& Function::compile_report() const { return impl_->report; }
+std::string Function::program() const {
+  return impl_->executor ? impl_->executor->program().str() : "";
+}
+const std::string& Function::source() const { return impl_->source; }
 
 std::vector<Var> Function::updated_shared() const {
   return {impl_->update_targets.begin(), impl_->update_targets.end()};

@@ -7,7 +7,9 @@
 //   Array y = f(a);   // computes dot(a, w), then sets w <- w + 1
 //
 // The recipe, in order: substitute givens -> collect automatic updates (random streams) ->
-// check inputs -> (later issues: optimize, generate code, compile or hit the cache) -> bind.
+// check inputs -> optimize and fuse (optimizer/pipeline.hpp) -> lower to a Program
+// (codegen/lower.hpp) -> emit C++ (codegen/emit_cpp.hpp) -> compile or hit the cache
+// (jit/jit.hpp) -> bind (api/executor.hpp).
 #include <initializer_list>
 #include <memory>
 #include <source_location>
@@ -15,15 +17,18 @@
 #include <utility>
 #include <vector>
 
+#include "jit/jit.hpp"
 #include "runtime/array.hpp"
 #include "symbolic/graph.hpp"
 
 namespace cgvm {
 
-// How a function runs. Only the reference interpreter exists so far; the compiled mode of
-// a later issue slots in here without changing this API.
+// How a function runs.
 enum class Mode {
-  Interpret,  // the reference interpreter, op by op
+  Compiled,   // fused loop kernels compiled to native code, BLAS for products (the default)
+  Interpret,  // the reference interpreter, op by op: the oracle
+  Debug,      // compiled, and every kernel's results checked against the interpreter on the
+              // same operands; the first difference raises an Error naming the node and line
 };
 
 // What to do when an input is not used by any output or update.
@@ -37,7 +42,7 @@ struct FunctionOptions {
   // else; the replacement must have the same type.
   Replacements givens;
   OnUnusedInput on_unused_input = OnUnusedInput::Raise;
-  Mode mode = Mode::Interpret;
+  Mode mode = Mode::Compiled;
   std::string name;  // shown in errors and reports
 };
 
@@ -69,6 +74,18 @@ class Outputs {
   std::vector<Array> values_;
 };
 
+// Where the time of function() went, in milliseconds, and what it built.
+struct FunctionReport {
+  double optimize_ms = 0;  // the optimizer pipeline, fusion included
+  double lower_ms = 0;     // graph -> Program
+  double emit_ms = 0;      // Program -> C++ source
+  CompileReport jit;       // source -> loaded code (cache hits included); see jit/jit.hpp
+  double total_ms = 0;     // the whole function() call
+  int kernels = 0;         // generated loop kernels
+  int steps = 0;           // kernels + eval steps
+  std::string to_string() const;
+};
+
 class Function {
  public:
   // Calls with one value per input, in order. Wrong count, dtype, rank or a shape that
@@ -86,6 +103,13 @@ class Function {
   // The shared variables this function updates, in update order.
   std::vector<Var> updated_shared() const;
   const std::string& name() const;
+  Mode mode() const;
+
+  // Compiled and debug modes: the time report, the program (steps, kernels, slots) and the
+  // generated C++. Empty for the interpret mode.
+  const FunctionReport& compile_report() const;
+  std::string program() const;
+  const std::string& source() const;
 
   struct Impl;
   explicit Function(std::shared_ptr<const Impl> impl) : impl_(std::move(impl)) {}

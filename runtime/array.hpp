@@ -142,6 +142,9 @@ class Array {
   Array reshape(const Shape& shape) const;
 
   // --- copies -----------------------------------------------------------------------
+  // The start of this array's storage as a C-contiguous array of another shape and dtype,
+  // without copying: for buffers the library reuses. cgvm::Error if the storage is too small.
+  Array reinterpret(const Shape& shape, DType dtype) const;
   Array copy() const;                     // fresh, C-contiguous
   Array contiguous() const;               // *this when already contiguous, else copy()
   Array astype(DType dtype) const;        // fresh, converted (C casts; float->bool is != 0)

@@ -196,4 +196,12 @@ Array Array::reshape(const Shape& shape) const {
   return copy().reshape(target);
 }
 
+Array Array::reinterpret(const Shape& shape, DType dtype) const {
+  std::size_t need = static_cast<std::size_t>(shape_size(shape)) * dtype_size(dtype);
+  if (!storage_ || storage_->bytes() < need)
+    throw Error(fmt::format("reinterpret: {} bytes needed, the storage has {}", need,
+                            storage_ ? storage_->bytes() : 0));
+  return Array(storage_, 0, shape, contiguous_strides(shape), dtype);
+}
+
 }  // namespace cgvm

@@ -75,10 +75,15 @@ struct EmitArgs {
 };
 
 // A reduction's accumulator as C++ text: the start value and one step, an expression over
-// the accumulator `acc` and the element `x` (both of the output dtype).
+// the accumulator `{acc}` (output dtype) and the element `{x}` (input dtype).
 struct ReduceEmit {
   std::string init;
   std::string step;
+  // The step ignores NaN (so that it vectorizes, e.g. fmax); the generated code tracks a
+  // NaN separately and makes it the result.
+  bool propagate_nan = false;
+  // False for max/min: an empty reduction is an error, not the start value.
+  bool has_identity = true;
 };
 
 using InferFn = std::function<std::vector<TensorType>(const InferArgs&)>;

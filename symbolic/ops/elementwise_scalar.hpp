@@ -32,6 +32,10 @@ inline float trunc_(float x) { return __builtin_truncf(x); }
 inline double trunc_(double x) { return __builtin_trunc(x); }
 inline float sqrt_(float x) { return __builtin_sqrtf(x); }
 inline double sqrt_(double x) { return __builtin_sqrt(x); }
+inline float fmax_(float a, float b) { return __builtin_fmaxf(a, b); }
+inline double fmax_(double a, double b) { return __builtin_fmax(a, b); }
+inline float fmin_(float a, float b) { return __builtin_fminf(a, b); }
+inline double fmin_(double a, double b) { return __builtin_fmin(a, b); }
 inline float fabs_(float x) { return __builtin_fabsf(x); }
 inline double fabs_(double x) { return __builtin_fabs(x); }
 // Ties go to the even neighbour, like numpy; independent of the FPU rounding mode.

@@ -242,21 +242,26 @@ std::string extreme_literal(DType d, bool lowest) {
 ReduceEmit emit_reduce(Reduce kind, const Node& node) {
   DType in = node.input(0).dtype(), out = node.output_types()[0].dtype;
   bool fp = is_float(in);
-  std::string x = fp ? "x" : "(long long)x";
+  std::string x = fp ? "{x}" : "(long long){x}";
   switch (kind) {
-    case Reduce::Sum: return {"0", fp ? "acc + x" : "detail::add_of(acc, " + x + ")"};
-    case Reduce::Prod: return {"1", fp ? "acc * x" : "detail::mul_of(acc, " + x + ")"};
+    case Reduce::Sum: return {"0", fp ? "{acc} + {x}" : "detail::add_of({acc}, " + x + ")"};
+    case Reduce::Prod: return {"1", fp ? "{acc} * {x}" : "detail::mul_of({acc}, " + x + ")"};
     case Reduce::Max:
     case Reduce::Min: {
       bool max = kind == Reduce::Max;
-      if (out == DType::Bool) return {max ? "false" : "true", max ? "(acc | x)" : "(acc & x)"};
-      // NaN wins and then sticks: no comparison with a NaN accumulator is true.
-      std::string better = max ? "x > acc" : "x < acc";
+      if (out == DType::Bool)
+        return {max ? "false" : "true", max ? "({acc} | {x})" : "({acc} & {x})", false, false};
+      // fmax/fmin skip NaN and vectorize; the NaN is tracked beside them.
+      if (fp)
+        return {extreme_literal(out, max),
+                std::string(max ? "detail::fmax_" : "detail::fmin_") + "({acc}, {x})", true,
+                false};
       return {extreme_literal(out, max),
-              fp ? "(" + better + " || x != x) ? x : acc" : "(" + better + ") ? x : acc"};
+              std::string(max ? "({x} > {acc})" : "({x} < {acc})") + " ? {x} : {acc}", false,
+              false};
     }
-    case Reduce::All: return {"true", "(acc & (x != 0))"};
-    case Reduce::Any: return {"false", "(acc | (x != 0))"};
+    case Reduce::All: return {"true", "({acc} & ({x} != 0))"};
+    case Reduce::Any: return {"false", "({acc} | ({x} != 0))"};
     case Reduce::ArgMax:
     case Reduce::ArgMin: break;
   }

@@ -1,0 +1,202 @@
+#include "executor.hpp"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "codegen/emit_cpp.hpp"
+#include "jit/jit.hpp"
+#include "runtime/error.hpp"
+#include "runtime/thread_pool.hpp"
+#include "symbolic/interpreter.hpp"
+#include "symbolic/op_def.hpp"
+#include "symbolic/shared.hpp"
+#include "symbolic/source.hpp"
+
+namespace cgvm {
+namespace {
+
+// Below this many elements per call a kernel runs on the calling thread: waking the pool
+// costs more than it saves.
+constexpr std::int64_t min_parallel_elements = 1 << 15;
+
+std::string shapes_of(const Node& node, const std::vector<Array>& values,
+                      const std::vector<int>& ids) {
+  std::vector<std::string> parts;
+  for (int v : ids) parts.push_back(std::string(dtype_name(values[v].dtype())) + shape_str(values[v].shape()));
+  return fmt::format("{}", fmt::join(parts, ", "));
+}
+
+// Whether `got` matches the interpreter's `want` closely enough; fills `where` otherwise.
+bool close_enough(const Array& got, const Array& want, std::string& where) {
+  if (got.shape() != want.shape() || got.dtype() != want.dtype()) {
+    where = fmt::format("{}{} where the interpreter gives {}{}", dtype_name(got.dtype()),
+                        shape_str(got.shape()), dtype_name(want.dtype()), shape_str(want.shape()));
+    return false;
+  }
+  std::vector<double> a = got.to_double_vector(), b = want.to_double_vector();
+  const double rtol = got.dtype() == DType::Float32 ? 1e-4 : got.dtype() == DType::Float64 ? 1e-9 : 0;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    bool same = std::isnan(a[i]) ? std::isnan(b[i])
+                                 : std::abs(a[i] - b[i]) <= rtol * (1 + std::abs(b[i]));
+    if (!same) {
+      where = fmt::format("element {} (flat) is {} where the interpreter gives {}", i, a[i], b[i]);
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+Executor::Executor(Program program, std::shared_ptr<const CompiledModule> module)
+    : program_(std::move(program)), module_(std::move(module)) {
+  slots_.resize(program_.num_slots);
+  if (program_.kernels.empty()) return;
+  kernels_.resize(program_.kernels.size());
+  module_->function<void(KernelFn**)>(kernel_table_symbol)(kernels_.data());
+}
+
+void Executor::run_kernel(const Step& step, std::vector<Array>& values,
+                          std::vector<Array>& slots) const {
+  const LoopKernel& k = program_.kernels[step.kernel];
+  const int nd = k.num_dims;
+  std::vector<long long> size(nd, -1);
+  for (const KernelArg& a : k.operands) {
+    const Array& x = values[a.value];
+    for (std::size_t j = 0; j < a.dims.size(); ++j) {
+      int d = a.dims[j];
+      if (d < 0) continue;
+      if (size[d] < 0) {
+        size[d] = x.shape()[j];
+      } else if (size[d] != x.shape()[j]) {
+        const Node& n = *a.reader;
+        throw_error(n.op().name,
+                    fmt::format("shapes do not match at run time: ({}) has size {} where the "
+                                "other operands have {}",
+                                shapes_of(n, values, step.inputs), x.shape()[j], size[d]),
+                    n.location());
+      }
+    }
+  }
+  for (int d = 0; d < nd; ++d) {
+    if (size[d] < 0) size[d] = k.static_size[d];
+    if (size[d] < 0 || (k.static_size[d] >= 0 && size[d] != k.static_size[d]))
+      throw InternalError(fmt::format("kernel {}: dim {} has size {}", k.name, d, size[d]));
+  }
+  for (const Node* n : k.need_elements)
+    for (int d : k.inner)
+      if (size[d] == 0)
+        throw_error(n->op().name,
+                    fmt::format("cannot reduce an empty axis of {}{}: {} has no identity value",
+                                dtype_name(n->input(0).dtype()),
+                                shape_str(values[step.inputs.front()].shape()), n->op().name),
+                    n->location());
+
+  const int n_args = static_cast<int>(k.operands.size() + k.results.size());
+  std::vector<char*> data(n_args);
+  std::vector<long long> stride(static_cast<std::size_t>(n_args) * nd, 0);
+  auto bind = [&](int a, const KernelArg& arg, const Array& x) {
+    data[a] = static_cast<char*>(x.raw_data());
+    for (std::size_t j = 0; j < arg.dims.size(); ++j)
+      if (arg.dims[j] >= 0) stride[a * nd + arg.dims[j]] = x.strides()[j];
+  };
+  for (std::size_t a = 0; a < k.operands.size(); ++a)
+    bind(static_cast<int>(a), k.operands[a], values[k.operands[a].value]);
+  for (std::size_t r = 0; r < k.results.size(); ++r) {
+    const KernelArg& res = k.results[r];
+    Shape shape;
+    for (int d : res.dims) shape.push_back(d < 0 ? 1 : size[d]);
+    DType dtype = program_.values[res.value].dtype();
+    int slot = program_.slot[res.value];
+    Array out;
+    if (slot < 0) {
+      out = Array::empty(shape, dtype);
+    } else {
+      std::size_t need = static_cast<std::size_t>(shape_size(shape)) * dtype_size(dtype);
+      if (slots[slot].nbytes() < need) slots[slot] = Array::empty({static_cast<std::int64_t>(need)}, DType::UInt8);
+      out = slots[slot].reinterpret(shape, dtype);
+    }
+    bind(static_cast<int>(k.operands.size() + r), res, out);
+    values[res.value] = std::move(out);
+  }
+
+  KernelFn* fn = kernels_[step.kernel];
+  const int split = parallel_dim(k);
+  std::int64_t total = 1, outer = 1;
+  for (int d = 0; d < nd; ++d) {
+    total *= size[d];
+    if (std::find(k.inner.begin(), k.inner.end(), d) == k.inner.end() || !k.reduces) outer *= size[d];
+  }
+  // Nothing to write. (An empty reduction still runs: its results are the start values.)
+  if (outer == 0) return;
+  const std::int64_t extent = split < 0 ? 1 : size[split];
+  const std::int64_t per_unit = std::max<std::int64_t>(1, total / std::max<std::int64_t>(1, extent));
+  const std::int64_t grain = std::max<std::int64_t>(1, min_parallel_elements / per_unit);
+  parallel_for(extent, grain, [&](std::int64_t begin, std::int64_t end) {
+    fn(size.data(), data.data(), stride.data(), begin, end);
+  });
+}
+
+std::vector<Array> Executor::run(const std::vector<Array>& inputs, bool check) const {
+  const Program& p = program_;
+  std::vector<Array> values(p.values.size());
+  for (std::size_t i = 0; i < p.inputs.size(); ++i) values[p.inputs[i]] = inputs[i];
+  for (const auto& [id, var] : p.sources)
+    values[id] = is_constant(var) ? *constant_value(var) : SharedVar(var).get_value(true);
+
+  // Concurrent calls of one function: the first takes the kept slots, the others get fresh
+  // ones for their call.
+  std::unique_lock lock(slots_mutex_, std::try_to_lock);
+  std::vector<Array> own_slots;
+  std::vector<Array>& slots = lock.owns_lock() ? slots_ : (own_slots.resize(p.num_slots), own_slots);
+
+  for (std::size_t s = 0; s < p.steps.size(); ++s) {
+    const Step& step = p.steps[s];
+    if (step.kind == Step::Kind::Kernel) {
+      run_kernel(step, values, slots);
+    } else {
+      std::vector<Array> ins;
+      for (int v : step.inputs) ins.push_back(values[v]);
+      std::vector<Array> outs = step.node->op().eval(EvalArgs{*step.node, ins});
+      for (std::size_t i = 0; i < outs.size(); ++i) values[step.outputs[i]] = std::move(outs[i]);
+    }
+    if (check && step.kind == Step::Kind::Kernel) {
+      Bindings bindings;
+      for (int v : step.inputs) bindings.emplace_back(p.values[v], values[v]);
+      std::vector<Var> results;
+      for (int v : step.outputs) results.push_back(p.values[v]);
+      std::vector<Array> want = evaluate(results, bindings);
+      for (std::size_t i = 0; i < want.size(); ++i) {
+        std::string where;
+        if (close_enough(values[step.outputs[i]], want[i], where)) continue;
+        // The kernel computes its nodes without storing them: name all of them, in order.
+        const LoopKernel& k = p.kernels[step.kernel];
+        std::vector<std::string> nodes;
+        for (const Node* kn : k.nodes)
+          nodes.push_back(fmt::format("{} at {}", kn->op().name, format_location(kn->location())));
+        const Node& n = *results[i].node();
+        throw_error(n.op().name,
+                    fmt::format("debug mode: compiled kernel {} differs from the interpreter: {}; "
+                                "the kernel computes {}",
+                                k.name, where, fmt::join(nodes, ", ")),
+                    n.location());
+      }
+    }
+    for (int v : p.release_after[s]) values[v] = Array();
+  }
+
+  std::vector<Array> results;
+  for (int v : p.outputs) {
+    Array r = values[v];
+    // A result must not share a kept buffer: the next call would overwrite it.
+    bool in_slot = std::any_of(slots.begin(), slots.end(),
+                               [&](const Array& b) { return b.storage() && r.shares_storage(b); });
+    results.push_back(in_slot ? r.copy() : r);
+  }
+  return results;
+}
+
+}  // namespace cgvm

@@ -1,0 +1,51 @@
+#pragma once
+// The executor: runs a lowered Program (codegen/program.hpp) on Arrays.
+//
+// Per call: bind inputs, constants and shared variables; run the steps in order (a loop
+// kernel through its compiled function, split across the runtime's thread pool; an eval
+// through the op's reference implementation); release each value after its last reader.
+// Kernel results that the function does not return live in slot buffers that persist
+// between calls, so a steady stream of calls with the same shapes allocates nothing.
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "codegen/program.hpp"
+#include "runtime/array.hpp"
+
+namespace cgvm {
+
+class CompiledModule;
+
+using KernelFn = void(const long long* size, char* const* data, const long long* stride,
+                      long long begin, long long end);
+
+class Executor {
+ public:
+  // `module` holds the kernels (nullptr when the program has none); `table` is its entry
+  // point that fills one function pointer per kernel.
+  Executor(Program program, std::shared_ptr<const CompiledModule> module);
+
+  // Runs the program; `inputs` in Program::inputs order. With `check`, every step's
+  // results are compared with the interpreter's on the same operands, and the first that
+  // differs beyond tolerance raises cgvm::Error naming the node and its source line (the
+  // debug mode).
+  std::vector<Array> run(const std::vector<Array>& inputs, bool check = false) const;
+
+  const Program& program() const { return program_; }
+
+ private:
+  void run_kernel(const Step& step, std::vector<Array>& values, std::vector<Array>& slots) const;
+
+  Program program_;
+  std::shared_ptr<const CompiledModule> module_;
+  std::vector<KernelFn*> kernels_;
+  mutable std::mutex slots_mutex_;
+  mutable std::vector<Array> slots_;  // one buffer per slot, grown as needed, kept
+};
+
+// The name of the entry point emit_cpp defines: void cgvm_kernel_table(KernelFn** table).
+inline constexpr const char* kernel_table_symbol = "cgvm_kernel_table";
+
+}  // namespace cgvm

@@ -1,0 +1,74 @@
+#pragma once
+// Program: what a compiled function does, step by step, lowered from the optimized graph.
+//
+// Values are numbered; a step reads values and defines values. Two kinds of step:
+//  - a loop kernel (generated C++, one function per kernel in the function's translation
+//    unit): fused elementwise ops, reductions and dimshuffles over strided operands;
+//  - an eval: the op's reference implementation, called on Arrays. matmul's is the BLAS
+//    call; shape ops return views; the rest (indexing, concatenate, random...) run exactly
+//    as in the interpreter.
+// The buffer plan gives each kernel result that is not a function output a slot: a buffer
+// kept between calls and shared by values whose lifetimes do not overlap, or taken over from
+// an operand that dies at that step (in place).
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "symbolic/node.hpp"
+
+namespace cgvm {
+
+// One operand or result of a loop kernel: a value and the loop dim of each of its axes
+// (-1: a static size-1 axis, read at index 0).
+struct KernelArg {
+  int value = -1;
+  std::vector<int> dims;
+  const Node* reader = nullptr;  // the node that reads it (for errors); results: the producer
+};
+
+struct LoopKernel {
+  std::string name;  // the generated function's name
+  int num_dims = 0;
+  // Loop order: `outer` dims outside (the first one split across threads), `inner` dims in
+  // each pass. A map kernel's inner dim is its last loop dim.
+  std::vector<int> outer, inner;
+  bool reduces = false;  // inner dims are reduced (one pass per reduction)
+  std::vector<std::int64_t> static_size;  // per dim; -1 when known only at run time
+  std::vector<KernelArg> operands, results;
+  std::vector<const Node*> nodes;        // topological order
+  std::vector<std::vector<int>> dims;    // per node: the loop dims of its output's axes
+  // Per node, per input: the index of the node that computes it (>= 0), or -1 - the
+  // operand that holds it.
+  std::vector<std::vector<int>> sources;
+  // Reductions without an identity (max, min): an empty inner extent is an error.
+  std::vector<const Node*> need_elements;
+};
+
+struct Step {
+  enum class Kind { Kernel, Eval } kind = Kind::Eval;
+  int kernel = -1;             // Kernel: index into Program::kernels
+  const Node* node = nullptr;  // Eval
+  std::vector<int> inputs, outputs;
+};
+
+struct Program {
+  std::vector<Var> values;                 // value id -> the Var it holds
+  std::vector<int> inputs;                 // value ids of the function's inputs, in order
+  std::vector<int> outputs;                // value ids of the function's results, in order
+  std::vector<std::pair<int, Var>> sources;  // constants and shared variables to bind
+  std::vector<LoopKernel> kernels;
+  std::vector<Step> steps;
+
+  // The buffer plan: slot of each value (-1: not a slot value), and after which step each
+  // value is dead (its last reader; values[...] may then be released).
+  std::vector<int> slot;
+  int num_slots = 0;
+  std::vector<int> last_use;  // step index; steps.size() for values that outlive the call
+  // Steps after which each value can be released (the inverse of last_use).
+  std::vector<std::vector<int>> release_after;
+
+  // A readable listing: steps, kernels with their nodes, slots (tests compare it).
+  std::string str() const;
+};
+
+}  // namespace cgvm
