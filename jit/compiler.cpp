@@ -232,6 +232,10 @@ void optimize(llvm::Module& module, llvm::TargetMachine& tm,
   llvm::PipelineTuningOptions tuning;
   tuning.LoopVectorization = opt_level >= 2;
   tuning.SLPVectorization = opt_level >= 2;
+  // No loop unrolling: the vectorizer's interleaving and the generated code's own blocking
+  // (reduction lanes) give the speed; the unroller only multiplied code size. Measured on
+  // the MLP training step's 30 kernels: 1.56 s -> 0.64 s to compile, same run time.
+  tuning.LoopUnrolling = false;
   llvm::PassBuilder builder(&tm, tuning);
   // Registered before the defaults so the vector-math-aware library info wins.
   fam.registerPass([&] { return llvm::TargetLibraryAnalysis(tlii); });
