@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what cgvm needs from Debian 12's packages, skipping what is already installed.
-# Runs apt as root, or through sudo when not root.
+# Runs apt as root, or through sudo when not root. Extra package names given as arguments
+# are installed too (scripts/setup-bench.sh adds libtorch-dev).
 set -euo pipefail
 
 packages=(
@@ -11,6 +12,7 @@ packages=(
   doctest-dev                          # the test framework
   python3-numpy                        # tests check .npy/.npz interchange with numpy itself
   llvm-19-dev libclang-cpp19-dev libclang-19-dev clang-19 clang-tools-19 lld-19  # the JIT
+  "$@"
 )
 
 missing=()
