@@ -60,16 +60,13 @@ int main(int argc, char** argv) {
       bench::Stats cg = bench::measure([&] { (void)f(a, b, x, y); }, config);
       bench::print_row({"cgvm", problem, threads, cg, elems / cg.median, "elem/s"});
 
-      bench::Stats lp = bench::measure(
-          [&] { bench::loop::elementwise(px, py, a, b, out.data(), n, threads); }, config);
-      bench::print_row({"loop -O3", problem, threads, lp, elems / lp.median, "elem/s"});
-      bench::print_ratio(problem, threads, "loop", cg.median, lp.median, 0.8);
-
+      bench::time_peer("loop -O3", "loop",
+                       [&] { bench::loop::elementwise(px, py, a, b, out.data(), n, threads); },
+                       problem, threads, cg, elems, "elem/s", 0.8, config);
       if (bench::torch_peer::available()) {
         bench::torch_peer::set_threads(threads);
-        bench::Stats tt = bench::measure(torch_run.run, config);
-        bench::print_row({"libtorch", problem, threads, tt, elems / tt.median, "elem/s"});
-        bench::print_ratio(problem, threads, "libtorch", cg.median, tt.median, 3.0);
+        bench::time_peer("libtorch", "libtorch", torch_run.run, problem, threads, cg, elems,
+                         "elem/s", 3.0, config);
       }
     }
   }

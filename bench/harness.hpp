@@ -252,4 +252,15 @@ inline void print_ratio(const std::string& problem, int threads, const std::stri
   std::fflush(stdout);
 }
 
+// Times a peer at `threads`, prints its row (`work` per call, in `unit`) and cgvm's speed
+// ratio against it (labelled `label`).
+template <class F>
+void time_peer(const std::string& name, const std::string& label, F&& run,
+               const std::string& problem, int threads, const Stats& cgvm, double work,
+               const char* unit, double target, const Config& config) {
+  Stats s = measure(run, config);
+  print_row({name, problem, threads, s, work / s.median, unit});
+  print_ratio(problem, threads, label, cgvm.median, s.median, target);
+}
+
 }  // namespace bench

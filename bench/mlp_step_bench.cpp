@@ -84,9 +84,8 @@ int main(int argc, char** argv) {
     bench::print_row({"cgvm", problem, threads, cg, flops / cg.median, "FLOP/s"});
     if (bench::torch_peer::available()) {
       bench::torch_peer::set_threads(threads);
-      bench::Stats tt = bench::measure(torch_step.run, config);
-      bench::print_row({"libtorch", problem, threads, tt, flops / tt.median, "FLOP/s"});
-      bench::print_ratio(problem, threads, "libtorch", cg.median, tt.median, 1.0);
+      bench::time_peer("libtorch", "libtorch", torch_step.run, problem, threads, cg, flops,
+                       "FLOP/s", 1.0, config);
     }
   }
   return 0;

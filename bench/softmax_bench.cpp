@@ -52,16 +52,13 @@ int main(int argc, char** argv) {
     bench::Stats cg = bench::measure([&] { (void)f(x); }, config);
     bench::print_row({"cgvm", problem, threads, cg, elems / cg.median, "elem/s"});
 
-    bench::Stats lp = bench::measure(
-        [&] { bench::loop::softmax_rows(px, out.data(), rows, cols, threads); }, config);
-    bench::print_row({"loop -O3", problem, threads, lp, elems / lp.median, "elem/s"});
-    bench::print_ratio(problem, threads, "loop", cg.median, lp.median, 0);
-
+    bench::time_peer("loop -O3", "loop",
+                     [&] { bench::loop::softmax_rows(px, out.data(), rows, cols, threads); },
+                     problem, threads, cg, elems, "elem/s", 0, config);
     if (bench::torch_peer::available()) {
       bench::torch_peer::set_threads(threads);
-      bench::Stats tt = bench::measure(torch_run.run, config);
-      bench::print_row({"libtorch", problem, threads, tt, elems / tt.median, "elem/s"});
-      bench::print_ratio(problem, threads, "libtorch", cg.median, tt.median, 1.0);
+      bench::time_peer("libtorch", "libtorch", torch_run.run, problem, threads, cg, elems,
+                       "elem/s", 1.0, config);
     }
   }
   return 0;
