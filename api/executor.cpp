@@ -22,8 +22,7 @@ namespace {
 // costs more than it saves.
 constexpr std::int64_t min_parallel_elements = 1 << 15;
 
-std::string shapes_of(const Node& node, const std::vector<Array>& values,
-                      const std::vector<int>& ids) {
+std::string shapes_of(const std::vector<Array>& values, const std::vector<int>& ids) {
   std::vector<std::string> parts;
   for (int v : ids) parts.push_back(std::string(dtype_name(values[v].dtype())) + shape_str(values[v].shape()));
   return fmt::format("{}", fmt::join(parts, ", "));
@@ -76,7 +75,7 @@ void Executor::run_kernel(const Step& step, std::vector<Array>& values,
         throw_error(n.op().name,
                     fmt::format("shapes do not match at run time: ({}) has size {} where the "
                                 "other operands have {}",
-                                shapes_of(n, values, step.inputs), x.shape()[j], size[d]),
+                                shapes_of(values, step.inputs), x.shape()[j], size[d]),
                     n.location());
       }
     }

@@ -42,16 +42,15 @@ int main(int argc, char** argv) {
     // Same answers first: cgvm and libtorch against the loop.
     bench::loop::elementwise(px, py, a, b, out.data(), n, 1);
     Array got = f(a, b, x, y);
-    std::printf("check %s: max |cgvm - loop| = %.3g", problem.c_str(),
-                bench::max_abs_diff(got.data<float>(), out.data(), n));
     bench::torch_peer::Runner torch_run;
+    std::vector<float> torch_got;
     if (bench::torch_peer::available()) {
       torch_run = bench::torch_peer::elementwise(px, py, a, b, n);
       torch_run.run();
-      std::printf(", max |torch - loop| = %.3g",
-                  bench::max_abs_diff(torch_run.result().data(), out.data(), n));
+      torch_got = torch_run.result();
     }
-    std::printf("\n");
+    bench::print_agreement(problem, got.data<float>(), out.data(), n,
+                           torch_got.empty() ? nullptr : torch_got.data());
 
     bench::print_header();
     const double elems = static_cast<double>(n);

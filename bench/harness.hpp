@@ -252,6 +252,15 @@ inline void print_ratio(const std::string& problem, int threads, const std::stri
   std::fflush(stdout);
 }
 
+// The agreement line printed before timing: how far cgvm's and (when given) libtorch's
+// results are from the loop's.
+inline void print_agreement(const std::string& problem, const float* cgvm, const float* loop,
+                            std::int64_t n, const float* torch = nullptr) {
+  std::printf("check %s: max |cgvm - loop| = %.3g", problem.c_str(), max_abs_diff(cgvm, loop, n));
+  if (torch) std::printf(", max |torch - loop| = %.3g", max_abs_diff(torch, loop, n));
+  std::printf("\n");
+}
+
 // Times a peer at `threads`, prints its row (`work` per call, in `unit`) and cgvm's speed
 // ratio against it (labelled `label`).
 template <class F>

@@ -34,16 +34,15 @@ int main(int argc, char** argv) {
 
   bench::loop::softmax_rows(px, out.data(), rows, cols, 1);
   Array got = f(x);
-  std::printf("check %s: max |cgvm - loop| = %.3g", problem.c_str(),
-              bench::max_abs_diff(got.data<float>(), out.data(), n));
   bench::torch_peer::Runner torch_run;
+  std::vector<float> torch_got;
   if (bench::torch_peer::available()) {
     torch_run = bench::torch_peer::softmax(px, rows, cols);
     torch_run.run();
-    std::printf(", max |torch - loop| = %.3g",
-                bench::max_abs_diff(torch_run.result().data(), out.data(), n));
+    torch_got = torch_run.result();
   }
-  std::printf("\n");
+  bench::print_agreement(problem, got.data<float>(), out.data(), n,
+                         torch_got.empty() ? nullptr : torch_got.data());
 
   bench::print_header();
   const double elems = static_cast<double>(n);

@@ -9,7 +9,6 @@
 
 #include "codegen/prelude.hpp"
 #include "symbolic/op_def.hpp"
-#include "symbolic/op_list.hpp"
 
 namespace cgvm {
 

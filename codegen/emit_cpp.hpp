@@ -33,8 +33,9 @@ std::string_view cpp_type(DType dtype);
 // The kernel functions of `program`, after the prelude.
 std::string emit_cpp(const Program& program);
 
-// The range the executor splits for `kernel`: the extent of its first outer dim, or of its
-// inner dim for a rank-1 map kernel, or 1.
+// The loop dim whose range [begin, end) the executor splits across threads: the first outer
+// dim, or the inner dim of a map kernel without outer dims; -1 when the kernel runs once
+// (a reduction with no outer dim, a rank-0 kernel).
 int parallel_dim(const LoopKernel& kernel);
 
 }  // namespace cgvm

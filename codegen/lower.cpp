@@ -19,7 +19,6 @@ class Lowering {
            const FusionPlan& plan)
       : plan_(plan) {
     for (const Var& v : inputs) p_.inputs.push_back(id(v));
-    std::unordered_map<const Node*, int> remaining;  // kernel nodes not yet reached
     for (const Node* n : topo_sort(outputs)) {
       if (auto k = plan.kernel_of.find(n); k != plan.kernel_of.end()) {
         // A kernel's last node in topological order is its root: every other node of the
