@@ -53,11 +53,21 @@ int default_num_threads() {
 // 0 until decided; then the thread count.
 std::atomic<int> g_num_threads{0};
 
-// The packed claim word: the region's generation in the high 32 bits, the next unclaimed
-// chunk in the low 32. A thread claims a chunk by compare-exchange against the generation
-// it saw, so a worker that wakes late can never take a chunk of a later region.
-constexpr std::uint64_t pack(std::uint32_t generation, std::uint32_t next) {
-  return (std::uint64_t(generation) << 32) | next;
+// The packed claim word: the region's generation in the high 32 bits, its chunk count in
+// the next 16 and the next unclaimed chunk in the low 16. A thread claims a chunk by
+// compare-exchange of the whole word, so a worker that wakes late can never take a chunk of
+// a later region, and it judges "chunks left" by the count of the region it claims from:
+// the plain fields of the next region are written before its claim word, so a count read
+// from them may already belong to a region that is not yet published.
+constexpr std::int64_t kMaxChunks = 0xffff;
+struct Claim {
+  std::uint32_t generation, chunks, next;
+  static Claim unpack(std::uint64_t w) {
+    return {std::uint32_t(w >> 32), std::uint32_t(w >> 16) & 0xffff, std::uint32_t(w) & 0xffff};
+  }
+};
+constexpr std::uint64_t pack(std::uint32_t generation, std::uint32_t chunks, std::uint32_t next) {
+  return (std::uint64_t(generation) << 32) | (std::uint64_t(chunks) << 16) | next;
 }
 
 class Pool {
@@ -70,12 +80,12 @@ class Pool {
     body_.store(body, std::memory_order_relaxed);
     ctx_.store(ctx, std::memory_order_relaxed);
     n_.store(n, std::memory_order_relaxed);
-    chunks_.store(static_cast<std::uint32_t>(chunks), std::memory_order_relaxed);
     done_.store(0, std::memory_order_relaxed);
     failed_.store(false, std::memory_order_relaxed);
     error_ = nullptr;
     const std::uint32_t generation = generation_.load(std::memory_order_relaxed) + 1;
-    claim_.store(pack(generation, 1), std::memory_order_release);  // chunk 0 is the caller's
+    claim_.store(pack(generation, static_cast<std::uint32_t>(chunks), 1),
+                 std::memory_order_release);  // chunk 0 is the caller's
     generation_.store(generation, std::memory_order_release);
     generation_.notify_all();
 
@@ -128,18 +138,15 @@ class Pool {
   void run_claimed_chunks(std::uint32_t generation) {
     std::uint64_t word = claim_.load(std::memory_order_acquire);
     for (;;) {
-      if (std::uint32_t(word >> 32) != generation) return;
-      const std::uint32_t next = std::uint32_t(word);
-      // This read may be of a later region's count; the exchange below then fails, because
-      // a later region is published only after every chunk of this one was claimed.
-      if (next >= chunks_.load(std::memory_order_relaxed)) return;
+      const Claim c = Claim::unpack(word);
+      if (c.generation != generation || c.next >= c.chunks) return;
       if (!claim_.compare_exchange_weak(word, word + 1, std::memory_order_acquire,
                                         std::memory_order_acquire))
         continue;
       // Our claimed chunk keeps the region open: its fields stay as they are until we
       // report it done.
-      run_chunk(next, body_.load(std::memory_order_relaxed), ctx_.load(std::memory_order_relaxed),
-                n_.load(std::memory_order_relaxed), chunks_.load(std::memory_order_relaxed));
+      run_chunk(c.next, body_.load(std::memory_order_relaxed), ctx_.load(std::memory_order_relaxed),
+                n_.load(std::memory_order_relaxed), c.chunks);
       word = claim_.load(std::memory_order_acquire);
     }
   }
@@ -167,7 +174,6 @@ class Pool {
   std::atomic<RangeBody> body_{nullptr};
   std::atomic<void*> ctx_{nullptr};
   std::atomic<std::int64_t> n_{0};
-  std::atomic<std::uint32_t> chunks_{0};
   std::atomic<std::uint32_t> done_{0};
   std::atomic<bool> failed_{false};
   std::atomic<bool> stop_{false};
@@ -210,7 +216,7 @@ void parallel_for_erased(std::int64_t n, std::int64_t grain, RangeBody body, voi
   if (n <= 0) return;
   grain = std::max<std::int64_t>(grain, 1);
   const int threads = num_threads();
-  const std::int64_t chunks = std::min<std::int64_t>(threads, n / grain);
+  const std::int64_t chunks = std::min({std::int64_t(threads), n / grain, kMaxChunks});
   if (chunks <= 1 || t_inside_region) {
     body(ctx, 0, n);
     return;

@@ -231,3 +231,26 @@ TEST_CASE("thread pool: the C ABI entry covers the range like parallel_for") {
     }
   }
 }
+
+// Regression: the next region's fields are written before its claim word, so a worker that
+// judged "chunks left" by the shared count could claim a chunk the finished region never had
+// and run a chunk of the next region twice. Back-to-back regions whose chunk counts differ
+// give a late worker that window (more threads than cores make it likely).
+TEST_CASE("thread pool: back-to-back regions of different chunk counts run each chunk once") {
+  ThreadCountGuard guard;
+  for (int threads : {3, 7}) {
+    CAPTURE(threads);
+    set_num_threads(threads);
+    std::int64_t wrong = 0;
+    std::vector<std::atomic<int>> visits(threads);
+    for (int round = 0; round < 20000; ++round) {
+      const std::int64_t n = 2 + round % (threads - 1);  // 2 .. threads chunks of one index
+      for (std::int64_t i = 0; i < n; ++i) visits[i].store(0, std::memory_order_relaxed);
+      parallel_for(n, 1, [&](std::int64_t begin, std::int64_t end) {
+        for (std::int64_t i = begin; i < end; ++i) visits[i].fetch_add(1);
+      });
+      for (std::int64_t i = 0; i < n; ++i) wrong += visits[i].load() != 1;
+    }
+    CHECK(wrong == 0);
+  }
+}
