@@ -1,19 +1,23 @@
 #include "function.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <chrono>
 #include <cmath>
+#include <optional>
 #include <unordered_set>
 
 #include "codegen/emit_cpp.hpp"
 #include "codegen/lower.hpp"
 #include "executor.hpp"
 #include "optimizer/pipeline.hpp"
+#include "pipeline_fingerprint.hpp"
 #include "runtime/log.hpp"
 #include "runtime/options.hpp"
 #include "symbolic/interpreter.hpp"
 #include "symbolic/op_def.hpp"
+#include "symbolic/serialize.hpp"
 #include "symbolic/shared.hpp"
 #include "symbolic/source.hpp"
 
@@ -162,20 +166,98 @@ double ms_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
 }
 
-// The compiled path of the recipe: optimize -> lower -> emit -> compile -> bind.
+// The graph cache (DESIGN.md §5): what the optimizer and the emitter made of a graph, keyed
+// by the graph's text without source lines, so a warm start (the same graph in a new
+// process) skips both. Leaves (inputs, then shared variables in graph order) are referred to
+// by position; read-back nodes take this process's source lines.
+class GraphCache {
+ public:
+  explicit GraphCache(const Function::Impl& f) : leaves_(f.inputs) {
+    leaves_.insert(leaves_.end(), f.shared_read.begin(), f.shared_read.end());
+    locations_ = graph_locations(f.graph);
+    try {
+      key_ = serialize_graph(f.graph, leaves_, locations_, {.with_locations = false});
+    } catch (const Error&) {
+      key_.clear();  // no text form: compile without the cache
+    }
+  }
+  bool usable() const { return !key_.empty(); }
+
+  // The optimized outputs and the source, or nothing (a miss, or an entry that does not read
+  // back, which is reported and then rebuilt).
+  std::optional<std::pair<std::vector<Var>, std::string>> load(std::string& status) const {
+    bool from_disk = false;
+    std::optional<std::string> payload = load_artifact("graph", key_, options(), &from_disk);
+    status = "miss";
+    if (!payload) return std::nullopt;
+    try {
+      const std::size_t newline = payload->find('\n');
+      const std::size_t length = std::stoull(payload->substr(0, newline));
+      if (newline == std::string::npos || newline + 1 + length > payload->size())
+        throw Error("the source is cut short");
+      std::string source = payload->substr(newline + 1, length);
+      ReadGraph g = deserialize_graph(std::string_view(*payload).substr(newline + 1 + length),
+                                      leaves_, locations_);
+      status = from_disk ? "disk hit" : "memory hit";
+      return std::pair{std::move(g.outputs), std::move(source)};
+    } catch (const std::exception& e) {
+      warn(fmt::format("graph cache: an entry does not read back ({}); rebuilding it", e.what()));
+      return std::nullopt;
+    }
+  }
+
+  void store(const std::vector<Var>& optimized, const std::string& source) const {
+    std::string text;
+    try {
+      text = serialize_graph(optimized, leaves_, locations_);
+    } catch (const Error&) {
+      return;  // a rewrite made something with no text form: not cached
+    }
+    store_artifact("graph", key_, fmt::format("{}\n{}{}", source.size(), source, text), options());
+  }
+
+ private:
+  static JitOptions options() { return {.codegen_version = CGVM_PIPELINE_FINGERPRINT}; }
+  std::vector<Var> leaves_;
+  std::vector<std::source_location> locations_;
+  std::string key_;
+};
+
+// The compiled path of the recipe: optimize -> lower -> emit -> compile -> bind, with the
+// first and third skipped on a graph-cache hit.
 void compile(Function::Impl& f) {
   using clock = std::chrono::steady_clock;
   const std::string dump_dir = options().dump_dir;
   FunctionReport& r = f.report;
   auto start = clock::now();
-  OptimizedGraph g = optimize(f.graph, {.dump_dir = dump_dir, .name = f.name});
+  // Dumps show every pass, so they bypass the cache.
+  std::optional<GraphCache> cache;
+  if (dump_dir.empty()) cache.emplace(f);
+  if (cache && !cache->usable()) cache.reset();
+  std::optional<std::pair<std::vector<Var>, std::string>> hit;
+  if (cache) hit = cache->load(r.graph_cache);
+  OptimizedGraph g;
+  if (hit) {
+    g.outputs = std::move(hit->first);
+    auto fusion_start = clock::now();
+    g.fusion = fuse_kernels(g.outputs);
+    g.passes.push_back({.name = "fuse_kernels", .ms = ms_since(fusion_start), .changed = true});
+  } else {
+    g = optimize(f.graph, {.dump_dir = dump_dir, .name = f.name});
+  }
   r.optimize_ms = ms_since(start);
+  r.passes = g.passes;
   auto t = clock::now();
   Program program = lower(f.inputs, g.outputs, g.fusion);
   r.lower_ms = ms_since(t);
   if (!dump_dir.empty()) write_dump(dump_dir, f.name, "program.txt", program.str());
   t = clock::now();
-  f.source = emit_cpp(program);
+  if (hit) {
+    f.source = std::move(hit->second);
+  } else {
+    f.source = emit_cpp(program);
+    if (cache) cache->store(g.outputs, f.source);
+  }
   r.emit_ms = ms_since(t);
   if (!dump_dir.empty()) write_dump(dump_dir, f.name, "source.cpp", f.source);
   r.kernels = static_cast<int>(program.kernels.size());
@@ -190,10 +272,16 @@ void compile(Function::Impl& f) {
 }  // namespace
 
 std::string FunctionReport::to_string() const {
-  return fmt::format("{:.2f} ms: optimize {:.2f}, lower {:.2f}, emit {:.2f}, jit {:.2f} ({}); "
-                     "{} kernels, {} steps",
-                     total_ms, optimize_ms, lower_ms, emit_ms, jit.total_ms,
-                     jit.memory_hit ? "memory hit" : jit.disk_hit ? "disk hit" : jit.path,
+  std::vector<std::string> pass_text;
+  for (const PassReport& p : passes)
+    pass_text.push_back(fmt::format("{} {:.2f}{}", p.name, p.ms,
+                                    p.stats.rewrites ? fmt::format(" ({} rewrites)", p.stats.rewrites)
+                                    : p.changed      ? ""
+                                                     : " (unchanged)"));
+  return fmt::format("{:.2f} ms: graph cache {}, optimize {:.2f} [{}], lower {:.2f}, emit {:.2f}, "
+                     "jit {:.2f} ({}); {} kernels, {} steps",
+                     total_ms, graph_cache, optimize_ms, fmt::join(pass_text, ", "), lower_ms, emit_ms,
+                     jit.total_ms, jit.memory_hit ? "memory hit" : jit.disk_hit ? "disk hit" : jit.path,
                      kernels, steps);
 }
 

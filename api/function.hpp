@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "jit/jit.hpp"
+#include "optimizer/pipeline.hpp"
 #include "runtime/array.hpp"
 #include "symbolic/graph.hpp"
 
@@ -77,6 +78,11 @@ class Outputs {
 // Where the time of function() went, in milliseconds, and what it built.
 struct FunctionReport {
   double optimize_ms = 0;  // the optimizer pipeline, fusion included
+  std::vector<PassReport> passes;  // each pass: time, changed or not, rules that fired
+  // The graph cache (optimized graph + source for this graph): "memory hit", "disk hit"
+  // (the rewrites and the emitter were skipped), "miss", or "off" (CGVM_DUMP is set, or the
+  // graph has no text form).
+  std::string graph_cache = "off";
   double lower_ms = 0;     // graph -> Program
   double emit_ms = 0;      // Program -> C++ source
   CompileReport jit;       // source -> loaded code (cache hits included); see jit/jit.hpp

@@ -1,5 +1,8 @@
-# cmake -DOUTPUT=<header> -DINPUTS=<file|file...> -P fingerprint.cmake
-# Writes CGVM_JIT_FINGERPRINT, a SHA-256 over the contents of INPUTS.
+# cmake -DOUTPUT=<header> -DINPUTS=<file|file...> [-DNAME=<macro>] -P fingerprint.cmake
+# Writes NAME (default CGVM_JIT_FINGERPRINT), a SHA-256 over the contents of INPUTS.
+if(NOT NAME)
+  set(NAME CGVM_JIT_FINGERPRINT)
+endif()
 string(REPLACE "|" ";" inputs "${INPUTS}")
 set(all "")
 foreach(file IN LISTS inputs)
@@ -7,7 +10,7 @@ foreach(file IN LISTS inputs)
   string(APPEND all "${hash}")
 endforeach()
 string(SHA256 fingerprint "${all}")
-set(text "#pragma once\n#define CGVM_JIT_FINGERPRINT \"${fingerprint}\"\n")
+set(text "#pragma once\n#define ${NAME} \"${fingerprint}\"\n")
 # Rewrite only on change, so an unchanged fingerprint does not recompile cache.cpp.
 if(EXISTS ${OUTPUT})
   file(READ ${OUTPUT} old)

@@ -46,6 +46,7 @@ struct State {
   std::unordered_map<std::string, std::shared_future<ModulePtr>> memory;
   jit::SymbolRegistry registry;
   std::set<std::string> warned;  // each warning once per process
+  std::unordered_map<std::string, std::string> artifacts;  // load_artifact's memory level
   bool in_process_broken = false;
 };
 State& state() {
@@ -283,6 +284,55 @@ void register_jit_symbol(const std::string& name, void* address) {
   state().registry.generation++;
 }
 
+namespace {
+std::string artifact_key(std::string_view kind, std::string_view key_text,
+                         const JitOptions& options) {
+  return jit::make_key({.path = "artifact", .target = kind, .flags = "",
+                        .codegen_version = options.codegen_version, .source = key_text});
+}
+}  // namespace
+
+std::optional<std::string> load_artifact(std::string_view kind, std::string_view key_text,
+                                         const JitOptions& options, bool* disk_hit) {
+  if (disk_hit) *disk_hit = false;
+  const std::string key = artifact_key(kind, key_text, options);
+  {
+    std::lock_guard lock(state().mutex);
+    if (auto it = state().artifacts.find(key); it != state().artifacts.end()) return it->second;
+  }
+  const std::string dir = options.use_disk_cache ? resolve_cache_dir(options) : "";
+  if (dir.empty()) return std::nullopt;
+  jit::DiskCache disk(dir);
+  jit::DiskCache::Entry entry = disk.read(key, kind);
+  if (entry.status == jit::DiskCache::Status::Corrupt) {
+    state().counters.corrupt_entries++;
+    warn("jit: cache entry " + disk.entry_path(key, kind) + " is corrupt (" + entry.problem +
+         "); rebuilding it");
+  }
+  if (entry.status != jit::DiskCache::Status::Ok) return std::nullopt;
+  if (disk_hit) *disk_hit = true;
+  std::lock_guard lock(state().mutex);
+  state().artifacts.emplace(key, entry.payload);
+  return entry.payload;
+}
+
+void store_artifact(std::string_view kind, std::string_view key_text, std::string_view payload,
+                    const JitOptions& options) {
+  const std::string key = artifact_key(kind, key_text, options);
+  {
+    std::lock_guard lock(state().mutex);
+    state().artifacts.insert_or_assign(key, std::string(payload));
+  }
+  const std::string dir = options.use_disk_cache ? resolve_cache_dir(options) : "";
+  if (dir.empty()) return;
+  if (std::string problem = jit::DiskCache(dir).write(key, kind, payload); !problem.empty()) {
+    state().counters.disk_write_failures++;
+    warn_once("unwritable " + dir, "jit: " + problem +
+                                       "; compiling without the disk cache (set "
+                                       "CGVM_CACHE_DIR to a writable directory)");
+  }
+}
+
 std::string resolve_cache_dir(const JitOptions& options) {
   if (!options.cache_dir.empty()) return options.cache_dir;
   auto env = [](const char* name) -> std::string {
@@ -325,6 +375,7 @@ void jit_clear_memory_cache() {
   {
     std::lock_guard lock(state().mutex);
     dropped.swap(state().memory);
+    state().artifacts.clear();
   }
   // `dropped` unloads here, outside the lock.
 }

@@ -14,6 +14,7 @@
 // This header includes no LLVM header; only jit/ sources do.
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -102,14 +103,24 @@ std::shared_ptr<const CompiledModule> compile_cpp(const std::string& source,
 // again replaces its address for later compiles.
 void register_jit_symbol(const std::string& name, void* address);
 
+// A small store beside the objects for other compile products (the optimizer's result for a
+// graph), under the same rules: keyed by a hash of (`kind`, `key_text`, the LLVM version and
+// the JIT's fingerprint), published atomically, no lock on reads, a corrupt entry reads as
+// missing (and is reported once). Held in memory too. Failures to write are not errors.
+// `disk_hit` (optional) tells whether a found entry came from disk rather than memory.
+std::optional<std::string> load_artifact(std::string_view kind, std::string_view key_text,
+                                         const JitOptions& options = {}, bool* disk_hit = nullptr);
+void store_artifact(std::string_view kind, std::string_view key_text, std::string_view payload,
+                    const JitOptions& options = {});
+
 // The directory compile_cpp would use for `options` (the fallback chain above); empty if
 // none can be determined (no HOME).
 std::string resolve_cache_dir(const JitOptions& options);
 
 JitStats jit_stats();
 void reset_jit_stats();
-// Forgets the in-memory cache, as a fresh process would. Modules still referenced elsewhere
-// stay loaded.
+// Forgets the in-memory cache (objects and artifacts), as a fresh process would. Modules
+// still referenced elsewhere stay loaded.
 void jit_clear_memory_cache();
 
 }  // namespace cgvm

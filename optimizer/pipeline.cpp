@@ -2,9 +2,15 @@
 
 #include <fmt/format.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 
+#include "optimizer/fold_constants.hpp"
+#include "optimizer/simplify_algebra.hpp"
+#include "optimizer/simplify_shapes.hpp"
+#include "optimizer/stabilize.hpp"
+#include "runtime/error.hpp"
 #include "runtime/log.hpp"
 #include "symbolic/op_def.hpp"
 #include "symbolic/print.hpp"
@@ -24,22 +30,90 @@ void write_dump(const std::string& dir, const std::string& name, const std::stri
   }
 }
 
+namespace {
+
+#ifdef NDEBUG
+constexpr bool kDebugBuild = false;
+#else
+constexpr bool kDebugBuild = true;
+#endif
+
+const RuleSet& canonicalize_rules() {
+  static const RuleSet set = RuleSet(fold_constants_rules())
+                                 .add(simplify_algebra_rules())
+                                 .add(simplify_shapes_rules());
+  return set;
+}
+
+const RuleSet& stabilize_rule_set() {
+  static const RuleSet set(stabilize_rules());
+  return set;
+}
+
+const RuleSet& rules_of(std::string_view pass) {
+  if (pass == "canonicalize") return canonicalize_rules();
+  if (pass == "stabilize") return stabilize_rule_set();
+  throw InternalError(fmt::format("no optimizer pass named '{}'", pass));
+}
+
+// A pass must give one output per output, each fitting the one it replaces.
+void check_outputs(std::string_view pass, const std::vector<Var>& before,
+                   const std::vector<Var>& after) {
+  CGVM_ASSERT(before.size() == after.size(),
+              fmt::format("pass {} changed the number of outputs", pass));
+  for (std::size_t i = 0; i < before.size(); ++i)
+    CGVM_ASSERT(fits(after[i].type(), before[i].type()),
+                fmt::format("pass {}: output {} has type {}, was {}", pass, i,
+                            after[i].type().str(), before[i].type().str()));
+}
+
+std::string kernel_listing(const FusionPlan& plan) {
+  std::string text;
+  for (std::size_t i = 0; i < plan.kernels.size(); ++i) {
+    text += fmt::format("kernel {}:", i);
+    for (const Node* n : plan.kernels[i].nodes) text += fmt::format(" {}", n->op().name);
+    text += "\n";
+  }
+  return text;
+}
+
+}  // namespace
+
+std::vector<Var> run_pass(std::string_view name, const std::vector<Var>& outputs,
+                          RewriteStats* stats) {
+  return rewrite(outputs, rules_of(name), stats);
+}
+
 OptimizedGraph optimize(const std::vector<Var>& outputs, const PipelineOptions& options) {
-  OptimizedGraph g{outputs, {}};
+  using clock = std::chrono::steady_clock;
+  OptimizedGraph g{outputs, {}, {}};
   int stage = 0;
-  auto dump = [&](const char* what, const std::string& text) {
+  auto dump = [&](std::string_view what, const std::string& text) {
     if (!options.dump_dir.empty())
       write_dump(options.dump_dir, options.name, fmt::format("{:02}-{}.txt", stage++, what), text);
   };
   dump("input", debugprint(g.outputs));
-  g.fusion = fuse_kernels(g.outputs);
-  std::string kernels;
-  for (std::size_t i = 0; i < g.fusion.kernels.size(); ++i) {
-    kernels += fmt::format("kernel {}:", i);
-    for (const Node* n : g.fusion.kernels[i].nodes) kernels += fmt::format(" {}", n->op().name);
-    kernels += "\n";
+  if (options.rewrite) {
+    for (std::string_view pass : {"canonicalize", "stabilize", "canonicalize"}) {
+      PassReport report{std::string(pass)};
+      auto start = clock::now();
+      std::vector<Var> next = run_pass(pass, g.outputs, &report.stats);
+      report.ms = std::chrono::duration<double, std::milli>(clock::now() - start).count();
+      if (options.check || kDebugBuild) check_outputs(pass, g.outputs, next);
+      for (std::size_t i = 0; i < next.size(); ++i)
+        report.changed = report.changed || !next[i].same(g.outputs[i]);
+      g.outputs = std::move(next);
+      if (!options.dump_dir.empty()) dump(pass, debugprint(g.outputs));
+      g.passes.push_back(std::move(report));
+    }
   }
-  dump("fuse_kernels", kernels);
+  auto start = clock::now();
+  g.fusion = fuse_kernels(g.outputs);
+  PassReport fusion{"fuse_kernels"};
+  fusion.ms = std::chrono::duration<double, std::milli>(clock::now() - start).count();
+  fusion.changed = !g.fusion.kernels.empty();
+  g.passes.push_back(std::move(fusion));
+  dump("fuse_kernels", kernel_listing(g.fusion));
   return g;
 }
 

@@ -1,0 +1,130 @@
+// The stabilize pass: each rewrite as printed, its values, and the extreme inputs where the
+// form as written (run by the interpreter, which does not optimize) gives inf or NaN while
+// the compiled function (optimized) gives the finite, correct value.
+#include <cmath>
+
+#include "pass_helpers.hpp"
+#include "support.hpp"
+
+using namespace cgvm;
+using cgvm::test::check_same_values;
+using cgvm::test::formula;
+using cgvm::test::pass;
+
+namespace {
+
+// The output of `outputs[0]` at `value`, interpreted as written and compiled (optimized).
+std::pair<Array, Array> both_ways(const Var& in, const Var& out, const Array& value) {
+  Function as_written = function({in}, {out}, {.mode = Mode::Interpret});
+  Function optimized = function({in}, {out});
+  return {as_written(value), optimized(value)};
+}
+
+bool all_finite(const Array& a) {
+  for (double v : a.to_double_vector())
+    if (!std::isfinite(v)) return false;
+  return true;
+}
+
+}  // namespace
+
+TEST_CASE("stabilize: each rule, printed, with values kept at ordinary inputs") {
+  Var a = vector("a");
+  Var m = matrix("m");
+  Bindings binds{{a, Array::from_list<float>({0.25f, -0.5f, 2})},
+                 {m, Array::from_list<float>({0.5f, -1, 2, 3, 0, -4}, {2, 3})}};
+  struct Case {
+    const char* what;
+    Var before;
+    std::string expected;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"log(1+x)", log(1 + a), "log1p(a)"},
+           {"log(x+1)", log(a + 1), "log1p(a)"},
+           {"exp(x)-1", exp(a) - 1, "expm1(a)"},
+           {"log(sigmoid x)", log(sigmoid(a)), "neg(softplus(neg(a)))"},
+           {"log(1-sigmoid x)", log(1 - sigmoid(a)), "neg(softplus(a))"},
+           {"log1p(-sigmoid x)", log1p(-sigmoid(a)), "neg(softplus(a))"},
+           {"log(exp(a)/b)", log(exp(a) / (a * a + 1)), "sub(a, log1p(mul(a, a)))"},
+           {"unshifted softmax", exp(m) / sum(exp(m), {1}, true),
+            "true_div(exp(sub(m, max{axes=[1], keepdims=true}(m))), "
+            "sum{axes=[1], keepdims=true}(exp(sub(m, max{axes=[1], keepdims=true}(m)))))"},
+           {"unshifted logsumexp", log(sum(exp(m), {1})),
+            "add(max{axes=[1], keepdims=false}(m), log(sum{axes=[1], keepdims=false}"
+            "(exp(sub(m, max{axes=[1], keepdims=true}(m))))))"},
+       }) {
+    CAPTURE(c.what);
+    Var after = pass("stabilize", c.before);
+    CHECK(formula(after) == c.expected);
+    check_same_values(c.before, after, binds);
+  }
+}
+
+TEST_CASE("stabilize: forms it must leave alone") {
+  Var a = vector("a"), m = matrix("m");
+  CHECK(formula(pass("stabilize", log(2 + a))) == "log(add(2, a))");
+  CHECK(formula(pass("stabilize", exp(a) - 2)) == "sub(exp(a), 2)");
+  CHECK(formula(pass("stabilize", log(sigmoid(a) + 1))) == "log1p(sigmoid(a))");
+  // the library's softmax is already shifted: no second shift
+  Var s = softmax(m);
+  CHECK(pass("stabilize", s).same(s));
+  Var lse = logsumexp(m, {1});
+  CHECK(pass("stabilize", lse).same(lse));
+}
+
+TEST_CASE("stabilize: logits of magnitude 1000 give inf/NaN as written and finite values optimized") {
+  Var z = vector("z");
+  const Array big = Array::from_list<float>({1000, -1000, 0});
+
+  auto [raw, opt] = both_ways(z, log(sigmoid(z)), big);  // log(sigmoid(-1000)) = -1000
+  CHECK_FALSE(all_finite(raw));
+  CHECK(allclose(opt, Array::from_list<float>({0, -1000, -std::log(2.0f)}), 1e-5, 1e-5));
+
+  std::tie(raw, opt) = both_ways(z, log(1 - sigmoid(z)), big);
+  CHECK_FALSE(all_finite(raw));
+  CHECK(allclose(opt, Array::from_list<float>({-1000, 0, -std::log(2.0f)}), 1e-5, 1e-5));
+
+  // log_softmax written as log(softmax)
+  std::tie(raw, opt) = both_ways(z, log(softmax(z)), big);
+  CHECK_FALSE(all_finite(raw));
+  CHECK(allclose(opt, Array::from_list<float>({0, -2000, -1000}), 1e-5, 1e-3));
+
+  // softmax and logsumexp written without the max shift
+  std::tie(raw, opt) = both_ways(z, exp(z) / sum(exp(z)), big);
+  CHECK_FALSE(all_finite(raw));
+  CHECK(allclose(opt, Array::from_list<float>({1, 0, 0})));
+  std::tie(raw, opt) = both_ways(z, log(sum(exp(z))), big);
+  CHECK_FALSE(all_finite(raw));
+  CHECK(std::abs(Array(opt).item<double>() - 1000) < 1e-3);
+}
+
+TEST_CASE("stabilize: cross-entropies on extreme logits") {
+  Var logits = matrix("logits");
+  Var labels = vector("labels", DType::Int64);
+  Var targets = matrix("targets");
+  const Array z = Array::from_list<float>({1000, -1000, 0, 0, 1, 2}, {2, 3});
+  const Array y = Array::from_list<std::int64_t>({1, 2});
+
+  // categorical cross-entropy of a softmax with integer labels: row 0 is 2000, row 1 the
+  // ordinary log-softmax value
+  Var ce = categorical_crossentropy(softmax(logits), labels);
+  Function raw = function({logits, labels}, {ce}, {.mode = Mode::Interpret});
+  Function opt = function({logits, labels}, {ce});
+  CHECK_FALSE(all_finite(raw(z, y)));
+  const double row1 = std::log(std::exp(0.0) + std::exp(1.0) + std::exp(2.0)) - 2.0;
+  CHECK(allclose(opt(z, y), Array::from_list<float>({2000, float(row1)}), 1e-5, 1e-3));
+
+  // sigmoid (binary) cross-entropy on probabilities from logits
+  Var bce = binary_crossentropy(sigmoid(logits), targets);
+  const Array t = Array::from_list<float>({0, 1, 1, 0, 1, 0}, {2, 3});
+  Function braw = function({logits, targets}, {bce}, {.mode = Mode::Interpret});
+  Function bopt = function({logits, targets}, {bce});
+  CHECK_FALSE(all_finite(braw(z, t)));
+  Array got = bopt(z, t);
+  CHECK(all_finite(got));
+  // -(t log s + (1-t) log(1-s)) = softplus(z) - t z, in float64
+  std::vector<double> zs = z.to_double_vector(), ts = t.to_double_vector(), want;
+  for (std::size_t i = 0; i < zs.size(); ++i)
+    want.push_back(std::max(zs[i], 0.0) + std::log1p(std::exp(-std::abs(zs[i]))) - ts[i] * zs[i]);
+  CHECK(allclose(got.astype(DType::Float64), Array::from_vector(want, {2, 3}), 1e-5, 1e-3));
+}
