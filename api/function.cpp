@@ -187,7 +187,7 @@ class GraphCache {
   // back, which is reported and then rebuilt).
   std::optional<std::pair<std::vector<Var>, std::string>> load(std::string& status) const {
     bool from_disk = false;
-    std::optional<std::string> payload = load_artifact("graph", key_, options(), &from_disk);
+    std::optional<std::string> payload = load_artifact("graph", key_, jit_options(), &from_disk);
     status = "miss";
     if (!payload) return std::nullopt;
     try {
@@ -213,11 +213,12 @@ class GraphCache {
     } catch (const Error&) {
       return;  // a rewrite made something with no text form: not cached
     }
-    store_artifact("graph", key_, fmt::format("{}\n{}{}", source.size(), source, text), options());
+    store_artifact("graph", key_, fmt::format("{}\n{}{}", source.size(), source, text),
+                   jit_options());
   }
 
  private:
-  static JitOptions options() { return {.codegen_version = CGVM_PIPELINE_FINGERPRINT}; }
+  static JitOptions jit_options() { return {.codegen_version = CGVM_PIPELINE_FINGERPRINT}; }
   std::vector<Var> leaves_;
   std::vector<std::source_location> locations_;
   std::string key_;

@@ -60,18 +60,18 @@ Pattern Pattern::node(std::string_view op_name) {
 
 Pattern Pattern::any_op() { return Pattern(); }
 
-namespace {
-
-// Every element of the constant `v` equals `value` (exactly; NaN never matches).
-bool constant_equals(const Var& v, double value) {
+std::optional<double> uniform_value(const Var& v) {
   const Array* a = constant_value(v);
-  if (!a || a->size() == 0 || a->size() > (1 << 16)) return false;
-  for (double e : a->to_double_vector())
-    if (e != value) return false;
-  return true;
+  if (!a || a->size() == 0 || a->size() > (1 << 16)) return std::nullopt;
+  if (a->size() == 1) {  // the common case: no vector to build
+    const double only = a->reshape({}).item<double>();
+    return only == only ? std::optional(only) : std::nullopt;
+  }
+  const std::vector<double> values = a->to_double_vector();
+  for (double e : values)
+    if (!(e == values[0])) return std::nullopt;
+  return values[0];
 }
-
-}  // namespace
 
 bool Match::match(const Pattern& p, const Var& v) {
   auto bind = [&](int slot) {
@@ -84,7 +84,7 @@ bool Match::match(const Pattern& p, const Var& v) {
     case Pattern::Kind::Capture:
       return bind(p.slot_);
     case Pattern::Kind::Constant:
-      return constant_equals(v, p.value_);
+      return uniform_value(v) == p.value_;
     case Pattern::Kind::AnyConstant:
       return is_constant(v) && bind(p.slot_);
     case Pattern::Kind::AnyOp:

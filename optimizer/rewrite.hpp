@@ -19,6 +19,7 @@
 #include <array>
 #include <functional>
 #include <map>
+#include <optional>
 #include <source_location>
 #include <span>
 #include <string>
@@ -143,6 +144,10 @@ std::vector<Var> rewrite(std::span<const Var> outputs, const RuleSet& rules,
 // Whether `replacement` may stand for `original`: same dtype and rank, and every static size
 // of the original either kept or left unknown (never a size-1 dim that would broadcast).
 bool fits(const TensorType& replacement, const TensorType& original);
+
+// The value of a constant whose elements are all equal (scalars, ones(3)...), else nothing.
+// NaN never counts as equal. Patterns c(v) and rules that read exponents use it.
+std::optional<double> uniform_value(const Var& v);
 
 // The op named `name` (InternalError when there is none).
 const OpDef& op_named(std::string_view name);

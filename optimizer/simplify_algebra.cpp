@@ -11,16 +11,6 @@ namespace {
 
 using namespace rules;
 
-// The one value of a constant every element of which is equal, if `v` is such a constant.
-std::optional<double> uniform_constant(const Var& v) {
-  const Array* a = constant_value(v);
-  if (!a || a->size() == 0 || a->size() > 4096) return std::nullopt;
-  std::vector<double> values = a->to_double_vector();
-  for (double e : values)
-    if (e != values[0]) return std::nullopt;
-  return values[0];
-}
-
 // Values that are never 0 (for x/x -> 1): exp and cosh of anything, nonzero constants.
 bool never_zero(const Var& v) {
   std::string_view op = v.node()->op().name;
@@ -35,7 +25,7 @@ bool never_zero(const Var& v) {
 // x ** p for the exponents that have a cheaper exact spelling.
 Var power(const Match& m) {
   const Var& base = m[x];
-  auto p = uniform_constant(m[y]);
+  auto p = uniform_value(m[y]);
   if (!p || !is_float(base.dtype())) return {};
   auto make = [&](std::string_view op, std::vector<Var> in) { return m.make(op, std::move(in)); };
   if (*p == 1) return base;

@@ -1,5 +1,6 @@
 #include "support.hpp"
 
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <vector>
@@ -66,6 +67,12 @@ std::string temp_dir() {
   REQUIRE(made != nullptr);
   temp_dirs.paths.emplace_back(made);
   return made;
+}
+
+bool all_finite(const Array& a) {
+  for (double x : a.to_double_vector())
+    if (!std::isfinite(x)) return false;
+  return true;
 }
 
 }  // namespace cgvm::test

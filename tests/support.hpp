@@ -8,6 +8,7 @@
 #include <string>
 
 #include "runtime/array.hpp"
+#include "runtime/log.hpp"
 #include "symbolic/op_def.hpp"
 
 namespace cgvm::test {
@@ -33,6 +34,18 @@ void check_op_coverage(OpFamily family, const std::set<std::string>& covered,
 int run_shell(const std::string& command);
 // A fresh, empty temporary directory (removed at process exit).
 std::string temp_dir();
+
+// Every element is finite (no inf, no NaN).
+bool all_finite(const Array& a);
+
+// Collects the library's warnings while alive, instead of printing them.
+struct CapturedWarnings {
+  std::vector<std::string> messages;
+  WarningHandler previous;
+  CapturedWarnings()
+      : previous(set_warning_handler([this](const std::string& m) { messages.push_back(m); })) {}
+  ~CapturedWarnings() { set_warning_handler(previous); }
+};
 
 }  // namespace cgvm::test
 

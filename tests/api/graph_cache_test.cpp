@@ -97,14 +97,12 @@ TEST_CASE("graph cache: a corrupt entry is reported, rebuilt and rewritten") {
     file.write("#####", 5);
   }
   jit_clear_memory_cache();
-  std::vector<std::string> warnings;
-  WarningHandler saved = set_warning_handler([&](const std::string& m) { warnings.push_back(m); });
+  test::CapturedWarnings warnings;
   Model second;
   Function g = function({second.x, second.w}, {second.out});
-  set_warning_handler(saved);
   CHECK(g.compile_report().graph_cache == "miss");
-  REQUIRE(warnings.size() == 1);
-  CHECK(warnings[0].find("corrupt") != std::string::npos);
+  REQUIRE(warnings.messages.size() == 1);
+  CHECK(warnings.messages[0].find("corrupt") != std::string::npos);
   CHECK(allclose(g(kX, kW), f(kX, kW)));
   // rewritten: the next fresh start hits again
   jit_clear_memory_cache();

@@ -7,6 +7,7 @@
 #include "support.hpp"
 
 using namespace cgvm;
+using cgvm::test::all_finite;
 using cgvm::test::check_same_values;
 using cgvm::test::formula;
 using cgvm::test::pass;
@@ -18,12 +19,6 @@ std::pair<Array, Array> both_ways(const Var& in, const Var& out, const Array& va
   Function as_written = function({in}, {out}, {.mode = Mode::Interpret});
   Function optimized = function({in}, {out});
   return {as_written(value), optimized(value)};
-}
-
-bool all_finite(const Array& a) {
-  for (double v : a.to_double_vector())
-    if (!std::isfinite(v)) return false;
-  return true;
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 #include "symbolic/source.hpp"
 
 using namespace cgvm;
+using test::CapturedWarnings;
 using test::this_file;
 
 namespace {
@@ -27,14 +28,6 @@ bool same_values(const Array& got, const std::vector<double>& want) {
   return got.to_double_vector() == want;
 }
 
-// Collects warnings while alive.
-struct CapturedWarnings {
-  std::vector<std::string> messages;
-  WarningHandler previous;
-  CapturedWarnings()
-      : previous(set_warning_handler([this](const std::string& m) { messages.push_back(m); })) {}
-  ~CapturedWarnings() { set_warning_handler(previous); }
-};
 
 }  // namespace
 

@@ -15,6 +15,8 @@
 #include "symbolic/value_checks.hpp"  // tests/symbolic/
 
 using namespace cgvm;
+using test::all_finite;
+using test::CapturedWarnings;
 using test::check_array;
 using test::make;
 using test::this_file;
@@ -36,20 +38,6 @@ Values softmax_row(const Values& row) {
   return out;
 }
 
-// Collects the library's warnings while alive.
-struct CapturedWarnings {
-  std::vector<std::string> messages;
-  WarningHandler previous;
-  CapturedWarnings()
-      : previous(set_warning_handler([this](const std::string& m) { messages.push_back(m); })) {}
-  ~CapturedWarnings() { set_warning_handler(previous); }
-};
-
-bool all_finite(const Array& a) {
-  for (double x : a.to_double_vector())
-    if (!std::isfinite(x)) return false;
-  return true;
-}
 
 }  // namespace
 
