@@ -1,8 +1,8 @@
 #include "optimizer/fuse_kernels.hpp"
 
 #include <algorithm>
+#include <iterator>
 #include <map>
-#include <set>
 
 #include "symbolic/graph.hpp"
 #include "symbolic/op_def.hpp"
@@ -16,31 +16,128 @@ bool is_dimshuffle(const Node& n) { return &n.op() == &ops::dimshuffle_op(); }
 
 // A kernel under construction. Dims are unified as nodes join (two consumers reading one
 // value walk its axes with the same dims), so they live in a union-find until the end.
+//
+// Joining is a trial: every change it makes is logged and undone if the kernel would become
+// invalid, so a failed join costs only what it touched, never a copy of the kernel. Checks
+// are local too: merging two dims can only break a node whose dims name both, so each dim
+// keeps the list of nodes that name it, and a merge re-checks the shorter list (appending it
+// to the longer one: each node is re-checked O(log n) times over the whole kernel).
 struct Builder {
+  // An axis of a value the kernel reads from outside: (node, output index, axis).
+  struct OperandAxis {
+    const Node* node;
+    int output;
+    int axis;
+    bool operator==(const OperandAxis&) const = default;
+  };
+  struct OperandAxisHash {
+    std::size_t operator()(const OperandAxis& a) const {
+      return std::hash<const void*>()(a.node) ^ (static_cast<std::size_t>(a.output) << 20) ^
+             static_cast<std::size_t>(a.axis);
+    }
+  };
+  // Where a trial started: the sizes of everything it may grow.
+  struct Mark {
+    std::size_t dims, parent_log, named_log, nodes, reductions, axis_log, touched;
+    std::vector<int> reduced;
+    bool merged;
+  };
+
   std::vector<const Node*> nodes;
+  std::vector<const Node*> reductions;
   std::vector<int> parent;
+  std::vector<std::vector<const Node*>> named_by;  // by root dim: the nodes whose dims name it
   std::unordered_map<const Node*, std::vector<int>> out;
   std::unordered_map<const Node*, std::vector<std::vector<int>>> in;
+  // The first dim seen walking each outside axis: later reads of that axis unify with it.
+  std::unordered_map<OperandAxis, int, OperandAxisHash> operand_axis;
+  std::vector<int> reduced;  // dims reduced by the kernel's reductions; empty: none yet
+
+  std::vector<std::pair<int, int>> parent_log;          // (dim, its parent before the write)
+  std::vector<std::pair<int, std::size_t>> named_log;  // (root, its list's size before)
+  std::vector<OperandAxis> axis_log;                    // operand axes first seen in this trial
+  std::vector<const Node*> touched;                     // nodes whose dims merged in this trial
+  bool merged = false;                                  // two dims became one in this trial
 
   int fresh() {
     parent.push_back(static_cast<int>(parent.size()));
+    named_by.emplace_back();
     return parent.back();
+  }
+  void set_parent(int d, int p) {
+    parent_log.emplace_back(d, parent[d]);
+    parent[d] = p;
   }
   int find(int d) {
     if (d < 0) return d;
-    while (parent[d] != d) d = parent[d] = parent[parent[d]];
+    while (parent[d] != d) {
+      if (parent[parent[d]] != parent[d]) set_parent(d, parent[parent[d]]);
+      d = parent[d];
+    }
     return d;
+  }
+  void append(int root, std::span<const Node* const> names) {
+    named_log.emplace_back(root, named_by[root].size());
+    named_by[root].insert(named_by[root].end(), names.begin(), names.end());
   }
   bool unite(int a, int b) {
     if ((a < 0) != (b < 0)) return false;
-    if (a >= 0) parent[find(a)] = find(b);
+    if (a < 0) return true;
+    a = find(a);
+    b = find(b);
+    if (a == b) return true;
+    if (named_by[a].size() > named_by[b].size()) std::swap(a, b);
+    set_parent(a, b);
+    append(b, named_by[a]);
+    touched.insert(touched.end(), named_by[a].begin(), named_by[a].end());
+    merged = true;
     return true;
   }
-  std::set<int> resolved(const std::vector<int>& dims) {
-    std::set<int> s;
-    for (int d : dims)
-      if (d >= 0) s.insert(find(d));
-    return s;
+  // Adds `n`, whose dims are set, to the kernel.
+  void add(const Node* n) {
+    nodes.push_back(n);
+    if (is_reduce(*n)) reductions.push_back(n);
+    auto name = [&](const std::vector<int>& dims) {
+      for (int d : dims)
+        if (d >= 0) append(find(d), {&n, 1});
+    };
+    name(out[n]);
+    for (const auto& dims : in[n]) name(dims);
+  }
+
+  Mark mark() const {
+    return {parent.size(),  parent_log.size(), named_log.size(), nodes.size(),
+            reductions.size(), axis_log.size(), touched.size(),    reduced,
+            merged};
+  }
+  void rollback(Mark m) {
+    for (std::size_t i = parent_log.size(); i > m.parent_log; --i)
+      parent[parent_log[i - 1].first] = parent_log[i - 1].second;
+    parent_log.resize(m.parent_log);
+    for (std::size_t i = named_log.size(); i > m.named_log; --i)
+      named_by[named_log[i - 1].first].resize(named_log[i - 1].second);
+    named_log.resize(m.named_log);
+    parent.resize(m.dims);
+    named_by.resize(m.dims);
+    for (std::size_t i = m.nodes; i < nodes.size(); ++i) {
+      out.erase(nodes[i]);
+      in.erase(nodes[i]);
+    }
+    nodes.resize(m.nodes);
+    reductions.resize(m.reductions);
+    for (std::size_t i = m.axis_log; i < axis_log.size(); ++i) operand_axis.erase(axis_log[i]);
+    axis_log.resize(m.axis_log);
+    touched.resize(m.touched);
+    reduced = std::move(m.reduced);
+    merged = m.merged;
+  }
+  // Makes the trial's changes permanent.
+  void commit() {
+    parent_log.clear();
+    named_log.clear();
+    axis_log.clear();
+    touched.clear();
+    merged = false;
   }
 };
 
@@ -75,66 +172,83 @@ std::vector<std::vector<int>> input_dims(const Node& n, const std::vector<int>& 
   return result;
 }
 
+// Resolved dims, sorted, without the static size-1 axes (-1).
+std::vector<int> resolved(Builder& b, const std::vector<int>& dims) {
+  std::vector<int> r;
+  for (int d : dims)
+    if (d >= 0) r.push_back(b.find(d));
+  std::sort(r.begin(), r.end());
+  return r;
+}
+
 // Distinct axes of one value walk distinct dims: a value is computed once per point, so
 // reading it transposed against itself (a + a.T) cannot be fused.
 bool distinct(Builder& b, const std::vector<int>& dims) {
-  std::set<int> seen;
-  for (int d : dims)
-    if (d >= 0 && !seen.insert(b.find(d)).second) return false;
+  std::vector<int> r = resolved(b, dims);
+  return std::adjacent_find(r.begin(), r.end()) == r.end();
+}
+
+bool node_distinct(Builder& b, const Node* n) {
+  if (!distinct(b, b.out[n])) return false;
+  for (const auto& dims : b.in[n])
+    if (!distinct(b, dims)) return false;
   return true;
 }
 
-bool all_distinct(Builder& b) {
-  for (const Node* n : b.nodes) {
-    if (!distinct(b, b.out[n])) return false;
-    for (const auto& dims : b.in[n])
-      if (!distinct(b, dims)) return false;
-  }
+// Every node whose dims merged since `from` in this trial still has distinct axes.
+bool touched_distinct(Builder& b, std::size_t from) {
+  for (std::size_t i = from; i < b.touched.size(); ++i)
+    if (!node_distinct(b, b.touched[i])) return false;
   return true;
 }
 
-// Every reduction of a kernel reduces the same dims, and keeps none of them.
-bool valid(Builder& b) {
-  if (!all_distinct(b)) return false;
-  std::set<int> reduced;
-  bool first = true;
-  for (const Node* n : b.nodes) {
-    if (!is_reduce(*n)) continue;
-    std::set<int> all = b.resolved(b.in[n][0]);
-    std::set<int> kept = b.resolved(b.out[n]);
-    std::set<int> r;
-    std::set_difference(all.begin(), all.end(), kept.begin(), kept.end(),
-                        std::inserter(r, r.end()));
-    if (r.empty() || r.size() + kept.size() != all.size()) return false;
-    if (!first && r != reduced) return false;
-    reduced = r;
-    first = false;
+// A reduction `n` agrees with the kernel's: it reduces some dims, keeps none of them, and
+// reduces what every other reduction of the kernel reduces. The first one sets `reduced`.
+bool reduction_agrees(Builder& b, const Node* n) {
+  std::vector<int> all = resolved(b, b.in[n][0]);
+  std::vector<int> kept = resolved(b, b.out[n]);
+  std::vector<int> r;
+  std::set_difference(all.begin(), all.end(), kept.begin(), kept.end(), std::back_inserter(r));
+  if (r.empty() || r.size() + kept.size() != all.size()) return false;
+  if (b.reduced.empty()) {
+    b.reduced = r;
+    return true;
   }
-  return true;
+  return resolved(b, b.reduced) == r;
+}
+
+// After merges any reduction may reduce other dims than before: check them all (a kernel has
+// few). Without one only `n`'s is new.
+bool reductions_agree(Builder& b, const Node* n) {
+  if (!b.merged) return !is_reduce(*n) || reduction_agrees(b, n);
+  b.reduced.clear();
+  return std::all_of(b.reductions.begin(), b.reductions.end(),
+                     [&](const Node* r) { return reduction_agrees(b, r); });
 }
 
 // Axes of one outside value read in several places have one size, so their dims may be
 // one dim: two reductions over the rows of one operand then share their inner loop (softmax
 // reads x for its max and again for its sum). Only where the kernel stays valid: x + x.T
-// reads x both ways and must keep two dims.
-void unify_operand_axes(Builder& b) {
-  std::map<std::pair<const void*, std::size_t>, std::vector<int>> axes;
-  for (const Node* n : b.nodes)
-    for (std::size_t i = 0; i < n->inputs().size(); ++i) {
-      const Var& in = n->input(static_cast<int>(i));
-      if (b.out.count(in.node().get())) continue;
-      const void* key = reinterpret_cast<const char*>(in.node().get()) + in.index();
-      const auto& dims = b.in[n][i];
-      for (std::size_t a = 0; a < dims.size(); ++a)
-        if (dims[a] >= 0) axes[{key, a}].push_back(dims[a]);
+// reads x both ways and must keep two dims. Run for each joining node's reads; a merge
+// refused once stays refused (merges only add constraints).
+void unify_operand_axes(Builder& b, const Node* n) {
+  const auto& in_dims = b.in[n];
+  for (std::size_t i = 0; i < n->inputs().size(); ++i) {
+    const Var& input = n->input(static_cast<int>(i));
+    for (std::size_t a = 0; a < in_dims[i].size(); ++a) {
+      const int d = in_dims[i][a];
+      if (d < 0) continue;
+      Builder::OperandAxis key{input.node().get(), input.index(), static_cast<int>(a)};
+      auto [it, inserted] = b.operand_axis.emplace(key, d);
+      if (inserted) {
+        b.axis_log.push_back(key);
+        continue;
+      }
+      Builder::Mark before = b.mark();
+      b.unite(d, it->second);
+      if (!touched_distinct(b, before.touched)) b.rollback(std::move(before));
     }
-  for (const auto& [axis, dims] : axes)
-    for (std::size_t j = 1; j < dims.size(); ++j) {
-      if (b.find(dims[j]) == b.find(dims[0])) continue;
-      std::vector<int> saved = b.parent;
-      b.unite(dims[j], dims[0]);
-      if (!all_distinct(b)) b.parent = std::move(saved);
-    }
+  }
 }
 
 struct Use {
@@ -142,20 +256,26 @@ struct Use {
   int input;
 };
 
-// Adds `n` to `b`, reading its dims from its consumers there. False if they disagree or the
-// kernel would become invalid; `b` may then be half-changed (the caller keeps a copy).
+// Adds `n` to `b`, reading its dims from its consumers there. False, with `b` as it was, if
+// they disagree or the kernel would become invalid.
 bool join(Builder& b, const Node* n, const std::vector<Use>& uses) {
+  Builder::Mark m = b.mark();
   std::vector<int> dims = b.in[uses[0].node][uses[0].input];
-  for (std::size_t k = 1; k < uses.size(); ++k) {
+  bool ok = true;
+  for (std::size_t k = 1; k < uses.size() && ok; ++k) {
     const std::vector<int>& d = b.in[uses[k].node][uses[k].input];
-    for (std::size_t a = 0; a < d.size(); ++a)
-      if (!b.unite(dims[a], d[a])) return false;
+    for (std::size_t a = 0; a < d.size() && ok; ++a) ok = b.unite(dims[a], d[a]);
   }
-  b.out[n] = dims;
-  b.in[n] = input_dims(*n, dims, b);
-  b.nodes.push_back(n);
-  unify_operand_axes(b);
-  return valid(b);
+  if (ok) {
+    b.out[n] = dims;
+    b.in[n] = input_dims(*n, dims, b);
+    b.add(n);
+    unify_operand_axes(b, n);
+    ok = node_distinct(b, n) && touched_distinct(b, 0) && reductions_agree(b, n);
+  }
+  if (!ok) b.rollback(std::move(m));
+  b.commit();
+  return ok;
 }
 
 Builder start(const Node* n) {
@@ -164,7 +284,10 @@ Builder start(const Node* n) {
   for (std::int64_t size : n->output_types()[0].shape) dims.push_back(size == 1 ? -1 : b.fresh());
   b.out[n] = dims;
   b.in[n] = input_dims(*n, dims, b);
-  b.nodes.push_back(n);
+  b.add(n);
+  unify_operand_axes(b, n);
+  if (is_reduce(*n)) reduction_agrees(b, n);
+  b.commit();
   return b;
 }
 
@@ -238,13 +361,9 @@ FusionPlan fuse_kernels(std::span<const Var> outputs) {
       if (k < 0 || (target >= 0 && k != target)) one_kernel = false;
       target = k;
     }
-    if (one_kernel) {
-      Builder trial = builders[target];
-      if (join(trial, n, u)) {
-        builders[target] = std::move(trial);
-        builder_of[n] = target;
-        continue;
-      }
+    if (one_kernel && join(builders[target], n, u)) {
+      builder_of[n] = target;
+      continue;
     }
     // A dimshuffle alone is a view of its input, not worth a copy.
     if (is_dimshuffle(*n)) continue;

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -112,6 +113,44 @@ bool Match::match(const Pattern& p, const Var& v) {
   return false;
 }
 
+// The consumers of each node of the graph a walk was given, and the original of each node the
+// walk rebuilt with new inputs.
+class UseIndex {
+ public:
+  explicit UseIndex(std::span<const Var> outputs) {
+    for (const Var& v : outputs) outputs_.insert(v.node().get());
+    for (const Node* n : topo_sort(outputs))
+      for (const Var& in : n->inputs()) consumers_[in.node().get()].push_back(n);
+  }
+  // `node` stands for `original` now. A node that was already in the graph (hash-consing
+  // found it) stands for two and counts as read by anything.
+  void rebuilt(const Node* node, const Node* original) {
+    if (consumers_.count(node) || origin_.count(node)) {
+      outputs_.insert(node);
+      origin_.erase(node);
+    } else {
+      origin_[node] = original;
+    }
+  }
+
+  bool only_feeds(const Node* node, const OpDef& op) const {
+    if (auto it = origin_.find(node); it != origin_.end()) node = it->second;
+    auto it = consumers_.find(node);
+    if (it == consumers_.end() || outputs_.count(node)) return false;
+    return std::all_of(it->second.begin(), it->second.end(),
+                       [&](const Node* c) { return &c->op() == &op; });
+  }
+
+ private:
+  std::unordered_set<const Node*> outputs_;
+  std::unordered_map<const Node*, std::vector<const Node*>> consumers_;
+  std::unordered_map<const Node*, const Node*> origin_;
+};
+
+bool Match::only_feeds(const Var& v, const OpDef& op) const {
+  return uses_ && uses_->only_feeds(v.node().get(), op);
+}
+
 Var Match::make(const OpDef& op, std::vector<Var> inputs, Attrs attrs) const {
   return apply(op, std::move(inputs), std::move(attrs), root_->location());
 }
@@ -166,8 +205,9 @@ namespace {
 class Walk {
  public:
   Walk(const std::vector<Rule>& table, const std::vector<int>& any,
-       const std::map<const OpDef*, std::vector<int>>& by_op, RewriteStats& stats)
-      : table_(table), any_(any), by_op_(by_op), stats_(stats) {}
+       const std::map<const OpDef*, std::vector<int>>& by_op, RewriteStats& stats,
+       std::span<const Var> outputs)
+      : table_(table), any_(any), by_op_(by_op), stats_(stats), uses_(outputs) {}
 
   Var result(const Var& v) {
     process(v.node().get());
@@ -252,7 +292,9 @@ class Walk {
       inputs.push_back(now);
     }
     if (!changed) return node.shared_from_this();
-    return make_node(node.op(), std::move(inputs), node.attrs(), node.location());
+    NodePtr rebuilt = make_node(node.op(), std::move(inputs), node.attrs(), node.location());
+    uses_.rebuilt(rebuilt.get(), &node);
+    return rebuilt;
   }
 
   // The first rule that fires on `node`, checked to fit; null when none does.
@@ -261,7 +303,7 @@ class Walk {
     const Var self = node.output(0);
     auto try_rule = [&](int index) -> Var {
       const Rule& rule = table_[index];
-      Match m(node);
+      Match m(node, &uses_);
       if (!m.match(rule.pattern, self)) return {};
       Var r = rule.build(m);
       // A rule that gives back the node itself, or a node still being rewritten (a cycle of
@@ -288,6 +330,7 @@ class Walk {
   const std::vector<int>& any_;
   const std::map<const OpDef*, std::vector<int>>& by_op_;
   RewriteStats& stats_;
+  UseIndex uses_;
   std::unordered_map<const Node*, std::vector<Var>> done_;
   std::unordered_set<const Node*> in_progress_;
   std::vector<NodePtr> keep_alive_;
@@ -297,7 +340,7 @@ class Walk {
 
 std::vector<Var> rewrite(std::span<const Var> outputs, const RuleSet& rules, RewriteStats* stats) {
   RewriteStats local;
-  Walk walk(rules.rules_, rules.any_, rules.by_op_, stats ? *stats : local);
+  Walk walk(rules.rules_, rules.any_, rules.by_op_, stats ? *stats : local, outputs);
   std::vector<Var> result;
   result.reserve(outputs.size());
   for (const Var& v : outputs) result.push_back(walk.result(v));

@@ -85,9 +85,11 @@ inline Pattern node(std::string_view name) { return Pattern::node(name); }
 
 // The result of matching a pattern against a node: the bound values, the node itself, and
 // builders whose new nodes carry the node's source line.
+class UseIndex;  // who consumes what in the graph a walk was given (rewrite.cpp)
+
 class Match {
  public:
-  explicit Match(const Node& root) : root_(&root) {}
+  explicit Match(const Node& root, const UseIndex* uses = nullptr) : root_(&root), uses_(uses) {}
   bool match(const Pattern& p, const Var& v);
 
   const Var& operator[](Slot s) const { return *slots_[s.index]; }
@@ -101,8 +103,14 @@ class Match {
   Var constant(double value, DType dtype) const;
   Var constant(const Array& value) const;
 
+  // Whether `v`, as it was in the graph the walk was given, is an inner link of a tree of
+  // `op`: not an output, and read only by nodes of `op`. False for nodes the walk built.
+  // Rules that rebuild a whole tree (canonical chains) leave inner links to the tree's root.
+  bool only_feeds(const Var& v, const OpDef& op) const;
+
  private:
   const Node* root_;
+  const UseIndex* uses_;
   std::array<const Var*, kMaxSlots> slots_{};
 };
 

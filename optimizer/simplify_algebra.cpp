@@ -40,9 +40,11 @@ Var power(const Match& m) {
   return {};
 }
 
+bool is_op(const Var& v, const OpDef& op) { return &v.node()->op() == &op && v.index() == 0; }
+
 // The terms of a tree of `op` nodes (add or mul), left to right.
 void collect_terms(const Var& v, const OpDef& op, std::vector<Var>& terms) {
-  if (&v.node()->op() == &op && v.index() == 0) {
+  if (is_op(v, op)) {
     collect_terms(v.node()->input(0), op, terms);
     collect_terms(v.node()->input(1), op, terms);
   } else {
@@ -59,8 +61,35 @@ bool term_before(const Var& a, const Var& b) {
 }
 
 // Rebuilds a + or * tree as the canonical left-deep chain; null when it already is one.
+//
+// Only the tree's root is sorted: inner links (read only by the same op) are left to it, so
+// a chain of n links costs n log n, not n^2, whatever order its terms came in. The chain it
+// builds is then walked link by link: each appends a term after the last one of a canonical
+// chain, settled in constant time (as is the usual `total = total + x` on a canonical total).
+// A term that sorts inside a canonical chain rebuilds only the links after it.
 Var canonical_chain(const Match& m) {
   const OpDef& op = m.node().op();
+  if (m.only_feeds(m.node().output(0), op)) return {};
+  const Var& head = m.node().input(0);
+  const Var& term = m.node().input(1);
+  if (is_op(head, op) && !m.only_feeds(head, op) && !is_op(term, op) && !is_constant(term)) {
+    std::vector<Var> after;  // the chain's last terms that sort after `term`, last first
+    Var prefix = head;
+    while (is_op(prefix, op) && term_before(term, prefix.node()->input(1))) {
+      after.push_back(prefix.node()->input(1));
+      prefix = prefix.node()->input(0);
+    }
+    if (after.empty()) return {};  // already in order
+    Var chain;
+    if (!is_op(prefix, op) && term_before(term, prefix)) {  // `term` goes first
+      after.push_back(prefix);
+      chain = term;
+    } else {
+      chain = m.make(op, {prefix, term});
+    }
+    for (auto it = after.rbegin(); it != after.rend(); ++it) chain = m.make(op, {chain, *it});
+    return chain;
+  }
   std::vector<Var> terms;
   collect_terms(m.node().output(0), op, terms);
   std::vector<Var> sorted = terms;
@@ -69,7 +98,7 @@ Var canonical_chain(const Match& m) {
   // with at most one constant.
   bool left_deep = true;
   for (const Node* n = &m.node(); &n->op() == &op; n = n->input(0).node().get())
-    if (&n->input(1).node()->op() == &op && n->input(1).index() == 0) left_deep = false;
+    if (is_op(n->input(1), op)) left_deep = false;
   const bool one_constant = sorted.size() < 2 || !is_constant(sorted[1]);
   if (left_deep && one_constant && std::equal(terms.begin(), terms.end(), sorted.begin(),
                                               [](const Var& a, const Var& b) { return a.same(b); }))

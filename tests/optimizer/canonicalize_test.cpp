@@ -112,6 +112,31 @@ TEST_CASE("canonicalize: sums and products become one sorted chain, constants me
   CHECK(stats.rewrites == 0);
 }
 
+TEST_CASE("canonicalize: a term joining a sorted chain goes to its place") {
+  Var a = vector("a"), b = vector("b"), c = vector("c"), d = vector("d");
+  Bindings binds{{a, Array::from_list<float>({1, 2})},
+                 {b, Array::from_list<float>({3, 4})},
+                 {c, Array::from_list<float>({5, 6})},
+                 {d, Array::from_list<float>({7, 8})}};
+  check_cases({{"in the middle", ((a + b) + d) + c, "add(add(add(a, b), c), d)"},
+               {"first", ((b + c) + d) + a, "add(add(add(a, b), c), d)"},
+               {"last", ((a + b) + c) + d, "add(add(add(a, b), c), d)"},
+               {"after the constant", ((2.0 + b) + c) + a, "add(add(add(2, a), b), c)"},
+               {"products too", ((a * c) * d) * b, "mul(mul(mul(a, b), c), d)"}},
+              binds);
+  // 3,000 terms summed from the last created to the first: each one sorts to the front
+  std::vector<Var> terms;
+  for (int i = 0; i < 3000; ++i) terms.push_back(a * static_cast<double>(i + 1));
+  Var backwards = terms.back();
+  for (int i = 2998; i >= 0; --i) backwards = backwards + terms[i];
+  Var forwards = terms[0];
+  for (int i = 1; i < 3000; ++i) forwards = forwards + terms[i];
+  Var after = pass("canonicalize", backwards);
+  CHECK(after.same(pass("canonicalize", forwards)));
+  CHECK(evaluate(after, binds).to_double_vector() ==
+        std::vector<double>{3000.0 * 3001 / 2, 3000.0 * 3001});
+}
+
 TEST_CASE("canonicalize: shape ops") {
   Var m = matrix("m");
   Var t = tensor("t", DType::Float32, {2, 3});
