@@ -8,6 +8,7 @@
 
 #include "optimizer/fold_constants.hpp"
 #include "optimizer/simplify_algebra.hpp"
+#include "optimizer/simplify_products.hpp"
 #include "optimizer/simplify_shapes.hpp"
 #include "optimizer/stabilize.hpp"
 #include "runtime/error.hpp"
@@ -41,6 +42,7 @@ constexpr bool kDebugBuild = true;
 const RuleSet& canonicalize_rules() {
   static const RuleSet set = RuleSet(fold_constants_rules())
                                  .add(simplify_algebra_rules())
+                                 .add(simplify_products_rules())
                                  .add(simplify_shapes_rules());
   return set;
 }

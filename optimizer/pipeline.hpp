@@ -1,8 +1,9 @@
 #pragma once
 // The optimizer pipeline: the one place that orders the passes (DESIGN.md §1, §8).
 //
-//   canonicalize  constant folding, algebraic identities, canonical +/* chains, shape-op
-//                 simplification (one rewrite walk: each rule can enable the others)
+//   canonicalize  constant folding, algebraic identities, canonical +/* chains, cancelling
+//                 fractions, shape-op simplification (one rewrite walk: each rule can enable
+//                 the others)
 //   stabilize     numerically safe forms (log1p, softplus, log_softmax, max shifts); after
 //                 canonicalize, so that its patterns meet one spelling of each expression
 //   canonicalize  again, for what stabilizing exposed (constants to fold, x+0...)

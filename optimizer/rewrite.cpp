@@ -133,12 +133,25 @@ class UseIndex {
     }
   }
 
-  bool only_feeds(const Node* node, const OpDef& op) const {
+  bool only_feeds(const Node* node, std::initializer_list<const OpDef*> ops) const {
     if (auto it = origin_.find(node); it != origin_.end()) node = it->second;
     auto it = consumers_.find(node);
     if (it == consumers_.end() || outputs_.count(node)) return false;
     return std::all_of(it->second.begin(), it->second.end(),
-                       [&](const Node* c) { return &c->op() == &op; });
+                       [&](const Node* c) {
+                         return std::find(ops.begin(), ops.end(), &c->op()) != ops.end();
+                       });
+  }
+
+  bool single_use(const Node* node) const {
+    if (auto it = origin_.find(node); it != origin_.end()) node = it->second;
+    auto it = consumers_.find(node);
+    return it != consumers_.end() && it->second.size() == 1 && !outputs_.count(node);
+  }
+
+  std::vector<const Node*> readers(const Node* node) const {
+    auto it = consumers_.find(node);
+    return it == consumers_.end() ? std::vector<const Node*>{} : it->second;
   }
 
  private:
@@ -147,8 +160,16 @@ class UseIndex {
   std::unordered_map<const Node*, const Node*> origin_;
 };
 
-bool Match::only_feeds(const Var& v, const OpDef& op) const {
-  return uses_ && uses_->only_feeds(v.node().get(), op);
+bool Match::only_feeds(const Var& v, std::initializer_list<const OpDef*> ops) const {
+  return uses_ && uses_->only_feeds(v.node().get(), ops);
+}
+
+bool Match::single_use(const Var& v) const {
+  return uses_ && uses_->single_use(v.node().get());
+}
+
+std::vector<const Node*> Match::readers(const Var& v) const {
+  return uses_ ? uses_->readers(v.node().get()) : std::vector<const Node*>{};
 }
 
 Var Match::make(const OpDef& op, std::vector<Var> inputs, Attrs attrs) const {

@@ -18,6 +18,7 @@
 // does not fit, so rules need not repeat those checks.
 #include <array>
 #include <functional>
+#include <initializer_list>
 #include <map>
 #include <optional>
 #include <source_location>
@@ -104,9 +105,17 @@ class Match {
   Var constant(const Array& value) const;
 
   // Whether `v`, as it was in the graph the walk was given, is an inner link of a tree of
-  // `op`: not an output, and read only by nodes of `op`. False for nodes the walk built.
-  // Rules that rebuild a whole tree (canonical chains) leave inner links to the tree's root.
-  bool only_feeds(const Var& v, const OpDef& op) const;
+  // `ops`: not an output, and read only by nodes of those ops. False for nodes the walk
+  // built. Rules that rebuild a whole tree (canonical chains) leave inner links to its root.
+  bool only_feeds(const Var& v, std::initializer_list<const OpDef*> ops) const;
+  // Whether `v`, as it was in the graph the walk was given, is read once: by one input of one
+  // node, and not an output. False for nodes the walk built. Rules that fold a value into its
+  // consumer check this, so that a value other nodes still need is not computed twice.
+  bool single_use(const Var& v) const;
+  // The nodes of the graph the walk was given that read `v` there, once per input that reads
+  // it; empty for nodes the walk built. Rules that merge siblings (products that share an
+  // operand) find them here.
+  std::vector<const Node*> readers(const Var& v) const;
 
  private:
   const Node* root_;

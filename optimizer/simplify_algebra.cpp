@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "optimizer/simplify_products.hpp"
 #include "symbolic/shape.hpp"
 #include "symbolic/source.hpp"
 
@@ -10,17 +11,6 @@ namespace cgvm {
 namespace {
 
 using namespace rules;
-
-// Values that are never 0 (for x/x -> 1): exp and cosh of anything, nonzero constants.
-bool never_zero(const Var& v) {
-  std::string_view op = v.node()->op().name;
-  if (op == "exp" || op == "cosh") return true;
-  const Array* a = constant_value(v);
-  if (!a || a->size() > 4096) return false;
-  for (double e : a->to_double_vector())
-    if (e == 0) return false;
-  return true;
-}
 
 // x ** p for the exponents that have a cheaper exact spelling.
 Var power(const Match& m) {
@@ -69,10 +59,10 @@ bool term_before(const Var& a, const Var& b) {
 // A term that sorts inside a canonical chain rebuilds only the links after it.
 Var canonical_chain(const Match& m) {
   const OpDef& op = m.node().op();
-  if (m.only_feeds(m.node().output(0), op)) return {};
+  if (m.only_feeds(m.node().output(0), {&op})) return {};
   const Var& head = m.node().input(0);
   const Var& term = m.node().input(1);
-  if (is_op(head, op) && !m.only_feeds(head, op) && !is_op(term, op) && !is_constant(term)) {
+  if (is_op(head, op) && !m.only_feeds(head, {&op}) && !is_op(term, op) && !is_constant(term)) {
     std::vector<Var> after;  // the chain's last terms that sort after `term`, last first
     Var prefix = head;
     while (is_op(prefix, op) && term_before(term, prefix.node()->input(1))) {

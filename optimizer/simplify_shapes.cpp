@@ -1,5 +1,7 @@
 #include "optimizer/simplify_shapes.hpp"
 
+#include <algorithm>
+
 #include "symbolic/source.hpp"
 
 namespace cgvm {
@@ -63,6 +65,34 @@ Var size_of_elementwise(const Match& m) {
   return {};
 }
 
+// shape_of(reduce(x, axes); i) -> shape_of(x; j) for the axis j of x that is the result's i
+Var size_of_reduction(const Match& m) {
+  const Node& r = *m[x].node();
+  if (r.op().family != OpFamily::Reduce || !r.attrs().has("axes") || m[x].index() != 0)
+    return {};
+  const Ints& axes = r.attrs().get_ints("axes");
+  const bool keepdims = r.attrs().has("keepdims") && r.attrs().get_bool("keepdims");
+  const std::int64_t axis = m.node().attrs().get_int("axis");
+  auto reduced = [&](std::int64_t a) { return std::find(axes.begin(), axes.end(), a) != axes.end(); };
+  std::int64_t source = -1;
+  if (keepdims) {
+    source = reduced(axis) ? -1 : axis;
+  } else {  // the result's axis i is the i-th axis of x that is not reduced
+    for (std::int64_t a = 0, kept = 0; a < r.input(0).rank(); ++a)
+      if (!reduced(a) && kept++ == axis) source = a;
+  }
+  if (source < 0) return {};
+  return m.make("shape_of", {r.input(0)}, Attrs{{"axis", source}});
+}
+
+// shape_of(dimshuffle(x, p); i) -> shape_of(x; p[i]) where p[i] is an axis of x
+Var size_of_dimshuffle(const Match& m) {
+  const Ints& pattern = m[y].node()->attrs().get_ints("pattern");
+  const std::int64_t from = pattern[m.node().attrs().get_int("axis")];
+  if (from < 0) return {};
+  return m.make("shape_of", {m[x]}, Attrs{{"axis", from}});
+}
+
 }  // namespace
 
 std::vector<Rule> simplify_shapes_rules() {
@@ -82,6 +112,11 @@ std::vector<Rule> simplify_shapes_rules() {
       {"known size -> constant", op("shape_of", {x}), known_size},
       // shape_of(a op b; i) -> shape_of(a; i) when a is not broadcast along i
       {"size of elementwise -> size of input", op("shape_of", {x}), size_of_elementwise},
+      // shape_of(sum(x, axes); i) -> shape_of(x; j) for the kept axis j
+      {"size of reduction -> size of input", op("shape_of", {x}), size_of_reduction},
+      // shape_of(dimshuffle(x, p); i) -> shape_of(x; p[i])
+      {"size of dimshuffle -> size of input", op("shape_of", {op("dimshuffle", {x}, y)}),
+       size_of_dimshuffle},
   };
 }
 

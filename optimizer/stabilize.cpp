@@ -1,5 +1,8 @@
 #include "optimizer/stabilize.hpp"
 
+#include <algorithm>
+
+#include "optimizer/simplify_products.hpp"
 #include "symbolic/source.hpp"
 
 namespace cgvm {
@@ -27,15 +30,6 @@ Var shift(const Match& m, const Var& v, const Node& reduction) {
   return m.make("sub", {v, peak});
 }
 
-Var shifted_softmax(const Match& m) {
-  // Without keepdims the quotient only lines up when the sum is over every axis.
-  if (is_shifted(m[x]) || (!m[z].node()->attrs().get_bool("keepdims") && m[z].rank() != 0))
-    return {};
-  const Node& total = *m[z].node();
-  Var e = m.make("exp", {shift(m, m[x], total)});
-  return m.make("true_div", {e, m.make("sum", {e}, total.attrs())});
-}
-
 Var shifted_logsumexp(const Match& m) {
   if (is_shifted(m[x])) return {};
   const Node& total = *m[z].node();
@@ -44,6 +38,30 @@ Var shifted_logsumexp(const Match& m) {
   if (!total.attrs().get_bool("keepdims")) peak = m.make("max", {m[x]}, total.attrs());
   Var lse = m.make("log", {m.make("sum", {m.make("exp", {shifted})}, total.attrs())});
   return m.make("add", {peak, lse});
+}
+
+// A fraction with exp(x) above and sum(exp(x)) below: softmax written without the shift, or
+// however a backward pass spelled it (g / sum(exp x) * exp x for the gradient of
+// logsumexp). Both are shifted by max(x) over the sum's axes, which keeps exp from
+// overflowing and the quotient as it was: the shifts cancel where the sum keeps its axes (or
+// has none left); otherwise they would meet other rows.
+Var shifted_exp_ratio(const Match& m) {
+  if (!fraction_root(m)) return {};
+  Fraction f = fraction_of(m.node().output(0));
+  for (Var& total : f.den) {
+    if (total.node()->op().name != "sum" ||
+        (!total.node()->attrs().get_bool("keepdims") && total.rank() != 0))
+      continue;
+    const Var& e = total.node()->input(0);
+    if (e.node()->op().name != "exp" || is_shifted(e.node()->input(0))) continue;
+    auto above = std::find_if(f.num.begin(), f.num.end(), [&](const Var& v) { return v.same(e); });
+    if (above == f.num.end()) continue;
+    Var shifted = m.make("exp", {shift(m, e.node()->input(0), *total.node())});
+    *above = shifted;
+    total = m.make("sum", {shifted}, total.node()->attrs());
+    return build_fraction(m, f);
+  }
+  return {};
 }
 
 Var neg_softplus(const Match& m, const Var& v) {
@@ -60,12 +78,15 @@ std::vector<Rule> stabilize_rules() {
       // exp(x)-1 -> expm1(x)
       {"exp(x)-1 -> expm1(x)", op("sub", {op("exp", {x}), c(1)}),
        [](const Match& m) { return m.make("expm1", {m[x]}); }},
-      // log(sigmoid x) -> -softplus(-x)
+      // 1 - sigmoid(x) -> sigmoid(-x)
+      {"1-sigmoid x -> sigmoid(-x)", op("sub", {c(1), op("sigmoid", {x})}),
+       [](const Match& m) { return m.make("sigmoid", {m.make("neg", {m[x]})}); }},
+      // log(sigmoid x) -> -softplus(-x); log(1 - sigmoid x) = log(sigmoid(-x)) -> -softplus(x)
       {"log(sigmoid x) -> -softplus(-x)", op("log", {op("sigmoid", {x})}),
-       [](const Match& m) { return neg_softplus(m, m.make("neg", {m[x]})); }},
-      // log(1 - sigmoid x) -> -softplus(x)
-      {"log(1-sigmoid x) -> -softplus(x)", op("log", {op("sub", {c(1), op("sigmoid", {x})})}),
-       [](const Match& m) { return neg_softplus(m, m[x]); }},
+       [](const Match& m) {
+         const Var& v = m[x];
+         return neg_softplus(m, v.node()->op().name == "neg" ? v.node()->input(0) : m.make("neg", {v}));
+       }},
       // log1p(-sigmoid x) -> -softplus(x)
       {"log1p(-sigmoid x) -> -softplus(x)", op("log1p", {op("neg", {op("sigmoid", {x})})}),
        [](const Match& m) { return neg_softplus(m, m[x]); }},
@@ -78,9 +99,9 @@ std::vector<Rule> stabilize_rules() {
        [](const Match& m) {
          return m.make("where", {m[x], m.make("log", {m[y]}), m.make("log", {m[z]})});
        }},
-      // exp(x)/sum(exp(x)) -> exp(x-max x)/sum(exp(x-max x))
-      {"softmax without shift -> shifted", op("true_div", {op("exp", {x}), op("sum", {op("exp", {x})}, z)}),
-       shifted_softmax},
+      // exp(x) * k / sum(exp x) -> exp(x - max x) * k / sum(exp(x - max x)); softmax too
+      {"exp(x)/sum(exp x) in a product -> shifted", op("mul", {x, y}), shifted_exp_ratio},
+      {"exp(x)/sum(exp x) in a product -> shifted", op("true_div", {x, y}), shifted_exp_ratio},
       // log(sum(exp x)) -> max x + log(sum(exp(x - max x)))
       {"logsumexp without shift -> shifted", op("log", {op("sum", {op("exp", {x})}, z)}),
        shifted_logsumexp},

@@ -123,3 +123,79 @@ TEST_CASE("stabilize: cross-entropies on extreme logits") {
     want.push_back(std::max(zs[i], 0.0) + std::log1p(std::exp(-std::abs(zs[i]))) - ts[i] * zs[i]);
   CHECK(allclose(got.astype(DType::Float64), Array::from_vector(want, {2, 3}), 1e-5, 1e-3));
 }
+
+// The gradient graph is built from the form as written; what makes it finite is the
+// canonicalizer's cancellation (simplify_products) after stabilize: 0 * inf never appears.
+TEST_CASE("stabilize: gradients at logits of magnitude 1000 are finite and exact") {
+  Var z = vector("z");
+  const Array big = Array::from_list<float>({1000, -1000, 0});
+  auto gradient_both_ways = [&](const Var& cost) {
+    return both_ways(z, grad(cost, z), big);
+  };
+  auto check = [](const Array& got, std::vector<double> want) {
+    INFO(got);
+    CHECK(allclose(got.astype(DType::Float64), Array::from_vector(want, {3}), 1e-6, 1e-6));
+  };
+
+  auto [raw, opt] = gradient_both_ways(log(sigmoid(z)).sum());  // d = sigmoid(-z)
+  CHECK_FALSE(all_finite(raw));
+  check(opt, {0, 1, 0.5});
+
+  std::tie(raw, opt) = gradient_both_ways(log(1 - sigmoid(z)).sum());  // d = -sigmoid(z)
+  CHECK_FALSE(all_finite(raw));
+  check(opt, {-1, 0, -0.5});
+
+  // sum of log_softmax: d = 1 - 3 softmax(z)
+  std::tie(raw, opt) = gradient_both_ways(log(softmax(z)).sum());
+  CHECK_FALSE(all_finite(raw));
+  check(opt, {-2, 1, 1});
+
+  // logsumexp written without the shift: d = softmax(z)
+  std::tie(raw, opt) = gradient_both_ways(log(sum(exp(z))));
+  CHECK_FALSE(all_finite(raw));
+  check(opt, {1, 0, 0});
+}
+
+TEST_CASE("stabilize: cross-entropy gradients on extreme logits are p - t") {
+  Var logits = matrix("logits");
+  Var labels = vector("labels", DType::Int64);
+  Var targets = matrix("targets");
+  const Array z = Array::from_list<float>({1000, -1000, 0, 0, 1, 2}, {2, 3});
+  // Row 0's label has probability exp(-2000): the form as written divides by 0 there.
+  const Array y = Array::from_list<std::int64_t>({1, 2});
+  auto softmax64 = [&](int row) {
+    std::vector<double> zs = z.to_double_vector(), p(3);
+    double peak = std::max({zs[row * 3], zs[row * 3 + 1], zs[row * 3 + 2]}), total = 0;
+    for (int j = 0; j < 3; ++j) total += p[j] = std::exp(zs[row * 3 + j] - peak);
+    for (double& e : p) e /= total;
+    return p;
+  };
+
+  Var ce = categorical_crossentropy(softmax(logits), labels).sum();
+  Var dce = grad(ce, logits);
+  Function raw = function({logits, labels}, {dce}, {.mode = Mode::Interpret});
+  Function opt = function({logits, labels}, {dce});
+  CHECK_FALSE(all_finite(raw(z, y)));
+  std::vector<double> want;
+  for (int row = 0; row < 2; ++row) {
+    std::vector<double> p = softmax64(row);
+    p[y.to_double_vector()[row]] -= 1;
+    want.insert(want.end(), p.begin(), p.end());
+  }
+  Array got = opt(z, y);
+  INFO(got);
+  CHECK(allclose(got.astype(DType::Float64), Array::from_vector(want, {2, 3}), 1e-6, 1e-6));
+
+  // binary cross-entropy of sigmoid: d = sigmoid(z) - t
+  Var bce = binary_crossentropy(sigmoid(logits), targets).sum();
+  Var dbce = grad(bce, logits);
+  const Array t = Array::from_list<float>({0, 1, 1, 0, 1, 0}, {2, 3});
+  Function braw = function({logits, targets}, {dbce}, {.mode = Mode::Interpret});
+  Function bopt = function({logits, targets}, {dbce});
+  CHECK_FALSE(all_finite(braw(z, t)));
+  std::vector<double> zs = z.to_double_vector(), ts = t.to_double_vector(), bwant;
+  for (std::size_t i = 0; i < zs.size(); ++i) bwant.push_back(1 / (1 + std::exp(-zs[i])) - ts[i]);
+  Array bgot = bopt(z, t);
+  INFO(bgot);
+  CHECK(allclose(bgot.astype(DType::Float64), Array::from_vector(bwant, {2, 3}), 1e-6, 1e-6));
+}
