@@ -10,6 +10,7 @@
 #include "optimizer/simplify_algebra.hpp"
 #include "optimizer/simplify_products.hpp"
 #include "optimizer/simplify_shapes.hpp"
+#include "optimizer/specialize.hpp"
 #include "optimizer/stabilize.hpp"
 #include "runtime/error.hpp"
 #include "runtime/log.hpp"
@@ -52,9 +53,16 @@ const RuleSet& stabilize_rule_set() {
   return set;
 }
 
+// With folding, for what specialize builds from constants (a horizontal merge's weights).
+const RuleSet& specialize_rule_set() {
+  static const RuleSet set = RuleSet(specialize_rules()).add(fold_constants_rules());
+  return set;
+}
+
 const RuleSet& rules_of(std::string_view pass) {
   if (pass == "canonicalize") return canonicalize_rules();
   if (pass == "stabilize") return stabilize_rule_set();
+  if (pass == "specialize") return specialize_rule_set();
   throw InternalError(fmt::format("no optimizer pass named '{}'", pass));
 }
 
@@ -96,7 +104,7 @@ OptimizedGraph optimize(const std::vector<Var>& outputs, const PipelineOptions& 
   };
   dump("input", debugprint(g.outputs));
   if (options.rewrite) {
-    for (std::string_view pass : {"canonicalize", "stabilize", "canonicalize"}) {
+    for (std::string_view pass : {"canonicalize", "stabilize", "canonicalize", "specialize"}) {
       PassReport report{std::string(pass)};
       auto start = clock::now();
       std::vector<Var> next = run_pass(pass, g.outputs, &report.stats);

@@ -7,6 +7,9 @@
 //   stabilize     numerically safe forms (log1p, softplus, log_softmax, max shifts); after
 //                 canonicalize, so that its patterns meet one spelling of each expression
 //   canonicalize  again, for what stabilizing exposed (constants to fold, x+0...)
+//   specialize    products with their scale and addend -> gemm; once, on the final canonical
+//                 form (its patterns read canonical chains), and before fusion, which would
+//                 otherwise take the adds into kernels
 //   fuse_kernels  last: passes after it could not see inside kernels
 //
 // Dead code needs no pass: every pass rebuilds only what the requested outputs and updates
@@ -47,7 +50,8 @@ struct PipelineOptions {
 
 OptimizedGraph optimize(const std::vector<Var>& outputs, const PipelineOptions& options = {});
 
-// The passes by name, each alone (for tests and tools): "canonicalize", "stabilize".
+// The passes by name, each alone (for tests and tools): "canonicalize", "stabilize",
+// "specialize".
 std::vector<Var> run_pass(std::string_view name, const std::vector<Var>& outputs,
                           RewriteStats* stats = nullptr);
 

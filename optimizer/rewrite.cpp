@@ -150,6 +150,7 @@ class UseIndex {
   }
 
   std::vector<const Node*> readers(const Node* node) const {
+    if (auto it = origin_.find(node); it != origin_.end()) node = it->second;
     auto it = consumers_.find(node);
     return it == consumers_.end() ? std::vector<const Node*>{} : it->second;
   }

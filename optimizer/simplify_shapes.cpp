@@ -93,6 +93,15 @@ Var size_of_dimshuffle(const Match& m) {
   return m.make("shape_of", {m[x]}, Attrs{{"axis", from}});
 }
 
+// shape_of(a @ b; 0) -> shape_of(a; 0), shape_of(a @ b; 1) -> shape_of(b; 1) for matrices:
+// the size of a product is known without running it (nor keeping it for its shape alone).
+Var size_of_product(const Match& m) {
+  const Node& p = *m[x].node();
+  if (p.op().name != "matmul" || p.input(0).rank() != 2 || p.input(1).rank() != 2) return {};
+  const std::int64_t axis = m.node().attrs().get_int("axis");
+  return m.make("shape_of", {p.input(static_cast<int>(axis))}, Attrs{{"axis", axis}});
+}
+
 }  // namespace
 
 std::vector<Rule> simplify_shapes_rules() {
@@ -117,6 +126,8 @@ std::vector<Rule> simplify_shapes_rules() {
       // shape_of(dimshuffle(x, p); i) -> shape_of(x; p[i])
       {"size of dimshuffle -> size of input", op("shape_of", {op("dimshuffle", {x}, y)}),
        size_of_dimshuffle},
+      // shape_of(a @ b; i) -> shape_of(a; 0) or shape_of(b; 1)
+      {"size of product -> size of operand", op("shape_of", {x}), size_of_product},
   };
 }
 

@@ -21,17 +21,17 @@ namespace {
 
 // CBLAS takes `int` sizes (LP64 OpenBLAS), and answers bad arguments by printing through
 // xerbla and returning with C untouched. Check everything here so callers get an Error.
-int to_blas_int(std::int64_t v, const char* what) {
+int to_blas_int(std::int64_t v, const char* what, const char* fn = "gemm") {
   if (v < 0 || v > std::numeric_limits<int>::max())
-    throw Error(fmt::format("blas::gemm: {} = {} is out of range", what, v));
+    throw Error(fmt::format("blas::{}: {} = {} is out of range", fn, what, v));
   return static_cast<int>(v);
 }
 
-void check_ld(std::int64_t ld, std::int64_t cols, const char* what) {
+void check_ld(std::int64_t ld, std::int64_t cols, const char* what, const char* fn = "gemm") {
   if (ld < std::max<std::int64_t>(1, cols))
-    throw Error(fmt::format("blas::gemm: {} = {} is smaller than the {} columns of the stored "
+    throw Error(fmt::format("blas::{}: {} = {} is smaller than the {} columns of the stored "
                             "row-major matrix",
-                            what, ld, cols));
+                            fn, what, ld, cols));
 }
 
 template <class T, class Gemm>
@@ -58,6 +58,28 @@ void gemm_impl(Gemm call, bool trans_a, bool trans_b, std::int64_t m, std::int64
        im, in, ik, alpha, a, to_blas_int(lda, "lda"), b, to_blas_int(ldb, "ldb"), beta, c, ildc);
 }
 
+
+template <class T, class Gemv>
+void gemv_impl(Gemv call, bool trans, std::int64_t rows, std::int64_t cols, T alpha, const T* a,
+               std::int64_t lda, const T* x, std::int64_t incx, T beta, T* y,
+               std::int64_t incy) {
+  const int ir = to_blas_int(rows, "rows", "gemv"), ic = to_blas_int(cols, "cols", "gemv");
+  const std::int64_t len_y = trans ? cols : rows, len_x = trans ? rows : cols;
+  if (len_y == 0) return;
+  if (incx < 1 || incy < 1)
+    throw Error(fmt::format("blas::gemv: vector strides must be >= 1, got incx = {}, incy = {}",
+                            incx, incy));
+  // beta == 0: y is overwritten (it may be uninitialised, and 0 * NaN is NaN), as for gemm.
+  if (len_x == 0 || alpha == T(0) || beta == T(0)) {
+    for (std::int64_t i = 0; i < len_y; ++i) y[i * incy] = beta == T(0) ? T(0) : beta * y[i * incy];
+    if (len_x == 0 || alpha == T(0)) return;
+  }
+  check_ld(lda, cols, "lda", "gemv");
+  call(CblasRowMajor, trans ? CblasTrans : CblasNoTrans, ir, ic, alpha, a,
+       to_blas_int(lda, "lda", "gemv"), x, to_blas_int(incx, "incx", "gemv"), beta, y,
+       to_blas_int(incy, "incy", "gemv"));
+}
+
 }  // namespace
 
 void gemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k,
@@ -72,6 +94,18 @@ void gemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64
           double beta, double* c, std::int64_t ldc) {
   gemm_impl<double>(cblas_dgemm, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c,
                     ldc);
+}
+
+void gemv(bool trans, std::int64_t rows, std::int64_t cols, float alpha, const float* a,
+          std::int64_t lda, const float* x, std::int64_t incx, float beta, float* y,
+          std::int64_t incy) {
+  gemv_impl<float>(cblas_sgemv, trans, rows, cols, alpha, a, lda, x, incx, beta, y, incy);
+}
+
+void gemv(bool trans, std::int64_t rows, std::int64_t cols, double alpha, const double* a,
+          std::int64_t lda, const double* x, std::int64_t incx, double beta, double* y,
+          std::int64_t incy) {
+  gemv_impl<double>(cblas_dgemv, trans, rows, cols, alpha, a, lda, x, incx, beta, y, incy);
 }
 
 void set_num_threads(int n) {

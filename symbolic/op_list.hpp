@@ -39,7 +39,7 @@
   X(subtensor, Index) X(inc_subtensor, Index) X(take, Index) X(inc_take, Index)          \
   X(arange, Index)
 
-#define CGVM_CONTRACTION_OPS(X) X(matmul, Contraction)
+#define CGVM_CONTRACTION_OPS(X) X(matmul, Contraction) X(gemm, Contraction)
 
 #define CGVM_RANDOM_OPS(X) X(random_uniform, Random) X(random_normal, Random) \
   X(random_integers, Random)

@@ -1,5 +1,6 @@
-// Products: the matmul op (numpy.matmul semantics) and the compositions over it (dot, outer,
-// tensordot), which are plain Var code.
+// Products: the matmul op (numpy.matmul semantics) and gemm (alpha * a @ b + beta * c, which
+// the optimizer builds), both over one BLAS call per matrix product. The user functions
+// (matmul, and the compositions dot, outer and tensordot) are in contraction_api.cpp.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -69,6 +70,12 @@ std::vector<TensorType> infer_matmul(const InferArgs& a) {
                                             ta.rank() == 1, tb.rank() == 1)}};
 }
 
+// "float32[2, 3] @ float32[4, 5]": the operand values of a product, for run-time errors.
+std::string values_str(const Array& a, const Array& b) {
+  return fmt::format("{}{} @ {}{}", dtype_name(a.dtype()), shape_str(a.shape()),
+                     dtype_name(b.dtype()), shape_str(b.shape()));
+}
+
 // Run-time batch shape: a dim whose static type is 1 (or missing) stretches; all others must
 // agree exactly, even when one of them happens to be 1 (Theano's rule).
 Shape runtime_batch(const EvalArgs& e, const Shape& sa, const Shape& sb) {
@@ -86,9 +93,7 @@ Shape runtime_batch(const EvalArgs& e, const Shape& sa, const Shape& sb) {
     if (stretch_a) out[i] = db;
     else if (stretch_b || da == db) out[i] = da;
     else
-      e.fail(fmt::format("batch dimensions do not match: {}{} @ {}{}",
-                         dtype_name(e.inputs[0].dtype()), shape_str(e.inputs[0].shape()),
-                         dtype_name(e.inputs[1].dtype()), shape_str(e.inputs[1].shape())));
+      e.fail("batch dimensions do not match: " + values_str(e.inputs[0], e.inputs[1]));
   }
   return out;
 }
@@ -123,13 +128,31 @@ Layout layout_of(const Array& m) {
   return {rs, cs, blas_view(m.shape()[r - 2], m.shape()[r - 1], rs, cs)};
 }
 
+// c = alpha * (a @ b) + beta * c for one (m x k) @ (k x n) float product into a contiguous
+// m x n block, reading a and b in place through their BLAS views. A product with one column
+// or one row (matrix @ vector, vector @ matrix) goes to gemv, BLAS's kernel for it.
+template <class T>
+void blas_product(const T* a, const Layout& la, const T* b, const Layout& lb, T* c,
+                  std::int64_t m, std::int64_t n, std::int64_t k, T alpha, T beta) {
+  // A vector's element stride; any stride will do for a single element.
+  auto step = [k](std::int64_t stride) { return k == 1 ? std::int64_t{1} : stride; };
+  if (n == 1)  // c = op(A) b: A is stored m x k, or k x m when BLAS reads it transposed
+    blas::gemv(la.blas.trans, la.blas.trans ? k : m, la.blas.trans ? m : k, alpha, a,
+               la.blas.ld, b, step(lb.rs), beta, c, 1);
+  else if (m == 1)  // c = B^T a: B is stored k x n, or n x k when BLAS reads it transposed
+    blas::gemv(!lb.blas.trans, lb.blas.trans ? n : k, lb.blas.trans ? k : n, alpha, b,
+               lb.blas.ld, a, step(la.cs), beta, c, 1);
+  else
+    blas::gemm(la.blas.trans, lb.blas.trans, m, n, k, alpha, a, la.blas.ld, b, lb.blas.ld,
+               beta, c, n);
+}
+
 // One (m x k) @ (k x n) product into a contiguous m x n block.
 template <class T>
 void multiply_block(const T* a, const Layout& la, const T* b, const Layout& lb, T* c,
                     std::int64_t m, std::int64_t n, std::int64_t k) {
   if constexpr (std::is_floating_point_v<T>) {
-    blas::gemm(la.blas.trans, lb.blas.trans, m, n, k, T(1), a, la.blas.ld, b, lb.blas.ld, T(0),
-               c, n);
+    blas_product(a, la, b, lb, c, m, n, k, T(1), T(0));
   } else {
     // Exact: integers wrap like numpy's fixed-width arithmetic (done in uint64, whose
     // modular result truncates to the same bits); bool is the logical or of ands.
@@ -154,8 +177,7 @@ std::vector<Array> eval_matmul(const EvalArgs& e) {
   Array b = b_vec ? b0.expand_dims(1) : b0;
   std::int64_t m = a.shape(-2), k = a.shape(-1), n = b.shape(-1);
   if (b.shape(-2) != k)
-    e.fail(fmt::format("inner dimensions do not match: {}{} @ {}{}", dtype_name(a0.dtype()),
-                       shape_str(a0.shape()), dtype_name(b0.dtype()), shape_str(b0.shape())));
+    e.fail("inner dimensions do not match: " + values_str(a0, b0));
   Shape batch = runtime_batch(e, a.shape(), b.shape());
   // BLAS takes any row or column stride; other layouts (broadcast or reversed matrix dims)
   // are copied once, before the batch broadcast repeats them.
@@ -209,6 +231,80 @@ std::vector<Var> matmul_grad(const GradArgs& args) {
   return {a_vec ? squeeze(da, 0, loc) : da, b_vec ? squeeze(db, -1, loc) : db};
 }
 
+// --- gemm: alpha * (a @ b) + beta * c -------------------------------------------------------
+
+// c stretches to the product's [m, n] as an elementwise operand would (Theano's rule: only its
+// dims of static size 1 stretch), but never makes the result larger than the product.
+std::vector<TensorType> infer_gemm(const InferArgs& a) {
+  const TensorType &ta = a.input(0), &tb = a.input(1), &tc = a.input(2);
+  if (ta.rank() != 2 || tb.rank() != 2)
+    a.fail(fmt::format("operands must be matrices: {} @ {}", ta.str(), tb.str()));
+  if (!is_float(ta.dtype) || tb.dtype != ta.dtype || tc.dtype != ta.dtype)
+    a.fail(fmt::format("takes float operands of one dtype: {} @ {} + {}", ta.str(), tb.str(),
+                       tc.str()));
+  if (ta.shape[1] != unknown_dim && tb.shape[0] != unknown_dim && ta.shape[1] != tb.shape[0])
+    a.fail(fmt::format("inner dimensions do not match: {} @ {}", ta.str(), tb.str()));
+  Shape out{ta.shape[0], tb.shape[1]};
+  const Shape product = out;
+  if (tc.rank() > 2)
+    a.fail(fmt::format("the addend {} has more dims than the product {}", tc.str(),
+                       TensorType{ta.dtype, product}.str()));
+  for (int j = 0; j < tc.rank(); ++j) {
+    const int d = j + 2 - tc.rank();
+    const std::int64_t size = tc.shape[j];
+    if (size == 1 || size == unknown_dim) continue;  // stretches; checked at run time
+    if (out[d] == unknown_dim) out[d] = size;
+    else if (out[d] != size)
+      a.fail(fmt::format("the addend {} does not broadcast to the product's shape {}",
+                         tc.str(), shape_str(product)));
+  }
+  return {TensorType{ta.dtype, out}};
+}
+
+std::vector<Array> eval_gemm(const EvalArgs& e) {
+  Array a = e.inputs[0], b = e.inputs[1];
+  const Array& c = e.inputs[2];
+  const std::int64_t m = a.shape(0), k = a.shape(1), n = b.shape(1);
+  if (b.shape(0) != k)
+    e.fail("inner dimensions do not match: " + values_str(a, b));
+  const Shape out_shape{m, n};
+  const Shape& c_type = e.node.input(2).static_shape();
+  for (int j = 0; j < c.rank(); ++j)
+    if (c_type[j] != 1 && c.shape()[j] != out_shape[j + 2 - c.rank()])
+      e.fail(fmt::format("the addend {}{} does not broadcast to the product's shape {} (only "
+                         "dimensions of static size 1 stretch)",
+                         dtype_name(c.dtype()), shape_str(c.shape()), shape_str(out_shape)));
+  if (!layout_of(a).blas.ok) a = a.contiguous();
+  if (!layout_of(b).blas.ok) b = b.contiguous();
+  const double alpha = e.attrs().get_double("alpha"), beta = e.attrs().get_double("beta");
+  Array out = Array::empty(out_shape, a.dtype());
+  if (beta != 0) out.assign(c);  // else BLAS overwrites the output without reading it
+  const Layout la = layout_of(a), lb = layout_of(b);
+  visit_dtype(a.dtype(), [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    if constexpr (std::is_floating_point_v<T>)
+      blas_product<T>(static_cast<const T*>(a.raw_data()), la,
+                      static_cast<const T*>(b.raw_data()), lb, out.data<T>(), m, n, k,
+                      static_cast<T>(alpha), static_cast<T>(beta));
+    else
+      throw InternalError("gemm eval on a dtype its inference rejects");
+  });
+  return {out};
+}
+
+// Y = alpha * A @ B + beta * C: dA = alpha * G @ B^T, dB = alpha * A^T @ G, and dC = beta * G
+// summed over the dims C was stretched along.
+std::vector<Var> gemm_grad(const GradArgs& args) {
+  const auto& loc = args.loc();
+  const Var &a = args.input(0), &b = args.input(1), &c = args.input(2), &g = args.grad();
+  const double alpha = args.attrs().get_double("alpha"), beta = args.attrs().get_double("beta");
+  auto scaled = [&](const Var& v, double k) { return k == 1 ? v : mul(v, k, loc); };
+  Var da = scaled(matmul(g, swap_matrix_axes(b, loc), loc), alpha);
+  Var db = scaled(matmul(swap_matrix_axes(a, loc), g, loc), alpha);
+  Var dc = beta == 0 ? zeros_like(c, loc) : sum_to_shape(scaled(g, beta), c.type(), loc);
+  return {da, db, dc};
+}
+
 }  // namespace
 
 namespace ops {
@@ -229,165 +325,24 @@ const OpDef& matmul_op() {
   return def;
 }
 
+// alpha * (a @ b) + beta * c on float matrices a and b (float attrs alpha and beta), with c
+// stretching to the product's shape: a bias row [n] or [1, n], a column [m, 1], a matrix or
+// a scalar; with beta 0, c is not read (BLAS's rule). The specialize pass
+// (optimizer/specialize.hpp) builds it from matmul, scales and additions. One BLAS call on
+// the output initialised from c; transposed operands are read in place.
+const OpDef& gemm_op() {
+  static const OpDef def{
+      .name = "gemm",
+      .family = OpFamily::Contraction,
+      .min_inputs = 3,
+      .max_inputs = 3,
+      .infer = infer_gemm,
+      .eval = eval_gemm,
+      .grad = gemm_grad,
+  };
+  return def;
+}
+
 }  // namespace ops
-
-namespace {
-
-void check_not_null(const Var& a, const Var& b, std::string_view op, std::source_location loc) {
-  if (a.is_null() || b.is_null()) throw_error(op, "an operand is a null Var", loc);
-}
-
-// Both operands cast to their common dtype (runtime/dtype.hpp's promotion rule).
-std::pair<Var, Var> promoted(const Var& a, const Var& b, std::source_location loc) {
-  DType d = promote(a.dtype(), b.dtype());
-  return {cast(a, d, loc), cast(b, d, loc)};
-}
-
-// Canonical axes of one tensordot operand; out-of-range or repeated axes are user errors.
-Ints tensordot_axes(const Var& x, const std::vector<std::int64_t>& axes, std::string_view op,
-                    std::source_location loc) {
-  Ints out;
-  for (auto axis : axes) {
-    int n = normalize_axis(axis, x.rank());
-    if (n < 0)
-      throw_error(op, fmt::format("axis {} is out of range for rank {} ({})", axis, x.rank(),
-                                  x.type().str()),
-                  loc);
-    if (std::find(out.begin(), out.end(), n) != out.end())
-      throw_error(op, fmt::format("axis {} is repeated in [{}] ({})", axis,
-                                  fmt::join(axes, ", "), x.type().str()),
-                  loc);
-    out.push_back(n);
-  }
-  return out;
-}
-
-// The axes of a rank-`rank` tensor that are not in `used`, in order.
-Ints other_axes(int rank, const Ints& used) {
-  Ints out;
-  for (int d = 0; d < rank; ++d)
-    if (std::find(used.begin(), used.end(), d) == used.end()) out.push_back(d);
-  return out;
-}
-
-// The size of axis `ax` of x as a reshape argument: static when known (from x, or else from
-// `fallback`, a paired axis's static size), else symbolic.
-Dim size_of(const Var& x, std::int64_t ax, std::int64_t fallback, std::source_location loc) {
-  std::int64_t d = x.static_shape()[ax];
-  if (d == unknown_dim) d = fallback;
-  if (d != unknown_dim) return Dim(d);
-  return Dim(x.shape(ax, loc));
-}
-
-// The product of some dims, static when all are.
-Dim dims_product(const std::vector<Dim>& dims, std::source_location loc) {
-  std::int64_t known = 1;
-  Var symbolic;
-  for (const Dim& d : dims) {
-    if (auto* size = std::get_if<std::int64_t>(&d.value)) known *= *size;
-    else if (symbolic.is_null()) symbolic = std::get<Var>(d.value);
-    else symbolic = mul(symbolic, std::get<Var>(d.value), loc);
-  }
-  if (symbolic.is_null()) return Dim(known);
-  return known == 1 ? Dim(symbolic) : Dim(mul(symbolic, known, loc));
-}
-
-bool is_identity(const Ints& perm) {
-  for (std::size_t i = 0; i < perm.size(); ++i)
-    if (perm[i] != static_cast<std::int64_t>(i)) return false;
-  return true;
-}
-
-// Sums a's axes_a against b's axes_b: both operands are transposed so that the summed axes
-// meet in the middle, flattened to matrices, multiplied, and the free axes unflattened.
-Var contract(const Var& a0, const Var& b0, const std::vector<std::int64_t>& axes_a0,
-             const std::vector<std::int64_t>& axes_b0, std::string_view op,
-             std::source_location loc) {
-  check_not_null(a0, b0, op, loc);
-  if (axes_a0.size() != axes_b0.size())
-    throw_error(op, fmt::format("the axis lists differ in length: [{}] of {} and [{}] of {}",
-                                fmt::join(axes_a0, ", "), a0.type().str(),
-                                fmt::join(axes_b0, ", "), b0.type().str()),
-                loc);
-  Ints axes_a = tensordot_axes(a0, axes_a0, op, loc);
-  Ints axes_b = tensordot_axes(b0, axes_b0, op, loc);
-  // Each operand's reshape uses its own sizes (a static size may come from the paired
-  // axis), so that sizes that disagree at run time surface as matmul's inner-dimension error.
-  std::vector<Dim> summed_a, summed_b;
-  for (std::size_t i = 0; i < axes_a.size(); ++i) {
-    std::int64_t da = a0.static_shape()[axes_a[i]], db = b0.static_shape()[axes_b[i]];
-    if (da != unknown_dim && db != unknown_dim && da != db)
-      throw_error(op, fmt::format("summed axes differ in size: axis {} of {} and axis {} of {}",
-                                  axes_a[i], a0.type().str(), axes_b[i], b0.type().str()),
-                  loc);
-    summed_a.push_back(size_of(a0, axes_a[i], db, loc));
-    summed_b.push_back(size_of(b0, axes_b[i], da, loc));
-  }
-  auto [a, b] = promoted(a0, b0, loc);
-  Ints free_a = other_axes(a.rank(), axes_a), free_b = other_axes(b.rank(), axes_b);
-  std::vector<Dim> rows, cols;
-  for (auto ax : free_a) rows.push_back(size_of(a, ax, unknown_dim, loc));
-  for (auto ax : free_b) cols.push_back(size_of(b, ax, unknown_dim, loc));
-
-  Ints perm_a = free_a, perm_b = axes_b;
-  perm_a.insert(perm_a.end(), axes_a.begin(), axes_a.end());
-  perm_b.insert(perm_b.end(), free_b.begin(), free_b.end());
-  Var ta = is_identity(perm_a) ? a : transpose(a, perm_a, loc);
-  Var tb = is_identity(perm_b) ? b : transpose(b, perm_b, loc);
-  // Already a matrix: reshape(x, x's own shape) -> x
-  if (free_a.size() != 1 || axes_a.size() != 1)
-    ta = reshape(ta, {dims_product(rows, loc), dims_product(summed_a, loc)}, loc);
-  if (free_b.size() != 1 || axes_b.size() != 1)
-    tb = reshape(tb, {dims_product(summed_b, loc), dims_product(cols, loc)}, loc);
-  Var c = matmul(ta, tb, loc);
-  if (free_a.size() == 1 && free_b.size() == 1) return c;
-  rows.insert(rows.end(), cols.begin(), cols.end());
-  return reshape(c, rows, loc);
-}
-
-}  // namespace
-
-Var matmul(const Var& a, const Var& b, std::source_location loc) {
-  check_not_null(a, b, "matmul", loc);
-  auto [pa, pb] = promoted(a, b, loc);
-  return apply(ops::matmul_op(), {pa, pb}, Attrs{}, loc);
-}
-
-// numpy.dot: a scalar operand multiplies; up to matrices it is matmul; beyond, it sums the
-// last axis of a with the second-to-last of b (the only one of a vector).
-Var dot(const Var& a, const Var& b, std::source_location loc) {
-  check_not_null(a, b, "dot", loc);
-  if (a.rank() == 0 || b.rank() == 0) return mul(a, b, loc);
-  if (a.rank() <= 2 && b.rank() <= 2) return matmul(a, b, loc);
-  return contract(a, b, {a.rank() - 1}, {b.rank() >= 2 ? b.rank() - 2 : 0}, "dot", loc);
-}
-
-// a[:, None] * b[None, :] over the flattened operands, as numpy.outer.
-Var outer(const Var& a, const Var& b, std::source_location loc) {
-  check_not_null(a, b, "outer", loc);
-  Var fa = a.rank() == 1 ? a : flatten(a, 1, loc);
-  Var fb = b.rank() == 1 ? b : flatten(b, 1, loc);
-  return mul(dimshuffle(fa, {0, -1}, loc), dimshuffle(fb, {-1, 0}, loc), loc);
-}
-
-Var tensordot(const Var& a, const Var& b, std::int64_t axes, std::source_location loc) {
-  check_not_null(a, b, "tensordot", loc);
-  if (axes < 0 || axes > a.rank() || axes > b.rank())
-    throw_error("tensordot",
-                fmt::format("cannot sum over {} axes of {} and {}", axes, a.type().str(),
-                            b.type().str()),
-                loc);
-  std::vector<std::int64_t> axes_a, axes_b;
-  for (std::int64_t i = 0; i < axes; ++i) {
-    axes_a.push_back(a.rank() - axes + i);
-    axes_b.push_back(i);
-  }
-  return contract(a, b, axes_a, axes_b, "tensordot", loc);
-}
-
-Var tensordot(const Var& a, const Var& b, const std::vector<std::int64_t>& axes_a,
-              const std::vector<std::int64_t>& axes_b, std::source_location loc) {
-  return contract(a, b, axes_a, axes_b, "tensordot", loc);
-}
 
 }  // namespace cgvm

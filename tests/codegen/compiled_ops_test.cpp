@@ -191,6 +191,7 @@ TEST_CASE("compiled: shape, index, contraction and random ops run and equal the 
   Var i = tensor("i", DType::Int64, {unknown_dim});
   std::vector<Var> outs = {
       dot(x, y),                                   // matmul (BLAS)
+      gemm(transpose(x), y, y, 2, -1),             // gemm (BLAS, reading x^T in place)
       x.reshape({x.shape(1), x.shape(0)}) * 2,     // reshape, shape_of, make_vector
       broadcast_to(v, {Dim(3), v.shape(0)}) + 1,   // broadcast_to
       concatenate({x, x * 2}, 0),                  // concatenate

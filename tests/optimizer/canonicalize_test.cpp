@@ -153,4 +153,14 @@ TEST_CASE("canonicalize: shape ops") {
   CHECK(formula(pass("canonicalize", reshape(t, {3, 2}))) == "reshape(t, 3, 2)");
   // an unknown size stays symbolic
   CHECK(formula(pass("canonicalize", m.shape(0))) == "shape_of{axis=0}(m)");
+  // sizes read from the operands, without computing the op
+  Var n = matrix("n");
+  CHECK(formula(pass("canonicalize", sum(exp(m), {1}).shape(0))) == "shape_of{axis=0}(m)");
+  CHECK(formula(pass("canonicalize", sum(exp(m), {0}, true).shape(1))) == "shape_of{axis=1}(m)");
+  CHECK(formula(pass("canonicalize", exp(m).T().shape(0))) == "shape_of{axis=1}(m)");
+  CHECK(formula(pass("canonicalize", dot(m, n).shape(0))) == "shape_of{axis=0}(m)");
+  CHECK(formula(pass("canonicalize", dot(m, n).shape(1))) == "shape_of{axis=1}(n)");
+  // a reduced axis of a keepdims sum is 1; its size is not the input's
+  Var kept = pass("canonicalize", sum(m, {1}, true).shape(1));
+  CHECK(formula(kept) == "1");
 }

@@ -63,6 +63,26 @@ TEST_CASE("rewrite: outputs no rule touches come back as the same Var") {
   CHECK(stats.nodes == 5);  // a, exp, 2, mul, add: each visited once
 }
 
+TEST_CASE("rewrite: rules see who reads a value in the graph the walk was given") {
+  Var a = vector("a");
+  Var e = exp(a);
+  bool single = false;
+  std::size_t readers = 0;
+  RuleSet set({{"look at exp", op("exp", {x}), [&](const Match& m) {
+                  single = m.single_use(m.node().output(0));
+                  readers = m.readers(m.node().output(0)).size();
+                  return Var();
+                }}});
+  auto look = [&](const std::vector<Var>& outputs) {
+    rewrite(outputs, set);
+    return std::pair{single, readers};
+  };
+  CHECK(look({e * 2}) == std::pair{true, std::size_t{1}});
+  CHECK(look({e * 2 + e}) == std::pair{false, std::size_t{2}});  // two readers
+  CHECK(look({e * e}) == std::pair{false, std::size_t{2}});      // one node, both inputs
+  CHECK(look({e * 2, e}) == std::pair{false, std::size_t{1}});   // also an output
+}
+
 TEST_CASE("rewrite: a replacement that would lose a broadcast or change the dtype is skipped") {
   // x*1 -> x is wrong when 1 is what gives the result its shape
   RuleSet set({{"x*1 -> x", op("mul", {x, c(1)}), keep},

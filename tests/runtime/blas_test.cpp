@@ -39,3 +39,30 @@ TEST_CASE("blas: gemm matches a naive product, with transposes and leading dimen
   blas::set_num_threads(before);
   CHECK_ERROR(blas::set_num_threads(0), {"0 threads"});
 }
+
+TEST_CASE("blas: gemv matches a naive product, both ways, with strides") {
+  // A = [[1, 2, 3], [4, 5, 6]] inside a 2x4 buffer (lda 4); x every other element.
+  std::vector<double> a = {1, 2, 3, -1, 4, 5, 6, -1};
+  std::vector<double> x = {1, 9, 0, 9, 2};  // [1, 0, 2] with incx 2
+  std::vector<double> y = {1, 1};
+  blas::gemv(false, 2, 3, 1.0, a.data(), 4, x.data(), 2, 2.0, y.data(), 1);
+  CHECK(y == std::vector<double>{7 + 2, 16 + 2});
+  // A^T [1, 2]: y has 3 elements, written every other place.
+  std::vector<float> af = {1, 2, 3, 4, 5, 6}, xf = {1, 2};
+  std::vector<float> yf(5, std::nanf(""));
+  blas::gemv(true, 2, 3, 2.0f, af.data(), 3, xf.data(), 1, 0.0f, yf.data(), 2);
+  CHECK(yf[0] == 18);
+  CHECK(yf[2] == 24);
+  CHECK(yf[4] == 30);
+  CHECK(std::isnan(yf[1]));  // untouched between the strides
+  // An empty sum: y = beta * y; beta == 0 clears even NaN.
+  std::vector<float> yk = {2, std::nanf("")};
+  blas::gemv(false, 2, 0, 1.0f, nullptr, 1, nullptr, 1, 0.5f, yk.data(), 1);
+  CHECK(yk[0] == 1.0f);
+  blas::gemv(false, 2, 0, 1.0f, nullptr, 1, nullptr, 1, 0.0f, yk.data(), 1);
+  CHECK(yk == std::vector<float>{0, 0});
+  CHECK_ERROR(blas::gemv(false, 2, 3, 1.0, a.data(), 2, x.data(), 1, 0.0, y.data(), 1),
+              {"blas::gemv", "lda = 2"});
+  CHECK_ERROR(blas::gemv(false, 2, 3, 1.0, a.data(), 4, x.data(), 0, 0.0, y.data(), 1),
+              {"blas::gemv", "incx = 0"});
+}

@@ -1,7 +1,8 @@
 // Gradients of matmul for every rank combination numpy.matmul allows (1-d promotion, batch
 // dims that broadcast by a missing dim or a static 1), of the compositions dot, outer and
-// tensordot, hand-computed values, dtype and line, and second derivatives. The last test
-// fails when a contraction op of ops::all_ops() has no row in the table.
+// tensordot, gemm with every shape of its addend, hand-computed values, dtype and line, and
+// second derivatives. The last test fails when a contraction op of ops::all_ops() has no
+// row in the table.
 #include <functional>
 #include <set>
 #include <string>
@@ -164,9 +165,44 @@ TEST_CASE("contraction grad: second derivatives") {
   }
 }
 
+TEST_CASE("contraction grad: gemm, with every shape of its addend") {
+  // dA = alpha G B^T, dB = alpha A^T G, dC = beta G summed over the dims C stretched along.
+  struct GemmRow {
+    const char* label;
+    Shape c;
+    double alpha, beta;
+    bool transposed = false;  // A enters as the transpose of a [4, 2] input
+  };
+  const GemmRow gemm_rows[] = {
+      {"scalar addend", {}, 2, -1},          {"bias row [n]", {3}, 1, 1},
+      {"bias row [1, n]", {1, 3}, 0.5, 2},   {"column [m, 1]", {2, 1}, -1, 1},
+      {"full matrix", {2, 3}, 1.5, -0.5},    {"beta 0: c unread", {2, 3}, 2, 0},
+      {"transposed operand", {3}, 3, 1, true},
+  };
+  std::uint64_t seed = 200;
+  for (const GemmRow& row : gemm_rows) {
+    auto fn = [&](const std::vector<Var>& in) {
+      Var a = row.transposed ? transpose(in[0]) : in[0];
+      return gemm(a, in[1], row.c.empty() ? in[2] : fixed(in[2], row.c), row.alpha, row.beta);
+    };
+    check_grad(std::string("gemm: ") + row.label, fn,
+               {uniform_point(++seed, row.transposed ? Shape{4, 2} : Shape{2, 4}, -1, 1),
+                uniform_point(++seed, {4, 3}, -1, 1), uniform_point(++seed, row.c, -1, 1)});
+  }
+  // Second derivatives: the gradient of sum(gemm(A, B, c)^2) in A, against its own finite
+  // differences.
+  auto grad_a = [](const std::vector<Var>& in) {
+    Var y = gemm(in[0], in[1], in[2], 2, -1);
+    return grad(sum(y * y), in[0]);
+  };
+  check_grad("second derivative of sum(gemm(A, B, c)^2)", grad_a,
+             {uniform_point(300, {3, 4}, -1, 1), uniform_point(301, {4, 2}, -1, 1),
+              uniform_point(302, {2}, -1, 1)});
+}
+
 TEST_CASE("contraction grad: every contraction op has a gradient row") {
   // No contraction op lacks a gradient today: a new one needs a row or a reason.
-  std::set<std::string> covered;
+  std::set<std::string> covered{"gemm"};  // its own test, above
   for (const Row& row : rows()) covered.insert(row.name);
   test::check_op_coverage(OpFamily::Contraction, covered, {}, /*require_grad=*/true);
 }

@@ -1,8 +1,9 @@
 // The contraction family: matmul on every rank combination (the table below, in several
 // dtypes, with static and unknown input sizes), strided inputs, a larger random case against
-// a naive loop, integer and bool products, dot/outer/tensordot on hand-computed values, and
-// the user errors. The last test fails when a contraction op of ops::all_ops() has no row in
-// the table.
+// a naive loop, integer and bool products, dot/outer/tensordot on hand-computed values, gemm
+// with every shape of its addend, and the user errors. The last test fails when a contraction
+// op of ops::all_ops() has no row in the tables.
+#include <cmath>
 #include <set>
 #include <string>
 #include <vector>
@@ -302,8 +303,96 @@ TEST_CASE("contraction: user errors name the op, the types and the line") {
               {"matmul", "inner dimensions do not match", file});
 }
 
+namespace {
+
+// gemm(A, B, c, 2, -1) = 2 A@B - c for every shape of c, and the gemv forms (one row, one
+// column), with A@B = [[58, 64], [139, 154]].
+struct GemmCase {
+  const char* label;
+  Values a;
+  Shape a_shape;
+  Values b;
+  Shape b_shape;
+  Values c;
+  Shape c_shape;
+  Shape out_shape;
+  Values want;
+};
+
+const std::vector<GemmCase> gemm_cases = {
+    {"scalar addend", A, {2, 3}, B, {3, 2}, {1}, {}, {2, 2}, {115, 127, 277, 307}},
+    {"bias row [n]", A, {2, 3}, B, {3, 2}, {1, 2}, {2}, {2, 2}, {115, 126, 277, 306}},
+    {"bias row [1, n]", A, {2, 3}, B, {3, 2}, {1, 2}, {1, 2}, {2, 2}, {115, 126, 277, 306}},
+    {"column [m, 1]", A, {2, 3}, B, {3, 2}, {1, 2}, {2, 1}, {2, 2}, {115, 127, 276, 306}},
+    {"full matrix", A, {2, 3}, B, {3, 2}, {1, 2, 3, 4}, {2, 2}, {2, 2}, {115, 126, 275, 304}},
+    {"one row (gemv)", v, {1, 3}, B, {3, 2}, {1, 2}, {2}, {1, 2}, {115, 126}},
+    {"one column (gemv)", A, {2, 3}, v, {3, 1}, {1, 2}, {2, 1}, {2, 1}, {27, 62}},
+    {"empty sum: -c", {}, {2, 0}, {}, {0, 2}, {1, 2}, {2}, {2, 2}, {-1, -2, -1, -2}},
+};
+
+}  // namespace
+
+TEST_CASE("contraction: gemm is alpha * a @ b + beta * c for every shape of c") {
+  for (const GemmCase& c : gemm_cases) {
+    for (DType dtype : {float32, float64}) {
+      CAPTURE(c.label);
+      CAPTURE(dtype_name(dtype));
+      Array av = make(dtype, c.a, c.a_shape), bv = make(dtype, c.b, c.b_shape);
+      Array cv = make(dtype, c.c, c.c_shape);
+      Var a = tensor("a", dtype, c.a_shape), b = tensor("b", dtype, c.b_shape);
+      Var k = tensor("c", dtype, c.c_shape);
+      Var y = gemm(a, b, k, 2, -1);
+      CHECK(shape_str(y.static_shape()) == shape_str(c.out_shape));
+      check_array(evaluate(y, {{a, av}, {b, bv}, {k, cv}}), dtype, c.out_shape, c.want);
+      // Unknown sizes, and the operands as transposed views (BLAS's flags, no copy).
+      Var au = matrix("a", dtype), bu = matrix("b", dtype);
+      Var yu = gemm(au, bu, k, 2, -1);
+      auto column_major = [](const Array& m) { return m.copy().transpose().copy().transpose(); };
+      Array at = column_major(av), bt = column_major(bv);
+      check_array(evaluate(yu, {{au, at}, {bu, bt}, {k, cv}}), dtype, c.out_shape, c.want);
+    }
+  }
+  // beta 0: c is not read (NaN stays out); alpha 0 gives beta * c.
+  Var a = matrix("a"), b = matrix("b"), c = matrix("c");
+  Bindings values{{a, make(float32, A, {2, 3})}, {b, make(float32, B, {3, 2})},
+                  {c, Array::full({2, 2}, std::nan(""))}};
+  check_array(evaluate(gemm(a, b, c, 1, 0), values), float32, {2, 2}, {58, 64, 139, 154});
+  values[2].second = make(float32, {1, 2, 3, 4}, {2, 2});
+  check_array(evaluate(gemm(a, b, c, 0, 3), values), float32, {2, 2}, {3, 6, 9, 12});
+}
+
+TEST_CASE("contraction: gemm's user errors name the op, the types and the line") {
+  Var a = tensor("a", float32, {2, 3}), b = tensor("b", float32, {4, 5});
+  Var c = tensor("c", float32, {5});
+  CHECK_ERROR(gemm(a, b, c), {"gemm", "inner dimensions do not match: float32[2, 3] @ "
+                                      "float32[4, 5]", file});
+  Var bm = tensor("bm", float32, {3, 5});
+  CHECK_ERROR(gemm(a, bm, tensor("d", float32, {4})),
+              {"gemm", "addend float32[4] does not broadcast to the product's shape [2, 5]", file});
+  CHECK_ERROR(gemm(tensor("r", float32, {1, 3}), bm, tensor("e", float32, {2, 5})),
+              {"gemm", "addend float32[2, 5]", "[1, 5]", file});
+  CHECK_ERROR(gemm(a, bm, tensor("t", float32, {1, 2, 5})), {"gemm", "more dims", file});
+  CHECK_ERROR(gemm(tensor("s", float32, {2, 2, 3}), bm, c), {"gemm", "must be matrices", file});
+  CHECK_ERROR(gemm(matrix("i", int32), matrix("j", int32), scalar("k", int32)),
+              {"gemm", "float operands", "int32", file});
+  CHECK_ERROR(gemm(a, tensor("f", float64, {3, 5}), c), {"gemm", "one dtype", "float64", file});
+  CHECK_ERROR(gemm(a, bm, Var()), {"gemm", "null", file});
+  // At run time, with unknown sizes: c stretches only along its static 1s.
+  Var x = matrix("x"), y = matrix("y"), z = vector("z");
+  Var g = gemm(x, y, z);
+  auto at = [&](const Shape& xs, const Shape& ys, const Shape& zs) {
+    return Bindings{{x, Array::zeros(xs)}, {y, Array::zeros(ys)}, {z, Array::zeros(zs)}};
+  };
+  CHECK_ERROR(evaluate(g, at({2, 3}, {4, 5}, {5})),
+              {"gemm", "inner dimensions do not match: float32[2, 3] @ float32[4, 5]", file});
+  CHECK_ERROR(evaluate(g, at({2, 3}, {3, 5}, {1})),
+              {"gemm", "addend float32[1] does not broadcast to the product's shape [2, 5]",
+               "static size 1", file});
+}
+
 TEST_CASE("contraction: every contraction op of ops::all_ops() has a row in the table") {
   std::set<std::string> covered;
   for (const Case& c : cases) covered.insert(c.name);
+  if (!gemm_cases.empty()) covered.insert("gemm");
   test::check_op_coverage(OpFamily::Contraction, covered);
 }
