@@ -10,6 +10,7 @@
 
 #include "codegen/emit_cpp.hpp"
 #include "codegen/lower.hpp"
+#include "codegen/memory_report.hpp"
 #include "executor.hpp"
 #include "optimizer/pipeline.hpp"
 #include "pipeline_fingerprint.hpp"
@@ -33,6 +34,8 @@ struct Function::Impl {
   std::vector<SharedVar> shared_read;     // every shared variable the graph reads
   std::vector<Array> constants;           // the values of the graph's constants
   std::shared_ptr<const Executor> executor;  // compiled and debug modes
+  std::vector<Var> optimized;                // compiled and debug modes: what runs
+  FusionPlan fusion;                         // and how it was fused
   FunctionReport report;
   std::string source;
 };
@@ -267,6 +270,8 @@ void compile(Function::Impl& f) {
   if (!program.kernels.empty())
     module = compile_cpp(f.source, {.codegen_version = "cgvm-kernels-1"}, &r.jit);
   f.executor = std::make_shared<Executor>(std::move(program), std::move(module));
+  f.optimized = std::move(g.outputs);
+  f.fusion = std::move(g.fusion);
   r.total_ms = ms_since(start);
 }
 
@@ -368,6 +373,74 @@ std::string Function::program() const {
   return impl_->executor ? impl_->executor->program().str() : "";
 }
 const std::string& Function::source() const { return impl_->source; }
+
+namespace {
+
+const Executor& compiled(const Function::Impl& f, std::string_view what) {
+  if (!f.executor)
+    throw Error(fmt::format("{}: {} runs in interpret mode; {} needs a compiled function "
+                            "(Mode::Compiled or Mode::Debug)",
+                            what, function_label(f.name), what));
+  return *f.executor;
+}
+
+// The node of the optimized graph that computes `v`: v's own node where the optimizer kept
+// it, else the one node of v's op built at v's line (a graph read back from the cache has
+// equal nodes, not the same ones).
+const Node& optimized_node(const Function::Impl& f, const Var& v) {
+  if (v.is_null()) throw Error("why_not_fused: a null Var");
+  std::vector<const Node*> nodes = topo_sort(f.optimized), same_line;
+  for (const Node* n : nodes) {
+    if (n == v.node().get()) return *n;
+    const auto &a = n->location(), &b = v.node()->location();
+    if (&n->op() == &v.node()->op() && a.line() == b.line() && a.column() == b.column() &&
+        std::string_view(a.file_name()) == b.file_name())
+      same_line.push_back(n);
+  }
+  if (same_line.size() == 1) return *same_line[0];
+  const std::vector<const Node*> given = topo_sort(f.graph);
+  if (std::find(given.begin(), given.end(), v.node().get()) == given.end())
+    throw Error(fmt::format("why_not_fused: {} at {} is not part of {}: its outputs and updates "
+                            "do not depend on it",
+                            v.node()->op().name, format_location(v.node()->location()),
+                            function_label(f.name)));
+  throw Error(fmt::format(
+      "why_not_fused: {} at {} is not in the optimized graph of {}{}", v.node()->op().name,
+      format_location(v.node()->location()), function_label(f.name),
+      same_line.empty() ? ": a rewrite replaced it (compile_report().passes lists the rules "
+                          "that fired)"
+                        : fmt::format(": {} nodes of that line match", same_line.size())));
+}
+
+}  // namespace
+
+MemoryReport Function::memory_report(const std::vector<Shape>& input_shapes) const {
+  return cgvm::memory_report(compiled(*impl_, "memory_report").program(), input_shapes);
+}
+
+std::string Function::why_not_fused(const Var& a, const Var& b) const {
+  const Program& p = compiled(*impl_, "why_not_fused").program();
+  const Node &na = optimized_node(*impl_, a), &nb = optimized_node(*impl_, b);
+  auto kernel_of = [&](const Node& n) -> const LoopKernel* {
+    for (const LoopKernel& k : p.kernels)
+      if (std::find(k.nodes.begin(), k.nodes.end(), &n) != k.nodes.end()) return &k;
+    return nullptr;
+  };
+  auto name = [](const Node& n) {
+    return fmt::format("{} at {}", n.op().name, format_location(n.location()));
+  };
+  const LoopKernel *ka = kernel_of(na), *kb = kernel_of(nb);
+  if (ka && ka == kb) return fmt::format("fused: {} and {} both run in kernel {}", name(na), name(nb), ka->name);
+  // Each node's own story: where it runs and, where it did not join its readers, why.
+  auto story = [&](const Node& n, const LoopKernel* k) {
+    std::string where = k ? fmt::format("runs in kernel {}", k->name) : "runs as its own step";
+    auto it = impl_->fusion.apart.find(&n);
+    return it == impl_->fusion.apart.end()
+               ? fmt::format("{} {}, with its readers", name(n), where)
+               : fmt::format("{} {}: {}", name(n), where, it->second);
+  };
+  return fmt::format("not fused:\n  {}\n  {}", story(na, ka), story(nb, kb));
+}
 
 std::vector<Var> Function::updated_shared() const {
   return {impl_->update_targets.begin(), impl_->update_targets.end()};

@@ -17,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "codegen/memory_report.hpp"
 #include "jit/jit.hpp"
 #include "optimizer/pipeline.hpp"
 #include "runtime/array.hpp"
@@ -116,6 +117,13 @@ class Function {
   const FunctionReport& compile_report() const;
   std::string program() const;
   const std::string& source() const;
+  // Compiled and debug modes: the memory one call takes with inputs of these shapes, known
+  // before running it (codegen/memory_report.hpp); a shape the call would reject raises the
+  // same cgvm::Error.
+  MemoryReport memory_report(const std::vector<Shape>& input_shapes) const;
+  // Compiled and debug modes: why two values of the graph do not run in one loop kernel, in
+  // words (or that they do). A value the optimizer rewrote away is an Error saying so.
+  std::string why_not_fused(const Var& a, const Var& b) const;
 
   struct Impl;
   explicit Function(std::shared_ptr<const Impl> impl) : impl_(std::move(impl)) {}

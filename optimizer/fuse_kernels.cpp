@@ -1,9 +1,12 @@
 #include "optimizer/fuse_kernels.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <iterator>
 #include <map>
 
+#include "runtime/error.hpp"
 #include "symbolic/graph.hpp"
 #include "symbolic/op_def.hpp"
 #include "symbolic/op_list.hpp"
@@ -256,26 +259,32 @@ struct Use {
   int input;
 };
 
-// Adds `n` to `b`, reading its dims from its consumers there. False, with `b` as it was, if
-// they disagree or the kernel would become invalid.
-bool join(Builder& b, const Node* n, const std::vector<Use>& uses) {
+// Adds `n` to `b`, reading its dims from its consumers there. Null, or, with `b` as it was,
+// why not: its readers disagree or the kernel would become invalid.
+const char* join(Builder& b, const Node* n, const std::vector<Use>& uses) {
   Builder::Mark m = b.mark();
   std::vector<int> dims = b.in[uses[0].node][uses[0].input];
-  bool ok = true;
-  for (std::size_t k = 1; k < uses.size() && ok; ++k) {
+  const char* why = nullptr;
+  for (std::size_t k = 1; k < uses.size() && !why; ++k) {
     const std::vector<int>& d = b.in[uses[k].node][uses[k].input];
-    for (std::size_t a = 0; a < d.size() && ok; ++a) ok = b.unite(dims[a], d[a]);
+    for (std::size_t a = 0; a < d.size() && !why; ++a)
+      if (!b.unite(dims[a], d[a]))
+        why = "its readers in the kernel walk its axes differently (one reads a static "
+              "size-1 axis the other loops over)";
   }
-  if (ok) {
+  if (!why) {
     b.out[n] = dims;
     b.in[n] = input_dims(*n, dims, b);
     b.add(n);
     unify_operand_axes(b, n);
-    ok = node_distinct(b, n) && touched_distinct(b, 0) && reductions_agree(b, n);
+    if (!node_distinct(b, n) || !touched_distinct(b, 0))
+      why = "the kernel would read one value along two of its axes at once (as in x + x.T)";
+    else if (!reductions_agree(b, n))
+      why = "its reduction and the kernel's reduce different axes";
   }
-  if (!ok) b.rollback(std::move(m));
+  if (why) b.rollback(std::move(m));
   b.commit();
-  return ok;
+  return why;
 }
 
 Builder start(const Node* n) {
@@ -347,31 +356,43 @@ FusionPlan fuse_kernels(std::span<const Var> outputs) {
       uses[order[i]->input(j).node().get()].push_back({order[i], j});
   }
 
+  FusionPlan plan;
   std::vector<Builder> builders;
   std::unordered_map<const Node*, int> builder_of;
   for (auto it = order.rbegin(); it != order.rend(); ++it) {
     const Node* n = *it;
-    if (!is_fusible(*n)) continue;
+    if (!is_fusible(*n)) {
+      plan.apart[n] = fmt::format("{} is not a loop op", n->op().name);
+      continue;
+    }
     const std::vector<Use>& u = uses[n];
     int target = -1;
-    bool one_kernel = !u.empty();
+    const Node* outside = nullptr;  // a reader not in any kernel
+    bool split = false;             // readers in two kernels
     for (const Use& use : u) {
       auto found = builder_of.find(use.node);
       int k = found == builder_of.end() ? -1 : found->second;
-      if (k < 0 || (target >= 0 && k != target)) one_kernel = false;
-      target = k;
+      if (k < 0) outside = use.node;
+      else if (target >= 0 && k != target) split = true;
+      if (k >= 0) target = k;
     }
-    if (one_kernel && join(builders[target], n, u)) {
+    const char* why = nullptr;
+    if (u.empty()) why = "nothing in the graph reads it (a result of the function)";
+    else if (outside)
+      plan.apart[n] = fmt::format("it is read by {} at {}, which runs outside any kernel",
+                                  outside->op().name, format_location(outside->location()));
+    else if (split) why = "its readers are in different kernels (it would be computed twice)";
+    else if (!(why = join(builders[target], n, u))) {
       builder_of[n] = target;
       continue;
     }
+    if (why) plan.apart[n] = why;
     // A dimshuffle alone is a view of its input, not worth a copy.
     if (is_dimshuffle(*n)) continue;
     builder_of[n] = static_cast<int>(builders.size());
     builders.push_back(start(n));
   }
 
-  FusionPlan plan;
   for (Builder& b : builders) {
     plan.kernels.push_back(finish(b, topo_index));
     for (const Node* n : b.nodes) plan.kernel_of[n] = static_cast<int>(plan.kernels.size()) - 1;

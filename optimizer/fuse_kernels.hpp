@@ -15,6 +15,7 @@
 // node only joins when every consumer is inside, fusing never creates a cycle between
 // kernels. Fusion runs last in the pipeline: passes after it cannot see inside kernels.
 #include <span>
+#include <string>
 #include <unordered_map>
 #include <vector>
 
@@ -34,6 +35,9 @@ struct FusedKernel {
 struct FusionPlan {
   std::vector<FusedKernel> kernels;
   std::unordered_map<const Node*, int> kernel_of;  // the nodes that run inside a kernel
+  // Why a node does not run in the kernel of its readers, in words: not a loop op, read by
+  // a step outside kernels, readers in two kernels, or the join would break the kernel.
+  std::unordered_map<const Node*, std::string> apart;
 };
 
 // Whether `node` can run inside a loop kernel at all.

@@ -118,6 +118,10 @@ struct OpDef {
   int state_input = -1;
   int state_output = -1;
 
+  // `eval` returns a view of its first input, no new memory (reshape: where the layout
+  // allows; it copies a value it cannot view). The memory report counts none.
+  bool view = false;
+
   // Code generation (codegen/). An elementwise op with `emit` fuses into loop kernels; a
   // reduction with `emit_reduce` fuses with its producers and consumers. Any other op runs
   // in compiled functions through `eval` (matmul's eval is the BLAS call).

@@ -161,6 +161,7 @@ const OpDef& subtensor_op() {
         grads[0] = update_region(a, 1, zeros_like(x, a.loc()), a.grad(), "inc");
         return grads;
       },
+      .view = true,
   };
   return def;
 }

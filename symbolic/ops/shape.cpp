@@ -310,7 +310,8 @@ const OpDef& reshape_op() {
                          .max_inputs = -1,
                          .infer = infer_reshape,
                          .eval = eval_reshape,
-                         .grad = grad_reshape};
+                         .grad = grad_reshape,
+                         .view = true};
   return def;
 }
 
@@ -322,7 +323,8 @@ const OpDef& dimshuffle_op() {
                          .max_inputs = 1,
                          .infer = infer_dimshuffle,
                          .eval = eval_dimshuffle,
-                         .grad = grad_dimshuffle};
+                         .grad = grad_dimshuffle,
+                         .view = true};
   return def;
 }
 
@@ -334,7 +336,8 @@ const OpDef& broadcast_to_op() {
                          .max_inputs = -1,
                          .infer = infer_broadcast_to,
                          .eval = eval_broadcast_to,
-                         .grad = grad_broadcast_to};
+                         .grad = grad_broadcast_to,
+                         .view = true};
   return def;
 }
 

@@ -187,3 +187,42 @@ TEST_CASE("compile report: stages, and a second identical function hits the cach
   CHECK(g.compile_report().jit.memory_hit);
   CHECK(g.compile_report().to_string().find("memory hit") != std::string::npos);
 }
+
+TEST_CASE("fusion: why_not_fused names where each value runs and why it did not join") {
+  Var x = matrix("x"), w = matrix("w");
+  Var h = exp(x);
+  Var scaled = h * 2;
+  Var product = dot(scaled, w);
+  auto f = function({x, w}, {tanh(product)});
+  CHECK(f.why_not_fused(h, scaled).starts_with("fused: exp at"));
+  const std::string apart = f.why_not_fused(scaled, product);
+  INFO(apart);
+  CHECK(apart.find("mul at ") != std::string::npos);
+  CHECK(apart.find(test::this_file() + ":") != std::string::npos);
+  CHECK(apart.find("it is read by matmul at") != std::string::npos);
+  CHECK(apart.find("runs as its own step: matmul is not a loop op") != std::string::npos);
+
+  // readers in two kernels: exp feeds a transposed add and two reductions over other axes
+  Var t = exp(x);
+  Var both = t + t.T();
+  auto g = function({x}, {both, sum(t, {0}), sum(t, {1})});
+  const std::string split = g.why_not_fused(t, both);
+  INFO(split);
+  CHECK(split.find("its readers are in different kernels") != std::string::npos);
+
+  // one reduction kernel cannot take a reduction over other axes
+  Var rows = sum(exp(x), {1}, true);
+  Var all = sum(x * rows);
+  auto k = function({x}, {all});
+  const std::string reduce = k.why_not_fused(rows, all);
+  INFO(reduce);
+  CHECK(reduce.find("its reduction and the kernel's reduce different axes") != std::string::npos);
+
+  // values the function does not have
+  CHECK_ERROR(f.why_not_fused(h, x * 3), {"is not part of function"});
+  Var gone = x * 1;  // rewritten to x
+  auto r = function({x}, {exp(gone)});
+  CHECK_ERROR(r.why_not_fused(gone, x), {"mul at", "a rewrite replaced it"});
+  auto interpreted = function({x}, {exp(x)}, {.mode = Mode::Interpret});
+  CHECK_ERROR(interpreted.why_not_fused(x, x), {"interpret mode"});
+}
