@@ -140,6 +140,16 @@ Var merge_siblings(const Match& m) {
   return split(joined, widths, 1, loc)[index];
 }
 
+// a @ b with an inner size of 1 (a column times a row): an outer product, which is the
+// broadcast a * b, one loop that fuses with what reads it, where BLAS would make a product
+// call and a buffer of its own.
+Var outer_product(const Match& m) {
+  const Var &a = m[x], &b = m[y];
+  if (a.rank() != 2 || b.rank() != 2 || a.static_shape()[1] != 1 || b.static_shape()[0] != 1)
+    return {};
+  return m.make("mul", {a, b});
+}
+
 }  // namespace
 
 std::vector<Rule> specialize_rules() {
@@ -161,6 +171,8 @@ std::vector<Rule> specialize_rules() {
       // -dot(a,b) -> gemm(a, b, 0, -1, 0)
       {"-dot(a,b) -> gemm", op("neg", {op("matmul", {x, y}, w)}),
        [](const Match& m) { return scaled_product(m, m[w], -1); }},
+      // a @ b with inner size 1 -> a * b (broadcast)
+      {"outer product dot -> a * b", op("matmul", {x, y}), outer_product},
       // dot(x,W1), dot(x,W2) -> columns of dot(x, [W1 W2])
       {"dot(x,W1), dot(x,W2) -> dot(x, [W1 W2])", op("matmul", {x, y}), merge_siblings},
   };

@@ -319,3 +319,22 @@ TEST_CASE("specialize: products that must not merge") {
   Var one_row = tensor("one_row", float32, {1, unknown_dim});
   CHECK_FALSE(merges({dot(one_row, w0), dot(one_row, w1)}));
 }
+
+TEST_CASE("specialize: a product with inner size 1 is the broadcast outer product") {
+  Var col = tensor("col", DType::Float32, {unknown_dim, 1});
+  Var row = tensor("row", DType::Float32, {1, unknown_dim});
+  Bindings binds{{col, Array::from_list<float>({1, 2, 3}, {3, 1})},
+                 {row, Array::from_list<float>({4, 5}, {1, 2})}};
+  check_cases({{"column @ row", dot(col, row), "mul(col, row)"}}, binds);
+  // compiled, it fuses with its reader: one kernel, no product step
+  Function f = function({col, row}, {tanh(dot(col, row))});
+  const std::string program = f.program();
+  INFO(program);
+  CHECK(program.find("matmul") == std::string::npos);
+  CHECK(program.find("gemm") == std::string::npos);
+  CHECK(f.compile_report().kernels == 1);
+  CHECK(allclose(f(binds[0].second, binds[1].second), evaluate(tanh(dot(col, row)), binds)));
+  // an unknown inner size stays a product
+  Var a = matrix("a"), b = matrix("b");
+  CHECK(formula(specialized(dot(a, b))) == "matmul(a, b)");
+}
