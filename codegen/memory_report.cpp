@@ -5,9 +5,9 @@
 #include <algorithm>
 #include <unordered_map>
 
+#include "optimizer/pipeline.hpp"
 #include "runtime/error.hpp"
 #include "symbolic/graph.hpp"
-#include "symbolic/interpreter.hpp"
 #include "symbolic/op_def.hpp"
 #include "symbolic/shared.hpp"
 #include "symbolic/source.hpp"
@@ -22,80 +22,37 @@ std::int64_t bytes_of(const TensorType& t) {
   return n;
 }
 
-// Integer values of at most this many elements that are computed from constants are folded,
-// so that shapes built from them become static.
-constexpr std::int64_t kFoldLimit = 64;
-
-// The program's graph again, with the inputs' shapes static: each node rebuilt on rebuilt
-// inputs (make_node infers its type), shape arithmetic folded to constants.
-class ShapedGraph {
- public:
-  ShapedGraph(const Program& p, std::span<const Shape> shapes) {
-    if (shapes.size() != p.inputs.size())
-      throw Error(fmt::format("memory_report: {} input shapes given, the function takes {}",
-                              shapes.size(), p.inputs.size()));
-    for (std::size_t i = 0; i < p.inputs.size(); ++i) {
-      const Var& in = p.values[p.inputs[i]];
-      TensorType given{in.dtype(), shapes[i]};
-      if (!fits_type(given, in.type()))
-        throw Error(fmt::format("memory_report: input {} ('{}') is {}, a shape of {} was given",
-                                i, in.name(), in.type().str(), shape_str(shapes[i])));
-      shaped_.emplace(in.node().get(), tensor(in.name(), in.dtype(), shapes[i]));
-    }
-    for (const auto& [id, var] : p.sources)
-      if (is_shared(var)) {
-        Array value = SharedVar(var).get_value(true);
-        shaped_.emplace(var.node().get(), tensor(var.name(), var.dtype(), value.shape()));
-      }
-    for (const Node* n : topo_sort(p.values)) shape(*n);
+// The type of every program value for inputs of these shapes: the graph cloned with inputs
+// (and shared variables, at their current shapes) of static shapes, then canonicalized, which
+// folds shape_of of static sizes and the integer arithmetic on them, so that reshapes,
+// broadcasts and ranges of those sizes infer static shapes too.
+std::vector<TensorType> shaped_types(const Program& p, std::span<const Shape> shapes) {
+  if (shapes.size() != p.inputs.size())
+    throw Error(fmt::format("memory_report: {} input shapes given, the function takes {}",
+                            shapes.size(), p.inputs.size()));
+  Replacements static_inputs;
+  for (std::size_t i = 0; i < p.inputs.size(); ++i) {
+    const Var& in = p.values[p.inputs[i]];
+    const TensorType& type = in.type();
+    bool fits = shapes[i].size() == type.shape.size();
+    for (std::size_t d = 0; fits && d < shapes[i].size(); ++d)
+      fits = shapes[i][d] >= 0 && (type.shape[d] == unknown_dim || type.shape[d] == shapes[i][d]);
+    if (!fits)
+      throw Error(fmt::format("memory_report: input {} ('{}') is {}, a shape of {} was given", i,
+                              in.name(), type.str(), shape_str(shapes[i])));
+    static_inputs.emplace_back(in, tensor(in.name(), in.dtype(), shapes[i]));
   }
-
-  TensorType type_of(const Var& v) const {
-    return shaped_.at(v.node().get()).node()->output_types()[v.index()];
-  }
-
- private:
-  // A static size is one the input may have: equal where the type knows it, and the rank.
-  static bool fits_type(const TensorType& given, const TensorType& type) {
-    if (given.shape.size() != type.shape.size()) return false;
-    for (std::size_t i = 0; i < given.shape.size(); ++i)
-      if (given.shape[i] < 0 || (type.shape[i] != unknown_dim && type.shape[i] != given.shape[i]))
-        return false;
-    return true;
-  }
-
-  void shape(const Node& n) {
-    if (shaped_.count(&n)) return;
-    std::vector<Var> inputs;
-    bool changed = false, all_constant = true;
-    for (const Var& in : n.inputs()) {
-      const Var& s = shaped_.at(in.node().get());
-      Var now = s.node()->output(in.index());
-      changed = changed || !now.same(in);
-      all_constant = all_constant && is_constant(now);
-      inputs.push_back(now);
-    }
-    Var result = changed ? make_node(n.op(), inputs, n.attrs(), n.location())->output(0)
-                         : n.output(0);
-    const TensorType& t = result.node()->output_types()[0];
-    // shape_of a static size, and small integer results of constants: constants, so that the
-    // ops reading them (reshape, broadcast_to, arange) infer static shapes.
-    if (n.num_outputs() == 1 && is_integer(t.dtype) && n.op().family != OpFamily::Random &&
-        n.op().state_input < 0 && bytes_of(t) >= 0 &&
-        bytes_of(t) <= kFoldLimit * static_cast<std::int64_t>(dtype_size(t.dtype))) {
-      if (n.op().name == "shape_of") {
-        const std::int64_t size =
-            inputs[0].static_shape()[n.attrs().get_int("axis")];
-        if (size != unknown_dim) result = constant(Array::full({}, static_cast<double>(size), DType::Int64));
-      } else if (all_constant && !n.inputs().empty()) {
-        result = constant(evaluate(result));
-      }
-    }
-    shaped_.emplace(&n, result);
-  }
-
-  std::unordered_map<const Node*, Var> shaped_;
-};
+  for (const auto& [id, var] : p.sources)
+    if (is_shared(var))
+      static_inputs.emplace_back(
+          var, tensor(var.name(), var.dtype(), SharedVar(var).get_value(true).shape()));
+  std::vector<Var> cloned = clone_replace(p.values, static_inputs, /*strict=*/false);
+  std::vector<Var> folded = run_pass("canonicalize", cloned);
+  std::vector<TensorType> types;
+  for (std::size_t v = 0; v < cloned.size(); ++v)  // a rewrite may know less than the clone
+    types.push_back(folded[v].type().fully_known() ? folded[v].type() : cloned[v].type());
+  return types;
+}
 
 std::string human(std::int64_t bytes) {
   if (bytes < 0) return "?";
@@ -109,12 +66,12 @@ std::string human(std::int64_t bytes) {
 }  // namespace
 
 MemoryReport memory_report(const Program& p, std::span<const Shape> input_shapes) {
-  ShapedGraph shaped(p, input_shapes);
+  const std::vector<TensorType> types = shaped_types(p, input_shapes);
   MemoryReport r;
   const int n_values = static_cast<int>(p.values.size());
   r.value_bytes.resize(n_values);
   for (int v = 0; v < n_values; ++v) {
-    r.value_bytes[v] = bytes_of(shaped.type_of(p.values[v]));
+    r.value_bytes[v] = bytes_of(types[v]);
     if (r.value_bytes[v] < 0) r.unknown.push_back(v);
   }
   auto known = [&](int v) { return std::max<std::int64_t>(r.value_bytes[v], 0); };
@@ -126,14 +83,23 @@ MemoryReport memory_report(const Program& p, std::span<const Shape> input_shapes
     if (p.slot[v] >= 0) slot_size[p.slot[v]] = std::max(slot_size[p.slot[v]], known(v));
   for (std::int64_t s : slot_size) r.slot_bytes += s;
 
-  // Results outside slots own their memory from their step to their last reader.
+  // Results outside slots own their memory from their step to their last reader. A view
+  // owns nothing, except a returned view of a slot's buffer: the call returns a copy of it
+  // (the next call overwrites the slot), made after the last step.
   std::vector<std::int64_t> delta(p.steps.size() + 1, 0);
+  std::vector<int> base(n_values);  // the value whose memory each value is (itself, or a view's)
+  for (int v = 0; v < n_values; ++v) base[v] = v;
+  std::vector<bool> returned(n_values, false);
+  for (int v : p.outputs) returned[v] = true;
   for (std::size_t s = 0; s < p.steps.size(); ++s) {
     const Step& step = p.steps[s];
-    if (step.kind == Step::Kind::Eval && step.node->op().view) continue;
+    const bool view = step.kind == Step::Kind::Eval && step.node->op().view;
     for (int v : step.outputs) {
-      if (p.slot[v] >= 0) continue;
-      delta[s] += known(v);
+      if (view) base[v] = base[step.inputs[0]];
+      const bool copied = view && returned[v] && p.slot[base[v]] >= 0;
+      if ((view && !copied) || p.slot[v] >= 0) continue;
+      const std::size_t from = copied ? p.steps.size() - 1 : s;
+      delta[from] += known(v);
       delta[std::min<std::size_t>(p.last_use[v], p.steps.size() - 1) + 1] -= known(v);
     }
   }

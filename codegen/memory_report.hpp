@@ -2,14 +2,18 @@
 // How much memory a compiled function needs for given input shapes, known before it runs.
 //
 // Shapes come from type inference over the program's graph with the inputs' shapes made
-// static: integer scalars computed from shapes (sizes, products of sizes) are folded on the
-// way, so reshapes and ranges of symbolic size get static shapes too. Sizes that depend on
+// static, canonicalized: integer scalars computed from shapes (sizes, products of sizes)
+// fold, so reshapes and ranges of symbolic size get static shapes too. Sizes that depend on
 // input values (arange(0, n) of an input n) stay unknown and are listed.
 //
 // What it counts follows the program's buffer plan (program.hpp): slots are kept between
 // calls, each as large as the largest value it holds; other results (eval results, returned
-// values) live from their step to their last reader; views (reshape, dimshuffle, slices)
-// take nothing. Arguments, constants and shared variables are the caller's, reported apart.
+// values) live from their step to their last reader; views (OpDef::view: reshape,
+// dimshuffle, broadcast_to, slices, stop_gradient) take nothing, except a returned view of a
+// slot, which the call copies. Arguments, constants and shared variables are the caller's,
+// reported apart. Not counted: copies an eval makes inside itself (a product copies an
+// operand BLAS cannot read in place; a reshape copies what it cannot view), and the
+// allocator's rounding of sizes.
 #include <cstdint>
 #include <span>
 #include <string>

@@ -113,28 +113,57 @@ bool Match::match(const Pattern& p, const Var& v) {
   return false;
 }
 
-// The consumers of each node of the graph a walk was given, and the original of each node the
-// walk rebuilt with new inputs.
+// The consumers of each node of the graph a walk was given, and of the nodes its rules built;
+// the original of each node the walk rebuilt with new inputs.
 class UseIndex {
  public:
   explicit UseIndex(std::span<const Var> outputs) {
     for (const Var& v : outputs) outputs_.insert(v.node().get());
-    for (const Node* n : topo_sort(outputs))
+    for (const Node* n : topo_sort(outputs)) {
+      known_.insert(n);
       for (const Var& in : n->inputs()) consumers_[in.node().get()].push_back(n);
+    }
+  }
+  // A rule replaced `original` by `replacement`: the nodes it built are read where the
+  // replacement reads them, and the replacement where the original was. So the links of a
+  // chain a rule builds are inner links too, and a rule rooted at them leaves them to the
+  // chain's root (without this, rebuilding a chain of n links would cost n^2).
+  void replaced(const Node* original, const Var& replacement) {
+    std::vector<const Node*> stack{replacement.node().get()};
+    if (known_.insert(stack[0]).second) {
+      origin_[stack[0]] = original;
+    } else {  // a node already there (x*1 -> x): it stands for two, read by anything
+      outputs_.insert(stack[0]);
+      stack.clear();
+    }
+    while (!stack.empty()) {
+      const Node* n = stack.back();
+      stack.pop_back();
+      for (const Var& in : n->inputs()) {
+        const Node* i = in.node().get();
+        consumers_[i].push_back(n);
+        if (known_.insert(i).second) stack.push_back(i);
+      }
+    }
   }
   // `node` stands for `original` now. A node that was already in the graph (hash-consing
   // found it) stands for two and counts as read by anything.
   void rebuilt(const Node* node, const Node* original) {
-    if (consumers_.count(node) || origin_.count(node)) {
+    if (!known_.insert(node).second) {
       outputs_.insert(node);
       origin_.erase(node);
     } else {
       origin_[node] = original;
     }
   }
+  const Node* original(const Node* node) const {
+    for (auto it = origin_.find(node); it != origin_.end(); it = origin_.find(node))
+      node = it->second;
+    return node;
+  }
 
   bool only_feeds(const Node* node, std::initializer_list<const OpDef*> ops) const {
-    if (auto it = origin_.find(node); it != origin_.end()) node = it->second;
+    node = original(node);
     auto it = consumers_.find(node);
     if (it == consumers_.end() || outputs_.count(node)) return false;
     return std::all_of(it->second.begin(), it->second.end(),
@@ -144,18 +173,19 @@ class UseIndex {
   }
 
   bool single_use(const Node* node) const {
-    if (auto it = origin_.find(node); it != origin_.end()) node = it->second;
+    node = original(node);
     auto it = consumers_.find(node);
     return it != consumers_.end() && it->second.size() == 1 && !outputs_.count(node);
   }
 
   std::vector<const Node*> readers(const Node* node) const {
-    if (auto it = origin_.find(node); it != origin_.end()) node = it->second;
+    node = original(node);
     auto it = consumers_.find(node);
     return it == consumers_.end() ? std::vector<const Node*>{} : it->second;
   }
 
  private:
+  std::unordered_set<const Node*> known_;  // in the index: given or built by a rule
   std::unordered_set<const Node*> outputs_;
   std::unordered_map<const Node*, std::vector<const Node*>> consumers_;
   std::unordered_map<const Node*, const Node*> origin_;
@@ -167,6 +197,10 @@ bool Match::only_feeds(const Var& v, std::initializer_list<const OpDef*> ops) co
 
 bool Match::single_use(const Var& v) const {
   return uses_ && uses_->single_use(v.node().get());
+}
+
+const Node* Match::original(const Var& v) const {
+  return uses_ ? uses_->original(v.node().get()) : v.node().get();
 }
 
 std::vector<const Node*> Match::readers(const Var& v) const {
@@ -289,6 +323,7 @@ class Walk {
         continue;
       }
       // The old node and its rebuilt form both become what the replacement becomes.
+      uses_.replaced(stack.back().node, replacement);
       stack.back().replacement = replacement;
       if (rebuilt.get() != top.node) {
         keep_alive_.push_back(rebuilt);  // only the stack refers to it until it resolves

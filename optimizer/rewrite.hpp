@@ -116,6 +116,9 @@ class Match {
   // it; empty for nodes the walk built. Rules that merge siblings (products that share an
   // operand) find them here.
   std::vector<const Node*> readers(const Var& v) const;
+  // The node of the graph the walk was given that `v`'s node stands for (itself unless the
+  // walk rebuilt it with new inputs): what readers() lists as their input.
+  const Node* original(const Var& v) const;
 
  private:
   const Node* root_;

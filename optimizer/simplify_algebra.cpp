@@ -103,6 +103,12 @@ Var canonical_chain(const Match& m) {
 std::vector<Rule> simplify_algebra_rules() {
   auto same = [](Slot s) { return [s](const Match& m) { return m[s]; }; };
   return {
+      // First: a chain's inner links are left to its root (canonical_chain), so the root
+      // must be sorted before another rule replaces it (x+(-y) -> x-y would keep x unsorted).
+      // a + (b + c) -> (a + b) + c, sorted; constants merge
+      {"flatten and sort +", op("add", {x, y}), canonical_chain},
+      // a * (b * c) -> (a * b) * c, sorted; constants merge
+      {"flatten and sort *", op("mul", {x, y}), canonical_chain},
       // x*1 -> x
       {"x*1 -> x", op("mul", {x, c(1)}), same(x)},
       // x+0 -> x
@@ -140,10 +146,6 @@ std::vector<Rule> simplify_algebra_rules() {
       // cast(x) to x's own dtype -> x
       {"cast to own dtype -> x", op("cast", {x}),
        [](const Match& m) { return m[x].dtype() == m.dtype() ? m[x] : Var(); }},
-      // a + (b + c) -> (a + b) + c, sorted; constants merge
-      {"flatten and sort +", op("add", {x, y}), canonical_chain},
-      // a * (b * c) -> (a * b) * c, sorted; constants merge
-      {"flatten and sort *", op("mul", {x, y}), canonical_chain},
   };
 }
 

@@ -102,9 +102,7 @@ Var product(const Match& m, const std::vector<Var>& factors) {
 Var cancel_factors(const Match& m) {
   if (!fraction_root(m)) return {};
   Fraction f = fraction_of(m.node().output(0));
-  const Var any_factor = f.den.empty() ? Var() : f.den[0];
   if (!cancel(f)) return {};
-  if (f.num.empty() && f.den.empty()) return ones_like(any_factor, m.node().location());
   return build_fraction(m, f);
 }
 
@@ -185,11 +183,8 @@ bool stretches_to(const TensorType& from, const TensorType& to) {
 }
 
 Var build_fraction(const Match& m, const Fraction& f) {
-  Var result;
-  if (f.den.empty()) result = product(m, f.num);
-  else
-    result = m.make("true_div", {f.num.empty() ? m.constant(1, m.dtype()) : product(m, f.num),
-                                 product(m, f.den)});
+  Var result = f.num.empty() ? m.constant(1, m.dtype()) : product(m, f.num);
+  if (!f.den.empty()) result = m.make("true_div", {result, product(m, f.den)});
   if (f.negative) result = m.make("neg", {result});
   const TensorType& type = m.node().output_types()[0];
   if (fits(result.type(), type)) return result;

@@ -36,7 +36,7 @@ Fraction fraction_of(const Var& v);
 // (rules that rebuild a fraction leave its inner links to the root).
 bool fraction_root(const Match& m);
 
-// The fraction rebuilt with `m`'s source line (at least one factor must be left), stretched
+// The fraction rebuilt with `m`'s source line (1 where no factor is left), stretched
 // to the node's shape (by one of its broadcasts, or to a cancelled factor's shape) where the
 // factors left do not give it; null where none can.
 Var build_fraction(const Match& m, const Fraction& f);

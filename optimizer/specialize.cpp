@@ -27,7 +27,10 @@ bool is_matrix_product(const Var& v) {
 std::optional<double> scale_of(const Var& k) {
   const Array* value = constant_value(k);
   if (!value || value->size() != 1 || k.rank() > 2) return std::nullopt;
-  return uniform_value(k);
+  auto alpha = uniform_value(k);
+  // 0 * (a @ b) is NaN where a or b holds inf or NaN; gemm with alpha 0 would skip reading them.
+  if (alpha == 0.0) return std::nullopt;
+  return alpha;
 }
 
 // alpha * (a @ b), as the gemm rules read their product operand.
@@ -116,22 +119,27 @@ Var merge_siblings(const Match& m) {
   if (!is_matrix_product(m.node().output(0)) || left.static_shape()[0] == 1 ||
       !mergeable_weight(weight, left.dtype()))
     return {};
+  // The readers are nodes of the graph as given: compare with what `left` and this product
+  // were there (the walk may have rebuilt both); the weights are never rebuilt.
+  const Node* given_left = m.original(left);
+  const Node* given_self = m.original(m.node().output(0));
   std::vector<const Node*> group;
   for (const Node* r : m.readers(left))
-    if (r->op().name == "matmul" && r->input(0).same(left) &&
+    if (r->op().name == "matmul" && r->input(0).node().get() == given_left &&
+        r->input(0).index() == left.index() &&
         mergeable_weight(r->input(1), left.dtype()) &&
         r->input(1).static_shape()[0] == weight.static_shape()[0])
       group.push_back(r);
   std::sort(group.begin(), group.end(),
             [](const Node* a, const Node* b) { return a->id() < b->id(); });
   group.erase(std::unique(group.begin(), group.end()), group.end());  // matmul(x, x): twice
-  if (group.size() < 2 || std::find(group.begin(), group.end(), &m.node()) == group.end())
+  if (group.size() < 2 || std::find(group.begin(), group.end(), given_self) == group.end())
     return {};
   std::vector<Var> weights;
   std::vector<Dim> widths;
   std::size_t index = 0;
   for (const Node* r : group) {
-    if (r == &m.node()) index = weights.size();
+    if (r == given_self) index = weights.size();
     weights.push_back(r->input(1));
     widths.push_back(Dim(r->input(1).static_shape()[1]));
   }

@@ -9,14 +9,17 @@
 //
 // for float matrices a and b (gemm: symbolic/ops/contraction.cpp). A gemm takes one addend:
 // gemm(a,b,c) + d stays an add. The addend must stretch to the product's shape without
-// making it larger (a bias row, a column, a matrix, a scalar), and a product, or its scale,
-// that other nodes also read is left alone: folding it would compute the product twice.
+// making it larger (a bias row, a column, a matrix, a scalar), and a product (or the scaled
+// product) that other nodes also read is left alone: folding it would compute the product
+// twice. A scale of 0 stays a multiply (0 * inf must stay NaN).
 // The gemm is built at the product's source line, so a mismatch of its operands is reported
 // where the user wrote the product.
 //
 // No rule is needed for the rest of what BLAS can do: matmul and gemm read a transposed
 // operand (a dimshuffle, which fusion leaves as a view) with BLAS's transpose flag, and a
 // matrix @ vector product calls gemv.
+//
+// A column times a row (inner size 1) is the broadcast a * b, one loop that fuses.
 //
 // Horizontal merge: dot(x, W1), dot(x, W2), ... with one left operand x -> one
 // dot(x, concatenate(W1, W2, ..., axis 1)) whose column ranges (views) are the products: an

@@ -17,6 +17,7 @@ OpDef identity_op(std::string_view name, GradFn grad) {
       .infer = [](const InferArgs& a) { return std::vector<TensorType>{a.input(0)}; },
       .eval = [](const EvalArgs& a) { return std::vector<Array>{a.inputs[0]}; },
       .grad = std::move(grad),
+      .view = true,
   };
 }
 

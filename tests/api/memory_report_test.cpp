@@ -75,3 +75,18 @@ TEST_CASE("memory report: shared variables are counted apart, their current shap
   CHECK(r.argument_bytes == 8 * 16 * 4);
   CHECK(r.peak_bytes == 8 * 16 * 4 + 2 * 8 * 4 * 4);
 }
+
+TEST_CASE("memory report: a returned view of a kept buffer is copied; views take nothing") {
+  Var x = matrix("x");
+  // exp(x) is a slot; its flattened view is returned, so the call copies it out
+  Function f = function({x}, {reshape(exp(x), {-1})});
+  INFO(f.program());
+  MemoryReport r = f.memory_report({{4, 8}});
+  CHECK(r.slot_bytes == 4 * 8 * 4);
+  CHECK(r.peak_bytes == 2 * 4 * 8 * 4);
+  // stop_gradient and a transpose are views of what they read
+  Function g = function({x}, {tanh(stop_gradient(exp(x)).T())});
+  MemoryReport rg = g.memory_report({{4, 8}});
+  INFO(g.program());
+  CHECK(rg.peak_bytes == rg.slot_bytes + 4 * 8 * 4);
+}

@@ -25,6 +25,10 @@ TEST_CASE("products: never-zero factors cancel across a fraction") {
            {"sign kept", -(sigmoid(b) * a) / sigmoid(b), "neg(a)"},
            {"p = e/s cancels through", (exp(a) / sum(exp(a))) * (b / (exp(a) / sum(exp(a)))), "b"},
            {"nonzero constant", (a * 3) / 3, "a"},
+           // every factor cancels: 1 with the sign, stretched to the shape the factors had
+           {"all cancel, negated", (-exp(b)) / exp(b), "broadcast_to(-1, shape_of{axis=0}(b))"},
+           {"all cancel", (sigmoid(a) * exp(b)) / (exp(b) * sigmoid(a)),
+            "broadcast_to(1, shape_of{axis=0}(b))"},
        }) {
     CAPTURE(c.what);
     Var after = pass("canonicalize", c.before);
@@ -103,4 +107,17 @@ TEST_CASE("products: k*(a+b) distributes only where k cancels") {
   check_same_values(masked, settled, binds);
   // nothing cancels: left as written
   CHECK(formula(pass("canonicalize", e * (b + a))) == "mul(exp(a), add(a, b))");
+}
+
+TEST_CASE("products: a long product built in reverse cancels once, at its root") {
+  Var a = vector("a");
+  Bindings binds{{a, Array::from_list<float>({0.5f, -1, 2})}};
+  std::vector<Var> terms;
+  for (int i = 0; i < 2000; ++i) terms.push_back(exp(a * (1.0 / (i + 1))));
+  Var chain = terms.back();
+  for (int i = 1998; i >= 0; --i) chain = chain * terms[i];
+  Var before = chain / terms[0];
+  Var after = pass("canonicalize", before);
+  CHECK(formula(after).find("true_div") == std::string::npos);
+  check_same_values(before, after, binds, 1e-4, 1e-5);
 }

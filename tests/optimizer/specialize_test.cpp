@@ -295,6 +295,15 @@ TEST_CASE("specialize: products that share their left operand become one product
   std::vector<Var> consts = specialized(std::vector<Var>{dot(x, k0), dot(x, k1)});
   CHECK(count_nodes(consts, "concatenate") == 0);
   CHECK(formula(consts[0]).find("matmul(x, const<float32[6, 7]>)") != std::string::npos);
+  // A left operand the pass itself rewrote (a layer's gemm) still merges its readers: a
+  // second layer over h.
+  Var b0 = tensor("b0", float32, {6});
+  Var h = tanh(dot(x, tensor("w_in", float32, {6, 6})) + b0);
+  std::vector<Var> layer{dot(h, w[0]), dot(h, w[1])};
+  std::vector<Var> merged = specialized(layer);
+  CHECK(count_nodes(merged, "gemm") == 1);
+  CHECK(count_nodes(merged, "matmul") == 1);
+  CHECK(count_nodes(merged, "concatenate") == 1);
 }
 
 TEST_CASE("specialize: products that must not merge") {
