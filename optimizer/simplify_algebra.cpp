@@ -30,8 +30,6 @@ Var power(const Match& m) {
   return {};
 }
 
-bool is_op(const Var& v, const OpDef& op) { return &v.node()->op() == &op && v.index() == 0; }
-
 // The terms of a tree of `op` nodes (add or mul), left to right.
 void collect_terms(const Var& v, const OpDef& op, std::vector<Var>& terms) {
   if (is_op(v, op)) {

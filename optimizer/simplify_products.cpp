@@ -13,8 +13,6 @@ namespace {
 
 using namespace rules;
 
-bool is(const Var& v, std::string_view op) { return v.index() == 0 && v.node()->op().name == op; }
-
 // Every element of the constant satisfies `pred` (small constants only).
 template <class Pred>
 bool constant_all(const Var& v, Pred pred) {
@@ -46,7 +44,7 @@ bool positive(const Var& v, int depth = 0) {
 // A dimshuffle that only puts broadcast axes in front: elementwise ops align ranks to the
 // right, so it changes nothing a product sees.
 bool leading_axes_only(const Var& v) {
-  if (!is(v, "dimshuffle")) return false;
+  if (!is_op(v, "dimshuffle")) return false;
   const Ints& pattern = v.node()->attrs().get_ints("pattern");
   const std::int64_t rank = v.node()->input(0).rank();
   if (static_cast<std::int64_t>(pattern.size()) < rank) return false;
@@ -56,16 +54,16 @@ bool leading_axes_only(const Var& v) {
 }
 
 void collect(const Var& v, bool below, Fraction& f) {
-  if (is(v, "mul")) {
+  if (is_op(v, "mul")) {
     collect(v.node()->input(0), below, f);
     collect(v.node()->input(1), below, f);
-  } else if (is(v, "true_div")) {
+  } else if (is_op(v, "true_div")) {
     collect(v.node()->input(0), below, f);
     collect(v.node()->input(1), !below, f);
-  } else if (is(v, "neg")) {
+  } else if (is_op(v, "neg")) {
     f.negative = !f.negative;
     collect(v.node()->input(0), below, f);
-  } else if (is(v, "broadcast_to")) {  // stretched again when the fraction is rebuilt
+  } else if (is_op(v, "broadcast_to")) {  // stretched again when the fraction is rebuilt
     f.broadcasts.push_back(v);
     collect(v.node()->input(0), below, f);
   } else if (leading_axes_only(v)) {
@@ -119,12 +117,12 @@ Rule mask_outward(std::string_view op, std::string_view symbol) {
 Var known_mask(const Match& m) {
   auto settle = [&](const Var& branch, int keep) -> Var {
     const Node& n = *branch.node();
-    if (n.op().family != OpFamily::Elementwise || n.num_outputs() != 1 || is(branch, "where"))
+    if (n.op().family != OpFamily::Elementwise || n.num_outputs() != 1 || is_op(branch, "where"))
       return branch;
     std::vector<Var> inputs = n.inputs();
     bool changed = false;
     for (Var& in : inputs)
-      if (is(in, "where") && in.node()->input(0).same(m[x])) {
+      if (is_op(in, "where") && in.node()->input(0).same(m[x])) {
         in = in.node()->input(keep);
         changed = true;
       }
@@ -137,7 +135,7 @@ Var known_mask(const Match& m) {
 
 // Whether `k`'s factors cancel against the denominator of `term` (or of its unmasked side).
 bool cancels_in(const Var& k, const Var& term) {
-  Var inside = is(term, "where") && uniform_value(term.node()->input(2)) == 0.0
+  Var inside = is_op(term, "where") && uniform_value(term.node()->input(2)) == 0.0
                    ? term.node()->input(1)
                    : term;
   Fraction f = fraction_of(inside);
@@ -208,8 +206,8 @@ Var build_fraction(const Match& m, const Fraction& f) {
 bool never_zero(const Var& v) {
   if (positive(v)) return true;
   if (is_constant(v)) return constant_all(v, [](double e) { return e != 0; });
-  if (is(v, "neg") || is(v, "sqr")) return never_zero(v.node()->input(0));
-  if (is(v, "mul") || is(v, "true_div"))
+  if (is_op(v, "neg") || is_op(v, "sqr")) return never_zero(v.node()->input(0));
+  if (is_op(v, "mul") || is_op(v, "true_div"))
     return never_zero(v.node()->input(0)) && never_zero(v.node()->input(1));
   return false;
 }

@@ -13,11 +13,9 @@ namespace {
 
 using namespace rules;
 
-bool is(const Var& v, std::string_view op) { return v.index() == 0 && v.node()->op().name == op; }
-
 // A matmul of two float matrices, the only products gemm takes.
 bool is_matrix_product(const Var& v) {
-  if (!is(v, "matmul")) return false;
+  if (!is_op(v, "matmul")) return false;
   const Var &a = v.node()->input(0), &b = v.node()->input(1);
   return a.rank() == 2 && b.rank() == 2 && is_float(a.dtype());
 }
@@ -49,9 +47,9 @@ Product product(const Var& dot, double alpha) {
 std::optional<Product> product_of(const Match& m, const Var& v) {
   if (!m.single_use(v)) return std::nullopt;
   if (is_matrix_product(v)) return product(v, 1);
-  if (is(v, "neg") && is_matrix_product(v.node()->input(0)) && m.single_use(v.node()->input(0)))
+  if (is_op(v, "neg") && is_matrix_product(v.node()->input(0)) && m.single_use(v.node()->input(0)))
     return product(v.node()->input(0), -1);
-  if (!is(v, "mul")) return std::nullopt;
+  if (!is_op(v, "mul")) return std::nullopt;
   for (int i : {0, 1}) {
     const Var &k = v.node()->input(i), &dot = v.node()->input(1 - i);
     if (!is_matrix_product(dot) || !m.single_use(dot)) continue;
