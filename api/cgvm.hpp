@@ -15,6 +15,7 @@
 #include "symbolic/print.hpp"
 #include "symbolic/random.hpp"
 #include "symbolic/reduce.hpp"
+#include "symbolic/scan.hpp"
 #include "symbolic/shape.hpp"
 #include "symbolic/shared.hpp"
 #include "symbolic/source.hpp"

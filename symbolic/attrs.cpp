@@ -41,6 +41,9 @@ struct HashValue {
   std::size_t operator()(const std::shared_ptr<SharedState>& v) const {
     return std::hash<const void*>()(v.get());
   }
+  std::size_t operator()(const std::shared_ptr<const Subgraph>& v) const {
+    return std::hash<const void*>()(v.get());
+  }
 };
 
 std::string value_str(const AttrValue& value) {
@@ -60,8 +63,10 @@ std::string value_str(const AttrValue& value) {
         else if constexpr (std::is_same_v<T, Array>)
           return v.size() <= 8 ? v.to_string() : fmt::format("<{} {}>", dtype_name(v.dtype()),
                                                               shape_str(v.shape()));
-        else
+        else if constexpr (std::is_same_v<T, std::shared_ptr<SharedState>>)
           return fmt::format("<shared {}>", static_cast<const void*>(v.get()));
+        else
+          return fmt::format("<body {}>", static_cast<const void*>(v.get()));
       },
       value);
 }
@@ -113,6 +118,9 @@ const Ints& Attrs::get_ints(std::string_view n) const { return get_as<Ints>(*thi
 const Array& Attrs::get_array(std::string_view n) const { return get_as<Array>(*this, n); }
 const std::shared_ptr<SharedState>& Attrs::get_shared(std::string_view n) const {
   return get_as<std::shared_ptr<SharedState>>(*this, n);
+}
+const std::shared_ptr<const Subgraph>& Attrs::get_subgraph(std::string_view n) const {
+  return get_as<std::shared_ptr<const Subgraph>>(*this, n);
 }
 
 std::size_t Attrs::hash() const {

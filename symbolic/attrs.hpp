@@ -13,10 +13,12 @@
 namespace cgvm {
 
 class SharedState;  // symbolic/shared.hpp
+struct Subgraph;    // symbolic/graph.hpp: a loop's body
 
 using Ints = std::vector<std::int64_t>;
+// A subgraph compares by identity: two nodes are equal only when they hold the same body.
 using AttrValue = std::variant<std::int64_t, double, bool, std::string, DType, Ints, Array,
-                               std::shared_ptr<SharedState>>;
+                               std::shared_ptr<SharedState>, std::shared_ptr<const Subgraph>>;
 
 class Attrs {
  public:
@@ -35,6 +37,7 @@ class Attrs {
   const Ints& get_ints(std::string_view name) const;
   const Array& get_array(std::string_view name) const;
   const std::shared_ptr<SharedState>& get_shared(std::string_view name) const;
+  const std::shared_ptr<const Subgraph>& get_subgraph(std::string_view name) const;
 
   const std::vector<std::pair<std::string, AttrValue>>& items() const { return items_; }
   bool empty() const { return items_.empty(); }

@@ -10,6 +10,13 @@ namespace cgvm {
 
 using Replacements = std::vector<std::pair<Var, Var>>;
 
+// A graph held by a node as an attribute (a scan's body): the placeholders the node binds,
+// in order, and what it computes from them. Only the holding node's op reads it.
+struct Subgraph {
+  std::vector<Var> inputs;
+  std::vector<Var> outputs;
+};
+
 // Every node the outputs depend on, each after its inputs; deterministic for a given graph.
 std::vector<const Node*> topo_sort(std::span<const Var> outputs);
 

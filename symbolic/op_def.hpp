@@ -18,7 +18,9 @@
 
 namespace cgvm {
 
-enum class OpFamily { Source, Elementwise, Reduce, Shape, Index, Contraction, Random, Gradient };
+enum class OpFamily {
+  Source, Elementwise, Reduce, Shape, Index, Contraction, Random, Gradient, Loop
+};
 std::string_view family_name(OpFamily family);
 
 // What type inference sees: the inputs (as Vars, so constant inputs can be read), their

@@ -147,11 +147,15 @@ void put_value(std::string& out, const Node& node, const std::string& name,
           out += ']';
         } else if constexpr (std::is_same_v<T, Array>)
           put_array(out, v);
-        else
+        else if constexpr (std::is_same_v<T, std::shared_ptr<SharedState>>)
           cannot_write(
               fmt::format("attribute '{}' of the {} holds a shared variable's state, "
                           "which has no text form (only shared leaves may hold one)",
                           name, describe(node)));
+        else
+          cannot_write(fmt::format("attribute '{}' of the {} holds a loop body, which has no "
+                                   "text form yet",
+                                   name, describe(node)));
       },
       value);
 }

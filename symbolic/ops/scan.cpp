@@ -1,0 +1,468 @@
+// The scan op and scan() (symbolic/scan.hpp).
+//
+// The node: inputs [n_steps, sequences..., initial states..., constants...]; outputs one
+// stack per recurrent output, then one per map output. Its body (attr "body") binds one
+// placeholder per sequence tap, per state tap and per constant, in that order, and computes
+// the next states, the map outputs and, for a while loop, the stop condition.
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <algorithm>
+#include <numeric>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "runtime/error.hpp"
+#include "symbolic/graph.hpp"
+#include "symbolic/index.hpp"
+#include "symbolic/interpreter.hpp"
+#include "symbolic/op_list.hpp"
+#include "symbolic/print.hpp"
+#include "symbolic/scan.hpp"
+#include "symbolic/shape.hpp"
+#include "symbolic/source.hpp"
+#include "symbolic/elementwise.hpp"
+
+namespace cgvm {
+namespace {
+
+// What the attrs say, read once.
+struct Layout {
+  std::vector<Ints> sequence_taps, state_taps;
+  int maps = 0, constants = 0;
+  bool n_steps_given = false, go_backwards = false, until = false;
+  std::string name;
+
+  explicit Layout(const Attrs& a)
+      : sequence_taps(unflatten(a.get_ints("sequence_taps"), a.get_ints("sequence_tap_counts"))),
+        state_taps(unflatten(a.get_ints("state_taps"), a.get_ints("state_tap_counts"))),
+        maps(static_cast<int>(a.get_int("maps"))),
+        constants(static_cast<int>(a.get_int("constants"))),
+        n_steps_given(a.get_bool("n_steps_given")),
+        go_backwards(a.get_bool("go_backwards")),
+        until(a.get_bool("until")),
+        name(a.get_string("name")) {}
+
+  int sequences() const { return static_cast<int>(sequence_taps.size()); }
+  int states() const { return static_cast<int>(state_taps.size()); }
+  // Steps a sequence of `length` elements gives with taps from lo to hi.
+  static std::int64_t steps_of(std::int64_t length, const Ints& taps) {
+    return length - (taps.back() - taps.front());
+  }
+  // How many past steps a state's initial value holds.
+  static std::int64_t depth(const Ints& taps) { return -taps.front(); }
+  // A state with the single tap -1 starts from one value; deeper taps from a stack of them.
+  static bool stacked(const Ints& taps) { return !(taps.size() == 1 && taps[0] == -1); }
+
+  static std::vector<Ints> unflatten(const Ints& flat, const Ints& counts) {
+    std::vector<Ints> out;
+    std::size_t at = 0;
+    for (std::int64_t c : counts) {
+      out.emplace_back(flat.begin() + at, flat.begin() + at + c);
+      at += c;
+    }
+    return out;
+  }
+};
+
+std::string scan_label(const std::string& name) {
+  return name.empty() ? "scan" : fmt::format("scan '{}'", name);
+}
+
+Shape without_first(const Shape& s) { return Shape(s.begin() + 1, s.end()); }
+Shape with_first(std::int64_t n, const Shape& s) {
+  Shape out{n};
+  out.insert(out.end(), s.begin(), s.end());
+  return out;
+}
+
+std::vector<TensorType> infer_scan(const InferArgs& a) {
+  const Layout l(a.attrs);
+  const Subgraph& body = *a.attrs.get_subgraph("body");
+  // The number of steps, where it is known before running.
+  std::int64_t n = unknown_dim;
+  if (!l.until) {
+    if (l.n_steps_given) {
+      if (auto k = constant_int(a.inputs[0])) n = *k;
+    } else if (l.sequences() > 0) {
+      const std::int64_t len = a.input(1).shape[0];
+      if (len != unknown_dim) n = Layout::steps_of(len, l.sequence_taps[0]);
+    }
+  }
+  std::vector<TensorType> out;
+  for (int s = 0; s < l.states(); ++s) {
+    const TensorType& init = a.input(1 + l.sequences() + s);
+    Shape state = Layout::stacked(l.state_taps[s]) ? without_first(init.shape) : init.shape;
+    out.push_back({init.dtype, with_first(n, state)});
+  }
+  for (int m = 0; m < l.maps; ++m) {
+    const TensorType& t = body.outputs[l.states() + m].type();
+    out.push_back({t.dtype, with_first(n, t.shape)});
+  }
+  return out;
+}
+
+std::vector<Array> eval_scan(const EvalArgs& e) {
+  const Layout l(e.attrs());
+  const Subgraph& body = *e.attrs().get_subgraph("body");
+  const std::string label = scan_label(l.name);
+  auto fail = [&](const std::string& message) {
+    throw_error(label, message, e.node.location());
+  };
+  // The number of steps: what the sequences give (all the same), at most n_steps.
+  std::int64_t available = -1;
+  for (int s = 0; s < l.sequences(); ++s) {
+    const Array& seq = e.inputs[1 + s];
+    const std::int64_t steps = Layout::steps_of(seq.shape(0), l.sequence_taps[s]);
+    if (steps < 0)
+      fail(fmt::format("sequence {} has {} elements, fewer than its taps [{}] span", s,
+                       seq.shape(0), fmt::join(l.sequence_taps[s], ", ")));
+    if (available >= 0 && steps != available)
+      fail(fmt::format("sequences give different numbers of steps: {} and {} (sequence {} "
+                       "has {} elements)",
+                       available, steps, s, seq.shape(0)));
+    available = steps;
+  }
+  std::int64_t n = available;
+  if (l.n_steps_given) {
+    n = e.inputs[0].item<std::int64_t>();
+    if (n < 0) fail(fmt::format("n_steps is {}; it must be >= 0", n));
+    if (available >= 0 && n > available)
+      fail(fmt::format("n_steps is {}, but the sequences give only {} steps", n, available));
+  }
+  // Each state's history: its initial steps, then one row per step.
+  std::vector<Array> history;
+  std::vector<std::int64_t> depth;
+  for (int s = 0; s < l.states(); ++s) {
+    const Array& init = e.inputs[1 + l.sequences() + s];
+    const Ints& taps = l.state_taps[s];
+    const bool stacked = Layout::stacked(taps);
+    const std::int64_t d = Layout::depth(taps);
+    if (stacked && init.shape(0) != d)
+      fail(fmt::format("the initial value of output {} has {} steps along its first axis; its "
+                       "taps [{}] need {}",
+                       s, init.shape(0), fmt::join(taps, ", "), d));
+    Shape state = stacked ? without_first(init.shape()) : init.shape();
+    Array h = Array::empty(with_first(d + n, state), init.dtype());
+    h.slice(0, 0, d).assign(stacked ? init : init.expand_dims(0));
+    history.push_back(std::move(h));
+    depth.push_back(d);
+  }
+  std::vector<std::vector<Array>> mapped(l.maps);
+  const int first_constant = 1 + l.sequences() + l.states();
+  std::int64_t done = 0;
+  for (std::int64_t t = 0; t < n; ++t) {
+    Bindings bind;
+    std::size_t p = 0;
+    for (int s = 0; s < l.sequences(); ++s) {
+      const Array& seq = e.inputs[1 + s];
+      const Ints& taps = l.sequence_taps[s];
+      for (std::int64_t k : taps) {
+        std::int64_t i = t + k - taps.front();
+        if (l.go_backwards) i = seq.shape(0) - 1 - i;
+        bind.emplace_back(body.inputs[p++], seq.index(0, i));
+      }
+    }
+    for (int s = 0; s < l.states(); ++s)
+      for (std::int64_t k : l.state_taps[s])
+        bind.emplace_back(body.inputs[p++], history[s].index(0, depth[s] + t + k));
+    for (int c = 0; c < l.constants; ++c) bind.emplace_back(body.inputs[p++], e.inputs[first_constant + c]);
+    std::vector<Array> out = evaluate(body.outputs, bind);
+    for (int s = 0; s < l.states(); ++s) {
+      Array row = history[s].index(0, depth[s] + t);
+      if (out[s].shape() != row.shape())
+        fail(fmt::format("step {} returned output {} of shape {}; its state has shape {}", t, s,
+                         shape_str(out[s].shape()), shape_str(row.shape())));
+      row.assign(out[s]);
+    }
+    for (int m = 0; m < l.maps; ++m) mapped[m].push_back(out[l.states() + m].copy());
+    done = t + 1;
+    if (l.until && out.back().astype(DType::Bool).item<bool>()) break;
+  }
+  std::vector<Array> results;
+  for (int s = 0; s < l.states(); ++s)
+    results.push_back(history[s].slice(0, depth[s], depth[s] + done).copy());
+  for (int m = 0; m < l.maps; ++m) {
+    const TensorType& t = body.outputs[l.states() + m].type();
+    Shape shape = mapped[m].empty() ? t.shape : mapped[m][0].shape();
+    for (auto& d : shape) d = d == unknown_dim ? 0 : d;
+    Array stack = Array::empty(with_first(done, shape), t.dtype);
+    for (std::int64_t i = 0; i < done; ++i) stack.index(0, i).assign(mapped[m][i]);
+    results.push_back(std::move(stack));
+  }
+  return results;
+}
+
+// --- scan(): building the node ----------------------------------------------------------
+
+// A value of one step: the element type of a sequence, or a state.
+Var placeholder(const std::string& name, const TensorType& type) {
+  return tensor(name, type.dtype, type.shape);
+}
+
+bool depends_on(const Node* n, const std::unordered_set<const Node*>& placeholders,
+                std::unordered_map<const Node*, bool>& memo) {
+  if (auto it = memo.find(n); it != memo.end()) return it->second;
+  bool d = placeholders.count(n) > 0;
+  for (const Var& in : n->inputs()) d = depends_on(in.node().get(), placeholders, memo) || d;
+  return memo[n] = d;
+}
+
+void check_taps(const std::vector<int>& taps, bool state, int index, const std::string& label,
+                const std::source_location& loc) {
+  const char* what = state ? "outputs_info" : "sequences";
+  if (taps.empty()) throw_error(label, fmt::format("{}[{}] has no taps", what, index), loc);
+  if (!std::is_sorted(taps.begin(), taps.end()) ||
+      std::adjacent_find(taps.begin(), taps.end()) != taps.end())
+    throw_error(label, fmt::format("{}[{}]: taps [{}] must be increasing and distinct", what,
+                                   index, fmt::join(taps, ", ")), loc);
+  if (state && taps.back() >= 0)
+    throw_error(label, fmt::format("outputs_info[{}]: taps [{}] must be negative (past steps)",
+                                   index, fmt::join(taps, ", ")), loc);
+}
+
+// The node's first input: n_steps as an int64 scalar (0 when not given: the attrs say so).
+Var steps_input(const ScanOptions& o, const std::string& label, const std::source_location& loc) {
+  if (!o.n_steps) return constant(Array::scalar<std::int64_t>(0));
+  Var n = std::holds_alternative<Var>(o.n_steps->value)
+              ? std::get<Var>(o.n_steps->value)
+              : constant(Array::scalar<std::int64_t>(std::get<std::int64_t>(o.n_steps->value)));
+  if (n.is_null()) throw_error(label, "n_steps is a null Var", loc);
+  if (!is_integer(n.dtype()) || n.rank() != 0)
+    throw_error(label, fmt::format("n_steps must be an integer scalar, got {}", n.type().str()), loc);
+  if (auto k = constant_int(n); k && *k < 0)
+    throw_error(label, fmt::format("n_steps is {}; it must be >= 0", *k), loc);
+  return n.dtype() == DType::Int64 ? n : cast(n, DType::Int64, loc);
+}
+
+}  // namespace
+
+const Var& StepArgs::operator[](std::size_t i) const {
+  if (i < args_.size()) return args_[i];
+  throw Error(fmt::format("{}: the step reads argument {}, but it gets {}: {}", scan_, i,
+                          args_.size(), fmt::join(what_, ", ")));
+}
+
+namespace ops {
+
+// scan(n_steps, sequences..., initial states..., constants...; body, taps, ...): a loop
+// whose body is a graph (symbolic/scan.hpp). Evaluated step by step by the interpreter.
+const OpDef& scan_op() {
+  static const OpDef def{
+      .name = "scan",
+      .family = OpFamily::Loop,
+      .min_inputs = 1,
+      .max_inputs = -1,
+      .infer = infer_scan,
+      .eval = eval_scan,
+  };
+  return def;
+}
+
+}  // namespace ops
+
+std::vector<Var> scan(const StepFunction& step, const ScanOptions& o, std::source_location loc) {
+  const std::string label = scan_label(o.name);
+  auto fail = [&](const std::string& message) { throw_error(label, message, loc); };
+  if (o.sequences.empty() && !o.n_steps)
+    fail("without sequences, n_steps must be given");
+  // Placeholders: one per sequence tap, per state tap, per non-sequence.
+  std::vector<Var> args, outer_inputs;
+  std::vector<std::string> what;  // each argument, in words
+  Ints sequence_taps, sequence_counts, state_taps, state_counts;
+  for (std::size_t s = 0; s < o.sequences.size(); ++s) {
+    const Sequence& seq = o.sequences[s];
+    if (seq.value.is_null()) fail(fmt::format("sequences[{}] is a null Var", s));
+    if (seq.value.rank() == 0)
+      fail(fmt::format("sequences[{}] is a scalar ({}); a sequence is walked along its first "
+                       "axis", s, seq.value.type().str()));
+    check_taps(seq.taps, false, static_cast<int>(s), label, loc);
+    for (int k : seq.taps) {
+      args.push_back(placeholder(fmt::format("seq{}[t{:+}]", s, k),
+                                 {seq.value.dtype(), without_first(seq.value.static_shape())}));
+      what.push_back(fmt::format("sequences[{}] at t{:+}", s, k));
+      sequence_taps.push_back(k);
+    }
+    sequence_counts.push_back(static_cast<std::int64_t>(seq.taps.size()));
+    outer_inputs.push_back(seq.value);
+  }
+  std::vector<int> state_of_output;  // per outputs_info entry: its state index, or -1 (map)
+  std::vector<TensorType> state_types;
+  for (std::size_t i = 0; i < o.outputs_info.size(); ++i) {
+    const Recurrence& r = o.outputs_info[i];
+    if (r.initial.is_null()) {
+      state_of_output.push_back(-1);
+      continue;
+    }
+    check_taps(r.taps, true, static_cast<int>(i), label, loc);
+    std::vector<std::int64_t> taps(r.taps.begin(), r.taps.end());
+    TensorType state = r.initial.type();
+    if (Layout::stacked(taps)) {
+      if (state.rank() == 0)
+        fail(fmt::format("outputs_info[{}]: taps [{}] need an initial value holding {} steps "
+                         "along its first axis, got a scalar",
+                         i, fmt::join(r.taps, ", "), Layout::depth(taps)));
+      const std::int64_t held = state.shape[0];
+      if (held != unknown_dim && held != Layout::depth(taps))
+        fail(fmt::format("outputs_info[{}]: taps [{}] reach {} steps back, but the initial "
+                         "value {} holds {}",
+                         i, fmt::join(r.taps, ", "), Layout::depth(taps), state.str(), held));
+      state.shape = without_first(state.shape);
+    }
+    state_of_output.push_back(static_cast<int>(state_types.size()));
+    state_types.push_back(state);
+    for (int k : r.taps) {
+      args.push_back(placeholder(fmt::format("out{}[t{:+}]", i, k), state));
+      what.push_back(fmt::format("outputs_info[{}] at t{:+}", i, k));
+      state_taps.push_back(k);
+    }
+    state_counts.push_back(static_cast<std::int64_t>(r.taps.size()));
+  }
+  for (std::size_t c = 0; c < o.non_sequences.size(); ++c) {
+    if (o.non_sequences[c].is_null()) fail(fmt::format("non_sequences[{}] is a null Var", c));
+    args.push_back(o.non_sequences[c]);  // the outer value; bound to a placeholder below
+    what.push_back(fmt::format("non_sequences[{}]", c));
+  }
+  const Var n_steps = steps_input(o, label, loc);
+
+  // Nodes made after this one were made by the step function.
+  const std::uint64_t watermark = tensor("scan step", DType::Bool, {}).node()->id();
+  StepResult result = step(StepArgs(args, what, label));
+  const std::size_t expected = o.outputs_info.empty() ? result.outputs.size() : o.outputs_info.size();
+  if (result.outputs.size() != expected)
+    fail(fmt::format("the step returned {} outputs; outputs_info has {} entries",
+                     result.outputs.size(), expected));
+  if (result.outputs.empty()) fail("the step returned no outputs");
+  for (std::size_t i = 0; i < result.outputs.size(); ++i)
+    if (result.outputs[i].is_null()) fail(fmt::format("the step returned a null Var as output {}", i));
+  std::vector<int> states = state_of_output;
+  if (o.outputs_info.empty()) states.assign(result.outputs.size(), -1);
+  // Body outputs: next states in state order, then map outputs, then the condition.
+  std::vector<Var> body_outputs(state_types.size());
+  std::vector<Var> maps;
+  for (std::size_t i = 0; i < result.outputs.size(); ++i) {
+    const Var& v = result.outputs[i];
+    if (states[i] < 0) {
+      maps.push_back(v);
+      continue;
+    }
+    const TensorType& want = state_types[states[i]];
+    const TensorType& got = v.type();
+    bool fits = got.dtype == want.dtype && got.rank() == want.rank();
+    for (int d = 0; fits && d < got.rank(); ++d)
+      fits = got.shape[d] == want.shape[d] || got.shape[d] == unknown_dim ||
+             want.shape[d] == unknown_dim;
+    if (!fits)
+      fail(fmt::format("the step returns {} for output {}, whose state (from outputs_info) is "
+                       "{}; they must match",
+                       got.str(), i, want.str()));
+    body_outputs[states[i]] = v;
+  }
+  body_outputs.insert(body_outputs.end(), maps.begin(), maps.end());
+  if (result.until) {
+    if (result.until.rank() != 0)
+      fail(fmt::format("the stop condition must be a scalar, got {}", result.until.type().str()));
+    body_outputs.push_back(result.until);
+  }
+
+  // The body's inputs: the placeholders, then every value of the outer graph it reads
+  // (declared non-sequences, and captured ones: the largest parts that do not depend on a
+  // placeholder), each bound to a new placeholder.
+  const std::size_t n_placeholders = args.size() - o.non_sequences.size();
+  std::unordered_set<const Node*> inner;
+  for (std::size_t i = 0; i < n_placeholders; ++i) inner.insert(args[i].node().get());
+  std::unordered_map<const Node*, bool> memo;
+  std::vector<Var> captured;
+  std::unordered_set<const Node*> declared;
+  for (const Var& c : o.non_sequences) declared.insert(c.node().get());
+  auto capture = [&](const Var& v) {
+    if (is_constant(v)) return;
+    for (const Var& c : captured)
+      if (c.same(v)) return;
+    if (o.strict && !declared.count(v.node().get()))
+      fail(fmt::format("the step uses {} of the outer graph without declaring it in "
+                       "non_sequences (strict)",
+                       v.name().empty() ? describe(v) : fmt::format("'{}'", v.name())));
+    captured.push_back(v);
+  };
+  for (const Var& out : body_outputs)
+    if (!depends_on(out.node().get(), inner, memo)) capture(out);
+  for (const Node* n : topo_sort(body_outputs)) {
+    if (n->op().state_input >= 0 && n->id() > watermark)
+      throw_error(label, fmt::format("{} draws random numbers inside the step; random streams "
+                                     "in scan bodies are not supported yet (draw outside and "
+                                     "pass the draws as a sequence)",
+                                     describe(n->output(0))), n->location());
+    if (!depends_on(n, inner, memo)) continue;
+    for (const Var& in : n->inputs())
+      if (!depends_on(in.node().get(), inner, memo)) capture(in);
+  }
+  for (const Var& c : o.non_sequences)
+    if (!is_constant(c)) capture(c);  // declared but unused: still an input, harmless
+  Replacements bound;
+  std::vector<Var> body_inputs(args.begin(), args.begin() + n_placeholders);
+  for (std::size_t c = 0; c < captured.size(); ++c) {
+    Var p = placeholder(fmt::format("const{}", c), captured[c].type());
+    bound.emplace_back(captured[c], p);
+    body_inputs.push_back(p);
+  }
+  auto body = std::make_shared<Subgraph>(
+      Subgraph{std::move(body_inputs), clone_replace(body_outputs, bound)});
+
+  std::vector<Var> inputs{n_steps};
+  inputs.insert(inputs.end(), outer_inputs.begin(), outer_inputs.end());
+  for (const Recurrence& r : o.outputs_info)
+    if (r.initial) inputs.push_back(r.initial);
+  inputs.insert(inputs.end(), captured.begin(), captured.end());
+  Attrs attrs{{"body", std::shared_ptr<const Subgraph>(body)},
+              {"sequence_taps", sequence_taps},
+              {"sequence_tap_counts", sequence_counts},
+              {"state_taps", state_taps},
+              {"state_tap_counts", state_counts},
+              {"maps", static_cast<std::int64_t>(maps.size())},
+              {"constants", static_cast<std::int64_t>(captured.size())},
+              {"n_steps_given", o.n_steps.has_value()},
+              {"go_backwards", o.go_backwards},
+              {"until", static_cast<bool>(result.until)},
+              {"name", o.name}};
+  NodePtr node = make_node(ops::scan_op(), std::move(inputs), std::move(attrs), loc);
+  // Outputs in outputs_info order.
+  std::vector<Var> outputs;
+  int next_map = 0;
+  for (int s : states)
+    outputs.push_back(node->output(s >= 0 ? s : static_cast<int>(state_types.size()) + next_map++));
+  return outputs;
+}
+
+std::vector<Var> map(const StepFunction& fn, const std::vector<Var>& sequences,
+                     const std::vector<Var>& non_sequences, std::source_location loc) {
+  return scan(fn, {.sequences = {sequences.begin(), sequences.end()}, .non_sequences = non_sequences}, loc);
+}
+
+namespace {
+Var fold(const StepFunction& fn, const std::vector<Var>& sequences, const Var& initial,
+         const std::vector<Var>& non_sequences, bool backwards, std::source_location loc) {
+  Var all = scan(fn,
+                 {.sequences = {sequences.begin(), sequences.end()},
+                  .outputs_info = {initial},
+                  .non_sequences = non_sequences,
+                  .go_backwards = backwards},
+                 loc)[0];
+  return all[Index(-1, loc)];
+}
+}  // namespace
+
+Var foldl(const StepFunction& fn, const std::vector<Var>& sequences, const Var& initial,
+          const std::vector<Var>& non_sequences, std::source_location loc) {
+  return fold(fn, sequences, initial, non_sequences, false, loc);
+}
+Var foldr(const StepFunction& fn, const std::vector<Var>& sequences, const Var& initial,
+          const std::vector<Var>& non_sequences, std::source_location loc) {
+  return fold(fn, sequences, initial, non_sequences, true, loc);
+}
+Var reduce(const StepFunction& fn, const std::vector<Var>& sequences, const Var& initial,
+           const std::vector<Var>& non_sequences, std::source_location loc) {
+  return fold(fn, sequences, initial, non_sequences, false, loc);
+}
+
+}  // namespace cgvm
