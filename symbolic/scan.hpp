@@ -31,9 +31,14 @@
 // from what the step returns, taps deeper than the initial value, a negative n_steps) raise a
 // cgvm::Error naming the scan and the user's line.
 //
+// Gradients (grad, Lop) flow through scan by backpropagation through time: a second scan
+// that runs the body's gradient from the last executed step to the first (so a while loop's
+// gradient covers the steps it ran), carrying the gradients of the state rows later steps
+// read; truncate_gradient limits how far back it goes. Grad of grad works the same way.
+//
 // Limitations of this version: the loop runs through the reference interpreter, also in
-// compiled functions (one native loop is the next step); it has no gradient yet; random
-// draws inside the body are refused (their state would not advance between steps).
+// compiled functions (one native loop is the next step); random draws inside the body are
+// refused (their state would not advance between steps).
 #include <functional>
 #include <optional>
 #include <source_location>
@@ -65,6 +70,9 @@ struct ScanOptions {
   std::vector<Var> non_sequences;
   std::optional<Dim> n_steps;
   bool go_backwards = false;
+  // Backpropagation through the last this many steps only (-1: all); gradients do not reach
+  // earlier steps nor, when it cuts, the initial states.
+  int truncate_gradient = -1;
   bool strict = false;  // outer values used in the body must be non-sequences
   std::string name;     // for errors and printing
 };

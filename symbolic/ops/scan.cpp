@@ -13,6 +13,7 @@
 #include <unordered_set>
 
 #include "runtime/error.hpp"
+#include "symbolic/grad.hpp"
 #include "symbolic/graph.hpp"
 #include "symbolic/index.hpp"
 #include "symbolic/interpreter.hpp"
@@ -31,6 +32,7 @@ struct Layout {
   std::vector<Ints> sequence_taps, state_taps;
   int maps = 0, constants = 0;
   bool n_steps_given = false, go_backwards = false, until = false;
+  std::int64_t truncate_gradient = -1;
   std::string name;
 
   explicit Layout(const Attrs& a)
@@ -41,6 +43,7 @@ struct Layout {
         n_steps_given(a.get_bool("n_steps_given")),
         go_backwards(a.get_bool("go_backwards")),
         until(a.get_bool("until")),
+        truncate_gradient(a.get_int("truncate_gradient")),
         name(a.get_string("name")) {}
 
   int sequences() const { return static_cast<int>(sequence_taps.size()); }
@@ -235,6 +238,137 @@ Var steps_input(const ScanOptions& o, const std::string& label, const std::sourc
   return n.dtype() == DType::Int64 ? n : cast(n, DType::Int64, loc);
 }
 
+// Rows start .. start+n-1 of `stacked`, last first: one step's value per backward step.
+Var backward_rows(const Var& stacked, const Var& start, const Var& n, const std::source_location& loc) {
+  Var rows = subtensor(stacked, {slice(start, start + n)}, loc);
+  return subtensor(rows, {slice(none, none, -1)}, loc);
+}
+
+Var reversed(const Var& v, const std::source_location& loc) {
+  return subtensor(v, {slice(none, none, -1)}, loc);
+}
+
+// Backpropagation through time: a scan running the body's gradient from the last step to
+// the first. Its sequences are what each forward step read (sequence rows, state history
+// rows, in backward order) and the gradients of the outputs; its states are, per forward
+// state, the gradients of the history rows later steps read (a window as deep as the taps)
+// and, per constant, the gradient summed so far; its map outputs the gradients of each
+// sequence tap's rows.
+std::vector<Var> grad_scan(const GradArgs& a) {
+  const Node& node = a.node;
+  const Layout l(node.attrs());
+  const Subgraph& body = *node.attrs().get_subgraph("body");
+  const auto& loc = a.loc();
+  const int S = l.states(), Q = l.sequences(), C = l.constants;
+  const int n_outputs = node.num_outputs();
+  std::vector<Var> outputs, cotangents;
+  for (int i = 0; i < n_outputs; ++i) {
+    outputs.push_back(node.output(i));
+    cotangents.push_back(a.grad(i) ? a.grad(i) : zeros_like(node.output(i), loc));
+  }
+  const Var n = outputs[0].shape(0, loc);  // the steps executed (fewer under until)
+  // The backward pass covers the last `back_n` steps: all, or truncate_gradient of them.
+  const Var back_n = l.truncate_gradient < 0 ? n : minimum(n, l.truncate_gradient, loc);
+  const Var skipped = n - back_n;  // forward steps before those
+  auto input = [&](int i) { return node.input(i); };
+  auto constant_at = [&](int c) { return input(1 + Q + S + c); };
+
+  // What each forward step read, as tap-0 sequences in backward order.
+  ScanOptions back{.name = l.name.empty() ? "grad of scan" : "grad of " + l.name};
+  std::vector<Var> sequence_values;  // forward sequences as walked (reversed for go_backwards)
+  for (int q = 0; q < Q; ++q) {
+    Var x = l.go_backwards ? reversed(input(1 + q), loc) : input(1 + q);
+    sequence_values.push_back(x);
+    for (std::int64_t k : l.sequence_taps[q])
+      back.sequences.emplace_back(backward_rows(x, skipped + (k - l.sequence_taps[q].front()), back_n, loc));
+  }
+  for (int s = 0; s < S; ++s) {
+    const Var& init = input(1 + Q + s);
+    const std::int64_t d = Layout::depth(l.state_taps[s]);
+    Var history = concatenate({Layout::stacked(l.state_taps[s]) ? init : expand_dims(init, 0, loc), outputs[s]}, 0, loc);
+    for (std::int64_t k : l.state_taps[s])
+      back.sequences.emplace_back(backward_rows(history, skipped + (d + k), back_n, loc));
+  }
+  for (int o = 0; o < S + l.maps; ++o)
+    back.sequences.emplace_back(backward_rows(cotangents[o], skipped, back_n, loc));
+  for (int s = 0; s < S; ++s) back.outputs_info.emplace_back(zeros_like(input(1 + Q + s), loc));
+  for (int c = 0; c < C; ++c) back.outputs_info.emplace_back(zeros_like(constant_at(c), loc));
+  int sequence_taps = 0;
+  for (int q = 0; q < Q; ++q) sequence_taps += static_cast<int>(l.sequence_taps[q].size());
+  for (int i = 0; i < sequence_taps; ++i) back.outputs_info.emplace_back(Var());
+  for (int c = 0; c < C; ++c) back.non_sequences.push_back(constant_at(c));
+
+  auto step = [&](const StepArgs& v) -> StepResult {
+    // v: forward taps (sequences, states) | output gradients | windows | sums | constants
+    const std::size_t taps = body.inputs.size() - C;
+    const std::size_t grads_at = taps, windows_at = taps + S + l.maps;
+    const std::size_t sums_at = windows_at + S, constants_at = sums_at + C;
+    Replacements bind;
+    std::vector<Var> forward_args;
+    for (std::size_t i = 0; i < taps; ++i) forward_args.push_back(v[i]);
+    for (int c = 0; c < C; ++c) forward_args.push_back(v[constants_at + c]);
+    for (std::size_t i = 0; i < body.inputs.size(); ++i) bind.emplace_back(body.inputs[i], forward_args[i]);
+    std::vector<Var> forward(body.outputs.begin(), body.outputs.begin() + S + l.maps);
+    forward = clone_replace(forward, bind);
+    Replacements known;
+    for (int s = 0; s < S; ++s) {
+      const Var& window = v[windows_at + s];
+      Var later = Layout::stacked(l.state_taps[s]) ? window[Index(-1, loc)] : window;
+      known.emplace_back(forward[s], v[grads_at + s] + later);
+    }
+    for (int m = 0; m < l.maps; ++m) known.emplace_back(forward[S + m], v[grads_at + S + m]);
+    std::vector<Var> g = grad(Var(), forward_args, {.known_grads = known, .disconnected = Disconnected::Zero}, loc);
+    std::vector<Var> next;
+    // windows: the rows one step earlier, plus what this step read of them
+    std::size_t at = 0;
+    for (int q = 0; q < Q; ++q) at += l.sequence_taps[q].size();
+    const std::size_t state_grads_at = at;
+    for (int s = 0; s < S; ++s) {
+      const Ints& taps_s = l.state_taps[s];
+      const std::int64_t d = Layout::depth(taps_s);
+      if (!Layout::stacked(taps_s)) {
+        next.push_back(g[at++]);
+        continue;
+      }
+      const Var& window = v[windows_at + s];
+      std::vector<Var> rows;
+      for (std::int64_t j = 0; j < d; ++j) {
+        Var row = j == 0 ? zeros_like(window[Index(0, loc)], loc) : window[Index(j - 1, loc)];
+        for (std::size_t t = 0; t < taps_s.size(); ++t)
+          if (d + taps_s[t] == j) row = row + g[at + t];
+        rows.push_back(expand_dims(row, 0, loc));
+      }
+      at += taps_s.size();
+      next.push_back(concatenate(rows, 0, loc));
+    }
+    for (int c = 0; c < C; ++c) next.push_back(v[sums_at + c] + g[taps + c]);
+    for (std::size_t i = 0; i < state_grads_at; ++i) next.push_back(g[i]);
+    return next;
+  };
+  back.n_steps = back_n;
+  std::vector<Var> result = scan(step, back, loc);
+
+  std::vector<Var> grads(node.inputs().size());  // n_steps: none
+  std::size_t out = 0;
+  // A truncated pass does not reach the initial states.
+  for (int s = 0; s < S; ++s) {
+    Var g = result[out++][Index(-1, loc)];
+    grads[1 + Q + s] = l.truncate_gradient < 0 ? g : where(eq(skipped, 0, loc), g, 0, loc);
+  }
+  for (int c = 0; c < C; ++c) grads[1 + Q + S + c] = result[out++][Index(-1, loc)];
+  for (int q = 0; q < Q; ++q) {
+    const Var& x = sequence_values[q];
+    Var g = zeros_like(x, loc);
+    for (std::int64_t k : l.sequence_taps[q]) {
+      Var start = skipped + (k - l.sequence_taps[q].front());
+      g = inc_subtensor(subtensor(g, {slice(start, start + back_n)}, loc),
+                        reversed(result[out++], loc), loc);
+    }
+    grads[1 + q] = l.go_backwards ? reversed(g, loc) : g;
+  }
+  return grads;
+}
+
 }  // namespace
 
 const Var& StepArgs::operator[](std::size_t i) const {
@@ -255,6 +389,7 @@ const OpDef& scan_op() {
       .max_inputs = -1,
       .infer = infer_scan,
       .eval = eval_scan,
+      .grad = grad_scan,
   };
   return def;
 }
@@ -424,6 +559,7 @@ std::vector<Var> scan(const StepFunction& step, const ScanOptions& o, std::sourc
               {"n_steps_given", o.n_steps.has_value()},
               {"go_backwards", o.go_backwards},
               {"until", static_cast<bool>(result.until)},
+              {"truncate_gradient", std::int64_t{o.truncate_gradient}},
               {"name", o.name}};
   NodePtr node = make_node(ops::scan_op(), std::move(inputs), std::move(attrs), loc);
   // Outputs in outputs_info order.

@@ -184,9 +184,6 @@ TEST_CASE("scan: user mistakes name the scan and the line") {
   CHECK_ERROR(scan([&](const StepArgs& v) { return v[0] + rng.uniform({}); },
                    {.sequences = {xs}}),
               {"draws random numbers inside the step"});
-  // no gradient yet: grad names the op
-  Var total = scan(add, {.sequences = {xs}, .outputs_info = {s0}})[0].sum();
-  CHECK_ERROR(grad(total, xs), {"scan"});
 }
 
 TEST_CASE("scan: the loop op is the loop family's only op") {
