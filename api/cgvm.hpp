@@ -9,6 +9,7 @@
 #include "symbolic/elementwise.hpp"
 #include "symbolic/grad.hpp"
 #include "symbolic/graph.hpp"
+#include "symbolic/ifelse.hpp"
 #include "symbolic/index.hpp"
 #include "symbolic/interpreter.hpp"
 #include "symbolic/nn.hpp"

@@ -16,7 +16,7 @@ std::string_view family_name(OpFamily family) {
     case OpFamily::Contraction: return "contraction";
     case OpFamily::Random: return "random";
     case OpFamily::Gradient: return "gradient";
-    case OpFamily::Loop: return "loop";
+    case OpFamily::Control: return "control";
   }
   return "?";
 }

@@ -19,7 +19,7 @@
 namespace cgvm {
 
 enum class OpFamily {
-  Source, Elementwise, Reduce, Shape, Index, Contraction, Random, Gradient, Loop
+  Source, Elementwise, Reduce, Shape, Index, Contraction, Random, Gradient, Control
 };
 std::string_view family_name(OpFamily family);
 

@@ -47,13 +47,13 @@
 // Identity forward, a changed gradient backward (symbolic/ops/gradient.cpp).
 #define CGVM_GRADIENT_OPS(X) X(stop_gradient, Gradient) X(grad_clip, Gradient)
 
-// Loops whose body is a graph held by the node (symbolic/ops/scan.cpp).
-#define CGVM_LOOP_OPS(X) X(scan, Loop)
+// Control flow: nodes holding graphs of their own (symbolic/ops/scan.cpp, ops/ifelse.cpp).
+#define CGVM_CONTROL_OPS(X) X(scan, Control) X(ifelse, Control)
 
 #define CGVM_OPS(X)                                                                      \
   CGVM_SOURCE_OPS(X) CGVM_UNARY_OPS(X) CGVM_BINARY_OPS(X) CGVM_REDUCE_OPS(X)             \
   CGVM_SHAPE_OPS(X) CGVM_INDEX_OPS(X) CGVM_CONTRACTION_OPS(X) CGVM_RANDOM_OPS(X)         \
-  CGVM_GRADIENT_OPS(X) CGVM_LOOP_OPS(X)
+  CGVM_GRADIENT_OPS(X) CGVM_CONTROL_OPS(X)
 
 namespace cgvm::ops {
 

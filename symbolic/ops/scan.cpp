@@ -384,7 +384,7 @@ namespace ops {
 const OpDef& scan_op() {
   static const OpDef def{
       .name = "scan",
-      .family = OpFamily::Loop,
+      .family = OpFamily::Control,
       .min_inputs = 1,
       .max_inputs = -1,
       .infer = infer_scan,

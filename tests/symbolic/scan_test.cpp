@@ -186,6 +186,4 @@ TEST_CASE("scan: user mistakes name the scan and the line") {
               {"draws random numbers inside the step"});
 }
 
-TEST_CASE("scan: the loop op is the loop family's only op") {
-  test::check_op_coverage(OpFamily::Loop, {"scan"});
-}
+
