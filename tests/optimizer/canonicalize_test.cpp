@@ -10,23 +10,11 @@ using cgvm::test::formula;
 using cgvm::test::pass;
 
 namespace {
-
-struct Case {
-  const char* what;
-  Var before;
-  std::string expected;
-};
-
-void check_cases(const std::vector<Case>& cases, const Bindings& bindings) {
-  for (const Case& c : cases) {
-    CAPTURE(c.what);
-    Var after = pass("canonicalize", c.before);
-    CHECK(formula(after) == c.expected);
-    check_same_values(c.before, after, bindings);
-  }
+void check_cases(const std::vector<test::Case>& cases, const Bindings& bindings) {
+  test::check_cases(cases, bindings, "canonicalize");
 }
-
 }  // namespace
+
 
 TEST_CASE("canonicalize: constants fold through the reference implementation") {
   Var a = vector("a");

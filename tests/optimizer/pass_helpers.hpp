@@ -5,7 +5,9 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "cgvm.hpp"
@@ -43,6 +45,28 @@ inline void check_same_values(const Var& before, const Var& after, const Binding
   CHECK(a.shape() == b.shape());
   CHECK(a.dtype() == b.dtype());
   CHECK(allclose(a.astype(DType::Float64), b.astype(DType::Float64), rtol, atol));
+}
+
+// One rewrite case: what it shows, the graph before, the printed graph expected after.
+struct Case {
+  const char* what;
+  Var before;
+  std::string expected;
+};
+
+// Each case through `rewrite`: the printed result as expected, and the values kept.
+inline void check_cases(const std::vector<Case>& cases, const Bindings& bindings,
+                        const std::function<Var(const Var&)>& rewrite) {
+  for (const Case& c : cases) {
+    CAPTURE(c.what);
+    Var after = rewrite(c.before);
+    CHECK(formula(after) == c.expected);
+    check_same_values(c.before, after, bindings);
+  }
+}
+inline void check_cases(const std::vector<Case>& cases, const Bindings& bindings,
+                        std::string_view pass_name) {
+  check_cases(cases, bindings, [&](const Var& v) { return pass(pass_name, v); });
 }
 
 }  // namespace cgvm::test

@@ -13,28 +13,19 @@ using cgvm::test::pass;
 TEST_CASE("products: never-zero factors cancel across a fraction") {
   Var a = vector("a"), b = vector("b");
   Bindings binds{{a, Array::from_list<float>({0.5f, -1, 2})}, {b, Array::from_list<float>({3, 0.25f, -2})}};
-  struct Case {
-    const char* what;
-    Var before;
-    std::string expected;
-  };
-  for (const Case& c : std::vector<Case>{
-           {"a*e/e", a * exp(b) / exp(b), "a"},
-           {"(e*a)*(b/e)", (exp(b) * a) * (b / exp(b)), "mul(a, b)"},
-           {"e/(a*e)", exp(b) / (a * exp(b)), "true_div(1, a)"},
-           {"sign kept", -(sigmoid(b) * a) / sigmoid(b), "neg(a)"},
-           {"p = e/s cancels through", (exp(a) / sum(exp(a))) * (b / (exp(a) / sum(exp(a)))), "b"},
-           {"nonzero constant", (a * 3) / 3, "a"},
-           // every factor cancels: 1 with the sign, stretched to the shape the factors had
-           {"all cancel, negated", (-exp(b)) / exp(b), "broadcast_to(-1, shape_of{axis=0}(b))"},
-           {"all cancel", (sigmoid(a) * exp(b)) / (exp(b) * sigmoid(a)),
-            "broadcast_to(1, shape_of{axis=0}(b))"},
-       }) {
-    CAPTURE(c.what);
-    Var after = pass("canonicalize", c.before);
-    CHECK(formula(after) == c.expected);
-    check_same_values(c.before, after, binds);
-  }
+  test::check_cases({
+        {"a*e/e", a * exp(b) / exp(b), "a"},
+        {"(e*a)*(b/e)", (exp(b) * a) * (b / exp(b)), "mul(a, b)"},
+        {"e/(a*e)", exp(b) / (a * exp(b)), "true_div(1, a)"},
+        {"sign kept", -(sigmoid(b) * a) / sigmoid(b), "neg(a)"},
+        {"p = e/s cancels through", (exp(a) / sum(exp(a))) * (b / (exp(a) / sum(exp(a)))), "b"},
+        {"nonzero constant", (a * 3) / 3, "a"},
+        // every factor cancels: 1 with the sign, stretched to the shape the factors had
+        {"all cancel, negated", (-exp(b)) / exp(b), "broadcast_to(-1, shape_of{axis=0}(b))"},
+        {"all cancel", (sigmoid(a) * exp(b)) / (exp(b) * sigmoid(a)),
+         "broadcast_to(1, shape_of{axis=0}(b))"},
+      },
+      binds, "canonicalize");
 }
 
 TEST_CASE("products: factors that may be 0 stay") {
@@ -63,26 +54,17 @@ TEST_CASE("products: masks move outward, and a known mask settles inner wheres")
   Var a = vector("a"), b = vector("b");
   Var m = a > 0;
   Bindings binds{{a, Array::from_list<float>({0.5f, -1, 2})}, {b, Array::from_list<float>({3, 0.25f, -2})}};
-  struct Case {
-    const char* what;
-    Var before;
-    std::string expected;
-  };
-  for (const Case& c : std::vector<Case>{
-           {"* k", where(m, a, 0) * b, "where(gt(a, 0), mul(a, b), 0)"},
-           {"k *", b * where(m, a, 0), "where(gt(a, 0), mul(a, b), 0)"},
-           {"/ k", where(m, a, 0) / b, "where(gt(a, 0), true_div(a, b), 0)"},
-           {"neg", -where(m, a, 0), "where(gt(a, 0), neg(a), 0)"},
-           {"inner where in the taken branch", where(m, b / where(m, a, 1), 0),
-            "where(gt(a, 0), true_div(b, a), 0)"},
-           {"inner where in the other branch", where(m, b, exp(where(m, a, b))),
-            "where(gt(a, 0), b, exp(b))"},
-       }) {
-    CAPTURE(c.what);
-    Var after = pass("canonicalize", c.before);
-    CHECK(formula(after) == c.expected);
-    check_same_values(c.before, after, binds);
-  }
+  test::check_cases({
+        {"* k", where(m, a, 0) * b, "where(gt(a, 0), mul(a, b), 0)"},
+        {"k *", b * where(m, a, 0), "where(gt(a, 0), mul(a, b), 0)"},
+        {"/ k", where(m, a, 0) / b, "where(gt(a, 0), true_div(a, b), 0)"},
+        {"neg", -where(m, a, 0), "where(gt(a, 0), neg(a), 0)"},
+        {"inner where in the taken branch", where(m, b / where(m, a, 1), 0),
+         "where(gt(a, 0), true_div(b, a), 0)"},
+        {"inner where in the other branch", where(m, b, exp(where(m, a, b))),
+         "where(gt(a, 0), b, exp(b))"},
+      },
+      binds, "canonicalize");
   // must not fire: k / where(m, a, 0) (k/0 is not 0), a mask other than 0, another mask
   CHECK(formula(pass("canonicalize", b / where(m, a, 0))) == "true_div(b, where(gt(a, 0), a, 0))");
   CHECK(formula(pass("canonicalize", where(m, a, 2) * b)) == "mul(b, where(gt(a, 0), a, 2))");

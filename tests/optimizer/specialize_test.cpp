@@ -23,19 +23,8 @@ Var specialized(const Var& v, RewriteStats* stats = nullptr) {
   return specialized(std::vector<Var>{v}, stats)[0];
 }
 
-struct Case {
-  const char* what;
-  Var before;
-  std::string expected;
-};
-
-void check_cases(const std::vector<Case>& cases, const Bindings& bindings) {
-  for (const Case& c : cases) {
-    CAPTURE(c.what);
-    Var after = specialized(c.before);
-    CHECK(formula(after) == c.expected);
-    check_same_values(c.before, after, bindings);
-  }
+void check_cases(const std::vector<test::Case>& cases, const Bindings& bindings) {
+  test::check_cases(cases, bindings, [](const Var& v) { return specialized(v); });
 }
 
 // The distinct nodes of op `name` in the graph of `outputs`.

@@ -28,31 +28,22 @@ TEST_CASE("stabilize: each rule, printed, with values kept at ordinary inputs") 
   Var m = matrix("m");
   Bindings binds{{a, Array::from_list<float>({0.25f, -0.5f, 2})},
                  {m, Array::from_list<float>({0.5f, -1, 2, 3, 0, -4}, {2, 3})}};
-  struct Case {
-    const char* what;
-    Var before;
-    std::string expected;
-  };
-  for (const Case& c : std::vector<Case>{
-           {"log(1+x)", log(1 + a), "log1p(a)"},
-           {"log(x+1)", log(a + 1), "log1p(a)"},
-           {"exp(x)-1", exp(a) - 1, "expm1(a)"},
-           {"log(sigmoid x)", log(sigmoid(a)), "neg(softplus(neg(a)))"},
-           {"log(1-sigmoid x)", log(1 - sigmoid(a)), "neg(softplus(a))"},
-           {"log1p(-sigmoid x)", log1p(-sigmoid(a)), "neg(softplus(a))"},
-           {"log(exp(a)/b)", log(exp(a) / (a * a + 1)), "sub(a, log1p(mul(a, a)))"},
-           {"unshifted softmax", exp(m) / sum(exp(m), {1}, true),
-            "true_div(exp(sub(m, max{axes=[1], keepdims=true}(m))), "
-            "sum{axes=[1], keepdims=true}(exp(sub(m, max{axes=[1], keepdims=true}(m)))))"},
-           {"unshifted logsumexp", log(sum(exp(m), {1})),
-            "add(max{axes=[1], keepdims=false}(m), log(sum{axes=[1], keepdims=false}"
-            "(exp(sub(m, max{axes=[1], keepdims=true}(m))))))"},
-       }) {
-    CAPTURE(c.what);
-    Var after = pass("stabilize", c.before);
-    CHECK(formula(after) == c.expected);
-    check_same_values(c.before, after, binds);
-  }
+  test::check_cases({
+        {"log(1+x)", log(1 + a), "log1p(a)"},
+        {"log(x+1)", log(a + 1), "log1p(a)"},
+        {"exp(x)-1", exp(a) - 1, "expm1(a)"},
+        {"log(sigmoid x)", log(sigmoid(a)), "neg(softplus(neg(a)))"},
+        {"log(1-sigmoid x)", log(1 - sigmoid(a)), "neg(softplus(a))"},
+        {"log1p(-sigmoid x)", log1p(-sigmoid(a)), "neg(softplus(a))"},
+        {"log(exp(a)/b)", log(exp(a) / (a * a + 1)), "sub(a, log1p(mul(a, a)))"},
+        {"unshifted softmax", exp(m) / sum(exp(m), {1}, true),
+         "true_div(exp(sub(m, max{axes=[1], keepdims=true}(m))), "
+         "sum{axes=[1], keepdims=true}(exp(sub(m, max{axes=[1], keepdims=true}(m)))))"},
+        {"unshifted logsumexp", log(sum(exp(m), {1})),
+         "add(max{axes=[1], keepdims=false}(m), log(sum{axes=[1], keepdims=false}"
+         "(exp(sub(m, max{axes=[1], keepdims=true}(m))))))"},
+      },
+      binds, "stabilize");
 }
 
 TEST_CASE("stabilize: forms it must leave alone") {
