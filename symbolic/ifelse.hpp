@@ -3,8 +3,11 @@
 // unlike where(), which computes both sides elementwise and picks per element.
 //
 // At build time, each branch's graph is taken into the node, down to the values the branch
-// reads from outside: inputs, shared variables, and anything the condition needs (computed
-// anyway). What lies between runs only when its branch is taken. Works inside scan steps.
+// reads from outside: inputs, shared variables, random draws, and anything the condition
+// needs (computed anyway). What lies between runs only when its branch is taken. Works inside
+// scan steps. Values between are the branch's own: grad with respect to one of them, givens
+// and consider_constant naming one do not reach inside (name an input instead); a value
+// also used outside the branch is computed there again.
 //
 // Both branches give the same number of values, pairwise of one dtype and rank; a static size
 // the two disagree on is unknown in the result. The condition is a scalar (nonzero: then).

@@ -11,8 +11,9 @@
 // non-sequences (and nothing for outputs without state).
 //
 // - Sequences are walked along their first axis. A tap k reads the element k steps after the
-//   current one (taps {-1, 0, 1}: the previous, current and next element); the loop then runs
-//   len - (max tap - min tap) steps. Several sequences must give the same number of steps.
+//   current one (taps {-1, 0, 1}: the previous, current and next element), also walking
+//   backwards; as in Theano the current element always counts, so a sequence gives
+//   len - (max(taps, 0) - min(taps, 0)) steps. Several sequences must give the same number.
 // - Recurrent outputs (outputs_info) carry state: with taps {-1} (the default) the initial
 //   value is the state before step 0; with deeper taps ({-3, -1}) it holds that many steps
 //   (its first axis is 3, oldest first). A null initial value makes an output without state

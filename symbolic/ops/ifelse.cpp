@@ -41,44 +41,56 @@ std::vector<Array> eval_ifelse(const EvalArgs& e) {
   const Subgraph& branch = *e.attrs().get_subgraph(taken ? "then" : "else");
   Bindings bind;
   for (std::size_t i = 0; i < branch.inputs.size(); ++i) bind.emplace_back(branch.inputs[i], e.inputs[1 + i]);
-  return evaluate(branch.outputs, bind);
+  std::vector<Array> out = evaluate(branch.outputs, bind);
+  // A constant of the branch is shared by every graph that holds it: never hand it out.
+  for (std::size_t i = 0; i < out.size(); ++i)
+    if (is_constant(branch.outputs[i])) out[i] = out[i].copy();
+  return out;
 }
 
-// The branch's values as graphs over the node's operands.
-std::vector<Var> expanded(const Node& node, const char* which) {
-  const Subgraph& branch = *node.attrs().get_subgraph(which);
-  Replacements bind;
-  for (std::size_t i = 0; i < branch.inputs.size(); ++i) bind.emplace_back(branch.inputs[i], node.input(1 + static_cast<int>(i)));
-  return clone_replace(branch.outputs, bind);
+std::vector<Var> node_outputs(const NodePtr& node) {
+  std::vector<Var> out;
+  for (int i = 0; i < node->num_outputs(); ++i) out.push_back(node->output(i));
+  return out;
 }
 
-// d/d operand: the gradient of the branch taken, itself a lazy ifelse.
+Var placeholder_like(const std::string& name, const Var& v) {
+  return tensor(name, v.dtype(), v.static_shape());
+}
+
+// d/d operand: the taken branch's gradient, as another lazy ifelse node whose operands are
+// the forward operands and the gradients flowing in, and whose branches are each branch's
+// gradient over its own placeholders (independent of each other, unlike the operands, which
+// may be computed from one another: n = norm(g); ifelse(n > c, g * (c / n), g)).
 std::vector<Var> grad_ifelse(const GradArgs& a) {
   const Node& node = a.node;
   const auto& loc = a.loc();
-  std::vector<Var> operands(node.inputs().begin() + 1, node.inputs().end());
-  std::vector<Var> float_operands;
-  for (const Var& v : operands)
-    if (is_float(v.dtype())) float_operands.push_back(v);
   std::vector<Var> grads(node.inputs().size());
-  if (float_operands.empty()) return grads;
-  auto branch_grads = [&](const char* which) {
-    std::vector<Var> values = expanded(node, which);
+  std::vector<int> outputs_in;  // float outputs with a gradient flowing in
+  for (int i = 0; i < node.num_outputs(); ++i)
+    if (a.grad(i) && is_float(node.output(i).dtype())) outputs_in.push_back(i);
+  std::vector<int> wrt;  // float operands
+  for (int i = 1; i < static_cast<int>(node.inputs().size()); ++i)
+    if (is_float(node.input(i).dtype())) wrt.push_back(i);
+  if (outputs_in.empty() || wrt.empty()) return grads;
+  auto branch_gradient = [&](const char* which) {
+    const Subgraph& branch = *node.attrs().get_subgraph(which);
+    std::vector<Var> inputs = branch.inputs;
     Replacements known;
-    for (std::size_t i = 0; i < values.size(); ++i)
-      if (a.grad(static_cast<int>(i)) && is_float(values[i].dtype()))
-        known.emplace_back(values[i], a.grad(static_cast<int>(i)));
-    if (known.empty()) {
-      std::vector<Var> zeros;
-      for (const Var& v : float_operands) zeros.push_back(zeros_like(v, loc));
-      return zeros;
+    for (int i : outputs_in) {
+      inputs.push_back(placeholder_like(fmt::format("grad{}", i), a.grad(i)));
+      known.emplace_back(branch.outputs[i], inputs.back());
     }
-    return grad(Var(), float_operands, {.known_grads = known, .disconnected = Disconnected::Zero}, loc);
+    std::vector<Var> over;
+    for (int i : wrt) over.push_back(branch.inputs[i - 1]);
+    std::vector<Var> g = grad(Var(), over, {.known_grads = known, .disconnected = Disconnected::Zero}, loc);
+    return std::make_shared<const Subgraph>(Subgraph{std::move(inputs), std::move(g)});
   };
-  std::vector<Var> picked = ifelse(node.input(0), branch_grads("then"), branch_grads("else"), loc);
-  std::size_t k = 0;
-  for (std::size_t i = 0; i < operands.size(); ++i)
-    if (is_float(operands[i].dtype())) grads[1 + i] = picked[k++];
+  std::vector<Var> inputs(node.inputs().begin(), node.inputs().end());
+  for (int i : outputs_in) inputs.push_back(a.grad(i));
+  NodePtr g = make_node(ops::ifelse_op(), std::move(inputs),
+                        Attrs{{"then", branch_gradient("then")}, {"else", branch_gradient("else")}}, loc);
+  for (std::size_t k = 0; k < wrt.size(); ++k) grads[wrt[k]] = g->output(static_cast<int>(k));
   return grads;
 }
 
@@ -133,35 +145,30 @@ std::vector<Var> ifelse(const Var& cond, const std::vector<Var>& then_values,
     Var v = stack.back();
     stack.pop_back();
     const Node* n = v.node().get();
-    const bool leaf = n->inputs().empty() && !is_constant(v);
+    // Random draws stay outside too: their state advances with every call of the function.
+    const bool leaf = (n->inputs().empty() && !is_constant(v)) || n->op().state_input >= 0;
     if (leaf || outside.count(n)) {
       if (std::none_of(operands.begin(), operands.end(), [&](const Var& o) { return o.same(v); }))
         operands.push_back(v);
       continue;
     }
     if (!seen.insert(n).second) continue;
-    if (n->op().state_input >= 0)
-      throw_error("ifelse", fmt::format("a branch draws random numbers ({}); random streams "
-                                        "inside ifelse branches are not supported yet (draw "
-                                        "outside the branch)", n->op().name), loc);
     for (const Var& in : n->inputs()) stack.push_back(in);
   }
   auto subgraph = [&](const std::vector<Var>& values) {
     Replacements bind;
     std::vector<Var> placeholders;
     for (std::size_t i = 0; i < operands.size(); ++i) {
-      placeholders.push_back(tensor(fmt::format("operand{}", i), operands[i].dtype(), operands[i].static_shape()));
+      placeholders.push_back(placeholder_like(fmt::format("operand{}", i), operands[i]));
       bind.emplace_back(operands[i], placeholders.back());
     }
     return std::make_shared<const Subgraph>(Subgraph{placeholders, clone_replace(values, bind)});
   };
   std::vector<Var> inputs{cond};
   inputs.insert(inputs.end(), operands.begin(), operands.end());
-  NodePtr node = make_node(ops::ifelse_op(), std::move(inputs),
-                           Attrs{{"then", subgraph(then_values)}, {"else", subgraph(else_values)}}, loc);
-  std::vector<Var> out;
-  for (int i = 0; i < node->num_outputs(); ++i) out.push_back(node->output(i));
-  return out;
+  return node_outputs(make_node(ops::ifelse_op(), std::move(inputs),
+                                Attrs{{"then", subgraph(then_values)}, {"else", subgraph(else_values)}},
+                                loc));
 }
 
 Var ifelse(const Var& cond, const Var& then_value, const Var& else_value, std::source_location loc) {

@@ -48,9 +48,18 @@ struct Layout {
 
   int sequences() const { return static_cast<int>(sequence_taps.size()); }
   int states() const { return static_cast<int>(state_taps.size()); }
-  // Steps a sequence of `length` elements gives with taps from lo to hi.
+  // As in Theano, the current element (tap 0) always counts: a sequence's taps span from
+  // lo = min(taps, 0) to hi = max(taps, 0), and it gives length - (hi - lo) steps.
+  static std::int64_t lo(const Ints& taps) { return std::min<std::int64_t>(taps.front(), 0); }
+  static std::int64_t hi(const Ints& taps) { return std::max<std::int64_t>(taps.back(), 0); }
   static std::int64_t steps_of(std::int64_t length, const Ints& taps) {
-    return length - (taps.back() - taps.front());
+    return length - (hi(taps) - lo(taps));
+  }
+  // The element step t reads for tap k: t + k - lo walking forward; walking backwards the
+  // steps go from the end, and tap k is still k elements after the current one.
+  static std::int64_t element(std::int64_t t, std::int64_t k, const Ints& taps,
+                              std::int64_t length, bool backwards) {
+    return backwards ? length - 1 - hi(taps) - t + k : t + k - lo(taps);
   }
   // How many past steps a state's initial value holds.
   static std::int64_t depth(const Ints& taps) { return -taps.front(); }
@@ -161,9 +170,8 @@ std::vector<Array> eval_scan(const EvalArgs& e) {
       const Array& seq = e.inputs[1 + s];
       const Ints& taps = l.sequence_taps[s];
       for (std::int64_t k : taps) {
-        std::int64_t i = t + k - taps.front();
-        if (l.go_backwards) i = seq.shape(0) - 1 - i;
-        bind.emplace_back(body.inputs[p++], seq.index(0, i));
+        bind.emplace_back(body.inputs[p++],
+                          seq.index(0, Layout::element(t, k, taps, seq.shape(0), l.go_backwards)));
       }
     }
     for (int s = 0; s < l.states(); ++s)
@@ -203,11 +211,15 @@ Var placeholder(const std::string& name, const TensorType& type) {
   return tensor(name, type.dtype, type.shape);
 }
 
+// Whether `n` depends on a placeholder. Nodes older than the placeholders cannot, which keeps
+// the walk inside what the step built.
 bool depends_on(const Node* n, const std::unordered_set<const Node*>& placeholders,
-                std::unordered_map<const Node*, bool>& memo) {
+                std::uint64_t first_placeholder, std::unordered_map<const Node*, bool>& memo) {
+  if (n->id() < first_placeholder) return false;
   if (auto it = memo.find(n); it != memo.end()) return it->second;
   bool d = placeholders.count(n) > 0;
-  for (const Var& in : n->inputs()) d = depends_on(in.node().get(), placeholders, memo) || d;
+  for (const Var& in : n->inputs())
+    d = depends_on(in.node().get(), placeholders, first_placeholder, memo) || d;
   return memo[n] = d;
 }
 
@@ -238,14 +250,23 @@ Var steps_input(const ScanOptions& o, const std::string& label, const std::sourc
   return n.dtype() == DType::Int64 ? n : cast(n, DType::Int64, loc);
 }
 
-// Rows start .. start+n-1 of `stacked`, last first: one step's value per backward step.
-Var backward_rows(const Var& stacked, const Var& start, const Var& n, const std::source_location& loc) {
-  Var rows = subtensor(stacked, {slice(start, start + n)}, loc);
-  return subtensor(rows, {slice(none, none, -1)}, loc);
-}
-
 Var reversed(const Var& v, const std::source_location& loc) {
   return subtensor(v, {slice(none, none, -1)}, loc);
+}
+
+// Rows start .. start+n-1 of `stacked`, last first: one step's value per backward step.
+Var backward_rows(const Var& stacked, const Var& start, const Var& n, const std::source_location& loc) {
+  return reversed(subtensor(stacked, {slice(start, start + n)}, loc), loc);
+}
+
+// Rows start .. start+n-1 of `stacked`, in order.
+Var rows_from(const Var& stacked, const Var& start, const Var& n, const std::source_location& loc) {
+  return subtensor(stacked, {slice(start, start + n)}, loc);
+}
+
+// The last row of a scan's stacked state, or its initial value when no step ran.
+Var final_state(const Var& stacked, const Var& initial, const std::source_location& loc) {
+  return concatenate({expand_dims(initial, 0, loc), stacked}, 0, loc)[Index(-1, loc)];
 }
 
 // Backpropagation through time: a scan running the body's gradient from the last step to
@@ -275,13 +296,19 @@ std::vector<Var> grad_scan(const GradArgs& a) {
 
   // What each forward step read, as tap-0 sequences in backward order.
   ScanOptions back{.name = l.name.empty() ? "grad of scan" : "grad of " + l.name};
-  std::vector<Var> sequence_values;  // forward sequences as walked (reversed for go_backwards)
-  for (int q = 0; q < Q; ++q) {
-    Var x = l.go_backwards ? reversed(input(1 + q), loc) : input(1 + q);
-    sequence_values.push_back(x);
-    for (std::int64_t k : l.sequence_taps[q])
-      back.sequences.emplace_back(backward_rows(x, skipped + (k - l.sequence_taps[q].front()), back_n, loc));
-  }
+  // The first element the backward pass reads for sequence q's tap k: the one of the latest
+  // step walking forward (rows then taken last first), of the earliest walking backwards.
+  auto first_read = [&](int q, std::int64_t k) -> Var {
+    const Ints& taps = l.sequence_taps[q];
+    if (!l.go_backwards) return skipped + (k - Layout::lo(taps));
+    return input(1 + q).shape(0, loc) - Layout::hi(taps) + k - n;
+  };
+  for (int q = 0; q < Q; ++q)
+    for (std::int64_t k : l.sequence_taps[q]) {
+      Var start = first_read(q, k);
+      back.sequences.emplace_back(l.go_backwards ? rows_from(input(1 + q), start, back_n, loc)
+                                                 : backward_rows(input(1 + q), start, back_n, loc));
+    }
   for (int s = 0; s < S; ++s) {
     const Var& init = input(1 + Q + s);
     const std::int64_t d = Layout::depth(l.state_taps[s]);
@@ -303,21 +330,37 @@ std::vector<Var> grad_scan(const GradArgs& a) {
     const std::size_t taps = body.inputs.size() - C;
     const std::size_t grads_at = taps, windows_at = taps + S + l.maps;
     const std::size_t sums_at = windows_at + S, constants_at = sums_at + C;
-    Replacements bind;
-    std::vector<Var> forward_args;
+    std::vector<Var> forward_args;  // what the body's placeholders stand for at this step
     for (std::size_t i = 0; i < taps; ++i) forward_args.push_back(v[i]);
     for (int c = 0; c < C; ++c) forward_args.push_back(v[constants_at + c]);
-    for (std::size_t i = 0; i < body.inputs.size(); ++i) bind.emplace_back(body.inputs[i], forward_args[i]);
-    std::vector<Var> forward(body.outputs.begin(), body.outputs.begin() + S + l.maps);
-    forward = clone_replace(forward, bind);
+    // The body is differentiated over its own placeholders, which are independent of each
+    // other (outer values captured together, W and W.T, are not), then bound to this step's
+    // values. Integer values carry no gradient: zeros keep the loop's layout.
     Replacements known;
     for (int s = 0; s < S; ++s) {
+      if (!is_float(body.outputs[s].dtype())) continue;
       const Var& window = v[windows_at + s];
       Var later = Layout::stacked(l.state_taps[s]) ? window[Index(-1, loc)] : window;
-      known.emplace_back(forward[s], v[grads_at + s] + later);
+      known.emplace_back(body.outputs[s], v[grads_at + s] + later);
     }
-    for (int m = 0; m < l.maps; ++m) known.emplace_back(forward[S + m], v[grads_at + S + m]);
-    std::vector<Var> g = grad(Var(), forward_args, {.known_grads = known, .disconnected = Disconnected::Zero}, loc);
+    for (int m = 0; m < l.maps; ++m)
+      if (is_float(body.outputs[S + m].dtype()))
+        known.emplace_back(body.outputs[S + m], v[grads_at + S + m]);
+    std::vector<Var> wrt;
+    for (const Var& p : body.inputs)
+      if (is_float(p.dtype())) wrt.push_back(p);
+    std::vector<Var> g(body.inputs.size());
+    if (!known.empty() && !wrt.empty()) {
+      std::vector<Var> over_placeholders =
+          grad(Var(), wrt, {.known_grads = known, .disconnected = Disconnected::Zero}, loc);
+      Replacements bind;
+      for (std::size_t i = 0; i < body.inputs.size(); ++i) bind.emplace_back(body.inputs[i], forward_args[i]);
+      std::vector<Var> bound = clone_replace(over_placeholders, bind, /*strict=*/false);
+      for (std::size_t i = 0, w = 0; i < body.inputs.size(); ++i)
+        if (is_float(body.inputs[i].dtype())) g[i] = bound[w++];
+    }
+    for (std::size_t i = 0; i < g.size(); ++i)
+      if (!g[i]) g[i] = zeros_like(forward_args[i], loc);
     std::vector<Var> next;
     // windows: the rows one step earlier, plus what this step read of them
     std::size_t at = 0;
@@ -348,23 +391,29 @@ std::vector<Var> grad_scan(const GradArgs& a) {
   back.n_steps = back_n;
   std::vector<Var> result = scan(step, back, loc);
 
-  std::vector<Var> grads(node.inputs().size());  // n_steps: none
+  // Gradients of the node's inputs; none for n_steps and for integer values.
+  std::vector<Var> grads(node.inputs().size());
   std::size_t out = 0;
-  // A truncated pass does not reach the initial states.
   for (int s = 0; s < S; ++s) {
-    Var g = result[out++][Index(-1, loc)];
+    const Var& init = input(1 + Q + s);
+    Var g = final_state(result[out++], zeros_like(init, loc), loc);
+    if (!is_float(init.dtype())) continue;
+    // A truncated pass does not reach the initial states.
     grads[1 + Q + s] = l.truncate_gradient < 0 ? g : where(eq(skipped, 0, loc), g, 0, loc);
   }
-  for (int c = 0; c < C; ++c) grads[1 + Q + S + c] = result[out++][Index(-1, loc)];
+  for (int c = 0; c < C; ++c) {
+    Var g = final_state(result[out++], zeros_like(constant_at(c), loc), loc);
+    if (is_float(constant_at(c).dtype())) grads[1 + Q + S + c] = g;
+  }
   for (int q = 0; q < Q; ++q) {
-    const Var& x = sequence_values[q];
+    const Var& x = input(1 + q);
     Var g = zeros_like(x, loc);
     for (std::int64_t k : l.sequence_taps[q]) {
-      Var start = skipped + (k - l.sequence_taps[q].front());
-      g = inc_subtensor(subtensor(g, {slice(start, start + back_n)}, loc),
-                        reversed(result[out++], loc), loc);
+      Var start = first_read(q, k);
+      Var rows = l.go_backwards ? result[out++] : reversed(result[out++], loc);
+      g = inc_subtensor(subtensor(g, {slice(start, start + back_n)}, loc), rows, loc);
     }
-    grads[1 + q] = l.go_backwards ? reversed(g, loc) : g;
+    if (is_float(x.dtype())) grads[1 + q] = g;
   }
   return grads;
 }
@@ -505,8 +554,13 @@ std::vector<Var> scan(const StepFunction& step, const ScanOptions& o, std::sourc
   // placeholder), each bound to a new placeholder.
   const std::size_t n_placeholders = args.size() - o.non_sequences.size();
   std::unordered_set<const Node*> inner;
-  for (std::size_t i = 0; i < n_placeholders; ++i) inner.insert(args[i].node().get());
+  std::uint64_t first_placeholder = watermark;
+  for (std::size_t i = 0; i < n_placeholders; ++i) {
+    inner.insert(args[i].node().get());
+    first_placeholder = std::min(first_placeholder, args[i].node()->id());
+  }
   std::unordered_map<const Node*, bool> memo;
+  auto inside = [&](const Node* n) { return depends_on(n, inner, first_placeholder, memo); };
   std::vector<Var> captured;
   std::unordered_set<const Node*> declared;
   for (const Var& c : o.non_sequences) declared.insert(c.node().get());
@@ -514,23 +568,34 @@ std::vector<Var> scan(const StepFunction& step, const ScanOptions& o, std::sourc
     if (is_constant(v)) return;
     for (const Var& c : captured)
       if (c.same(v)) return;
-    if (o.strict && !declared.count(v.node().get()))
-      fail(fmt::format("the step uses {} of the outer graph without declaring it in "
-                       "non_sequences (strict)",
-                       v.name().empty() ? describe(v) : fmt::format("'{}'", v.name())));
+    if (o.strict) {  // values computed from declared non-sequences are fine (u.T)
+      std::vector<const Node*> stack{v.node().get()};
+      std::unordered_set<const Node*> seen;
+      while (!stack.empty()) {
+        const Node* n = stack.back();
+        stack.pop_back();
+        if (declared.count(n) || !seen.insert(n).second || is_constant(n->output(0))) continue;
+        if (n->inputs().empty())
+          fail(fmt::format("the step uses {} of the outer graph without declaring it in "
+                           "non_sequences (strict)",
+                           n->output(0).name().empty() ? describe(n->output(0))
+                                                       : fmt::format("'{}'", n->output(0).name())));
+        for (const Var& in : n->inputs()) stack.push_back(in.node().get());
+      }
+    }
     captured.push_back(v);
   };
   for (const Var& out : body_outputs)
-    if (!depends_on(out.node().get(), inner, memo)) capture(out);
+    if (!inside(out.node().get())) capture(out);
   for (const Node* n : topo_sort(body_outputs)) {
     if (n->op().state_input >= 0 && n->id() > watermark)
       throw_error(label, fmt::format("{} draws random numbers inside the step; random streams "
                                      "in scan bodies are not supported yet (draw outside and "
                                      "pass the draws as a sequence)",
                                      describe(n->output(0))), n->location());
-    if (!depends_on(n, inner, memo)) continue;
+    if (!inside(n)) continue;
     for (const Var& in : n->inputs())
-      if (!depends_on(in.node().get(), inner, memo)) capture(in);
+      if (!inside(in.node().get())) capture(in);
   }
   for (const Var& c : o.non_sequences)
     if (!is_constant(c)) capture(c);  // declared but unused: still an input, harmless
@@ -584,7 +649,7 @@ Var fold(const StepFunction& fn, const std::vector<Var>& sequences, const Var& i
                   .non_sequences = non_sequences,
                   .go_backwards = backwards},
                  loc)[0];
-  return all[Index(-1, loc)];
+  return final_state(all, initial, loc);
 }
 }  // namespace
 

@@ -4,6 +4,8 @@
 #include "cgvm.hpp"
 #include "support.hpp"
 
+using cgvm::test::all_finite;
+
 using namespace cgvm;
 
 TEST_CASE("ifelse: picks a branch and computes only that one") {
@@ -64,8 +66,28 @@ TEST_CASE("ifelse: user mistakes") {
   CHECK_ERROR(ifelse(x.sum() > 0, x, m), {"one dtype and rank"});
   CHECK_ERROR(ifelse(x.sum() > 0, std::vector<Var>{x, y}, std::vector<Var>{x}),
               {"the branches give 2 and 1 values"});
+}
+
+TEST_CASE("ifelse: gradients through operands computed from one another, and random draws") {
+  // gradient clipping: n = |g|, g * (c / n) where n > c
+  auto clip = [](const std::vector<Var>& in) {
+    Var n = sqrt(sqr(in[0]).sum());
+    return ifelse(n > 1, in[0] * (1 / n), in[0]);
+  };
+  verify_grad(clip, {Array::from_list<double>({0.9, 1.2})});  // clipped
+  verify_grad(clip, {Array::from_list<double>({0.3, 0.2})});  // not
+  // a draw read by a branch is made outside it; dropout after the branch differentiates
+  Var x = vector("x");
   RandomStreams rng(3);
-  CHECK_ERROR(ifelse(x.sum() > 0, x + rng.uniform({3}), y), {"draws random numbers"});
+  Var noisy = ifelse(x.sum() > 0, x + rng.uniform({3}), x);
+  Var cost = (noisy * rng.uniform({3})).sum();
+  Function f = function({x}, {grad(cost, x)});
+  CHECK(all_finite(f(Array::from_list<float>({1, 2, 3}))));
+  // a constant returned by the taken branch is a copy, never the constant's own storage
+  Function k = function({x}, {ifelse(x.sum() > 0, constant(Array::ones({3})), x)});
+  Array one = k(Array::from_list<float>({1, 1, 1}));
+  one.data<float>()[0] = 5;
+  CHECK(Array(k(Array::from_list<float>({1, 1, 1}))).to_double_vector() == std::vector<double>{1, 1, 1});
 }
 
 TEST_CASE("control flow: scan and ifelse are the family's ops") {

@@ -4,6 +4,8 @@
 #include "cgvm.hpp"
 #include "support.hpp"
 
+using cgvm::test::all_finite;
+
 using namespace cgvm;
 
 namespace {
@@ -117,4 +119,79 @@ TEST_CASE("scan grad: grad of grad") {
         return grad(total, in[1]);
       },
       {Array::scalar<double>(0.7), Array::scalar<double>(1.3)});
+}
+
+TEST_CASE("scan grad: go_backwards with sequence taps, until with state taps") {
+  verify_grad(
+      [](const std::vector<Var>& in) {
+        return scan([](const StepArgs& v) { return tanh(v[0] - 2 * v[1] + v[2] * v[3]); },
+                    {.sequences = {Sequence(in[0], {-1, 0, 2})}, .outputs_info = {in[1]},
+                     .go_backwards = true})[0];
+      },
+      {random(11, {7, 2}), random(12, {2})});
+  verify_grad(
+      [](const std::vector<Var>& in) {
+        return scan(
+            [](const StepArgs& v) {
+              Var next = v[0] * 0.5 + v[1] * 1.1 + 0.2;
+              return StepResult({next}, next.sum() > 3);
+            },
+            {.outputs_info = {Recurrence(in[0], {-2, -1})}, .n_steps = 30})[0];
+      },
+      {Array::from_list<double>({0.1, 0.2, 0.3, 0.4}, {2, 2})});
+}
+
+TEST_CASE("scan grad: a weight captured together with its transpose counts once") {
+  verify_grad(
+      [](const std::vector<Var>& in) {
+        const Var& w = in[2];
+        return scan([&](const StepArgs& v) { return tanh(dot(v[0], w) + dot(v[1], w.T())); },
+                    {.sequences = {in[0]}, .outputs_info = {in[1]}})[0];
+      },
+      {random(13, {4, 3}), random(14, {3}), random(15, {3, 3})});
+}
+
+TEST_CASE("scan grad: integer sequences and states carry no gradient, and do not stop it") {
+  // an embedding lookup by character ids, as a character-level language model does
+  Var ids = vector("ids", DType::Int64), table = matrix("table"), h0 = vector("h0");
+  Var count = scalar("count", DType::Int64);
+  std::vector<Var> out = scan(
+      [&](const StepArgs& v) {
+        return std::vector<Var>{tanh(table[v[0]] + v[1]), v[2] + 1};
+      },
+      {.sequences = {ids}, .outputs_info = {h0, count}});
+  Var cost = out[0].sum() + cast(out[1], DType::Float32).sum();
+  std::vector<Var> g = grad(cost, std::vector<Var>{table, h0});
+  Function f = function({ids, table, h0, count}, g);
+  Outputs r = f(Array::from_list<std::int64_t>({1, 0, 1}), Array::uniform(3, {2, 4}, -1, 1),
+                Array::zeros({4}), Array::scalar<std::int64_t>(0));
+  CHECK(all_finite(r[0]));
+  CHECK(r[0].shape() == Shape{2, 4});
+  CHECK(r[1].shape() == Shape{4});
+  // against finite differences, the table as the variable
+  const Array chars = Array::from_list<std::int64_t>({1, 0, 1});
+  verify_grad(
+      [&](const std::vector<Var>& in) {
+        Var ids_c = constant(chars);
+        return scan([&](const StepArgs& v) { return tanh(in[0][v[0]] + v[1]); },
+                    {.sequences = {ids_c}, .outputs_info = {in[1]}})[0];
+      },
+      {random(16, {2, 4}), random(17, {4})});
+}
+
+TEST_CASE("scan grad: no step back-propagated gives zeros, not an error") {
+  Var xs = vector("xs"), s0 = scalar("s0");
+  Var states = scan([](const StepArgs& v) { return v[0] * v[1]; },
+                    {.sequences = {xs}, .outputs_info = {s0}})[0];
+  Var cost = states.sum() + s0;
+  std::vector<Var> g = grad(cost, std::vector<Var>{xs, s0});
+  Outputs r = function({xs, s0}, g)(Array::zeros({0}), Array::scalar<float>(2));
+  CHECK(r[0].size() == 0);
+  CHECK(r[1].item<double>() == 1);
+  Var cut = scan([](const StepArgs& v) { return v[0] * v[1]; },
+                 {.sequences = {xs}, .outputs_info = {s0}, .truncate_gradient = 0})[0];
+  Outputs q = function({xs, s0}, grad(cut.sum(), std::vector<Var>{xs, s0}))(
+      Array::from_list<float>({1, 2}), Array::scalar<float>(2));
+  CHECK(q[0].to_double_vector() == std::vector<double>{0, 0});
+  CHECK(q[1].item<double>() == 0);
 }

@@ -55,6 +55,11 @@ TEST_CASE("scan: a recurrence over a sequence, with captured and declared weight
   CHECK_ERROR(scan([&](const StepArgs& v) { return tanh(dot(v[0], w) + v[1]); },
                    {.sequences = {xs}, .outputs_info = {h0}, .strict = true, .name = "rnn"}),
               {"scan 'rnn'", "'w'", "non_sequences", test::this_file()});
+  // values computed from declared ones are fine under strict
+  Var strict_ok = scan([&](const StepArgs& v) { return tanh(dot(v[1], v[2].T()) + v[0].sum()); },
+                       {.sequences = {xs}, .outputs_info = {h0}, .non_sequences = {u},
+                        .strict = true})[0];
+  CHECK(strict_ok.rank() == 2);
 }
 
 TEST_CASE("scan: sequence taps, state taps, map outputs") {
@@ -64,6 +69,18 @@ TEST_CASE("scan: sequence taps, state taps, map outputs") {
                     {.sequences = {Sequence(xs, {-1, 0, 1})}})[0];
   Array got = run_both({xs}, {window}, {Array::from_list<float>({1, 2, 3, 4, 5})})[0];
   CHECK(values_of(got) == std::vector<double>{321, 432, 543});
+
+  // as in Theano, the current element always counts: taps {1} run len - 1 steps reading the
+  // next element, taps {-2, -1} len - 2 steps; walking backwards, tap +1 is still the next
+  Var next = scan([](const StepArgs& v) { return v[0]; }, {.sequences = {Sequence(xs, {1})}})[0];
+  Var past = scan([](const StepArgs& v) { return v[0] * 10 + v[1]; },
+                  {.sequences = {Sequence(xs, {-2, -1})}})[0];
+  Var back = scan([](const StepArgs& v) { return v[0] + v[1] * 10 + v[2] * 100; },
+                  {.sequences = {Sequence(xs, {-1, 0, 1})}, .go_backwards = true})[0];
+  std::vector<Array> t = run_both({xs}, {next, past, back}, {Array::from_list<float>({1, 2, 3, 4, 5})});
+  CHECK(values_of(t[0]) == std::vector<double>{2, 3, 4, 5});
+  CHECK(values_of(t[1]) == std::vector<double>{12, 23, 34});
+  CHECK(values_of(t[2]) == std::vector<double>{543, 432, 321});
 
   // Fibonacci with taps {-2, -1} from [0, 1], and a map output (no state) beside it
   Var f0 = vector("f0", DType::Int64);
@@ -116,6 +133,9 @@ TEST_CASE("scan: map, foldl, foldr, reduce, and a scan inside a scan") {
   CHECK(values_of(r[1]) == std::vector<double>{123});
   CHECK(values_of(r[2]) == std::vector<double>{321});
   CHECK(values_of(r[3]) == std::vector<double>{6});
+  // a fold over no elements is its initial value
+  r = run_both({xs, acc}, {left}, {Array::zeros({0}), Array::scalar<float>(7)});
+  CHECK(values_of(r[0]) == std::vector<double>{7});
 
   // each row's running sum, by a scan over rows whose step is a scan over the row
   Var m = matrix("m");
