@@ -43,12 +43,8 @@ int main(int argc, char** argv) {
     bench::loop::elementwise(px, py, a, b, out.data(), n, 1);
     Array got = f(a, b, x, y);
     bench::torch_peer::Runner torch_run;
-    std::vector<float> torch_got;
-    if (bench::torch_peer::available()) {
-      torch_run = bench::torch_peer::elementwise(px, py, a, b, n);
-      torch_run.run();
-      torch_got = torch_run.result();
-    }
+    std::vector<float> torch_got = bench::torch_peer::first_result(
+        torch_run, [&] { return bench::torch_peer::elementwise(px, py, a, b, n); });
     bench::print_agreement(problem, got.data<float>(), out.data(), n,
                            torch_got.empty() ? nullptr : torch_got.data());
 

@@ -43,6 +43,15 @@ struct Runner {
   std::function<std::vector<float>()> result;
 };
 
+// With libtorch, `runner` = make(), run once; its result (to check against cgvm). Without
+// libtorch, empty, and `runner` is left empty.
+inline std::vector<float> first_result(Runner& runner, const std::function<Runner()>& make) {
+  if (!available()) return {};
+  runner = make();
+  runner.run();
+  return runner.result();
+}
+
 Runner elementwise(const float* x, const float* y, float a, float b, std::int64_t n);
 Runner softmax(const float* x, std::int64_t rows, std::int64_t cols);
 

@@ -35,12 +35,8 @@ int main(int argc, char** argv) {
   bench::loop::softmax_rows(px, out.data(), rows, cols, 1);
   Array got = f(x);
   bench::torch_peer::Runner torch_run;
-  std::vector<float> torch_got;
-  if (bench::torch_peer::available()) {
-    torch_run = bench::torch_peer::softmax(px, rows, cols);
-    torch_run.run();
-    torch_got = torch_run.result();
-  }
+  std::vector<float> torch_got = bench::torch_peer::first_result(
+      torch_run, [&] { return bench::torch_peer::softmax(px, rows, cols); });
   bench::print_agreement(problem, got.data<float>(), out.data(), n,
                          torch_got.empty() ? nullptr : torch_got.data());
 

@@ -21,6 +21,16 @@ std::pair<Array, Array> both_ways(const Var& in, const Var& out, const Array& va
   return {as_written(value), optimized(value)};
 }
 
+// Two rows of logits, the first with entries of magnitude 1000, with integer labels (row 0's
+// label has probability exp(-2000)) and a place for binary targets.
+struct ExtremeLogits {
+  Var logits = matrix("logits");
+  Var labels = vector("labels", DType::Int64);
+  Var targets = matrix("targets");
+  Array z = Array::from_list<float>({1000, -1000, 0, 0, 1, 2}, {2, 3});
+  Array labels_value = Array::from_list<std::int64_t>({1, 2});
+};
+
 }  // namespace
 
 TEST_CASE("stabilize: each rule, printed, with values kept at ordinary inputs") {
@@ -85,11 +95,10 @@ TEST_CASE("stabilize: logits of magnitude 1000 give inf/NaN as written and finit
 }
 
 TEST_CASE("stabilize: cross-entropies on extreme logits") {
-  Var logits = matrix("logits");
-  Var labels = vector("labels", DType::Int64);
-  Var targets = matrix("targets");
-  const Array z = Array::from_list<float>({1000, -1000, 0, 0, 1, 2}, {2, 3});
-  const Array y = Array::from_list<std::int64_t>({1, 2});
+  ExtremeLogits e;
+  const Var &logits = e.logits, &labels = e.labels, &targets = e.targets;
+  const Array& z = e.z;
+  const Array& y = e.labels_value;
 
   // categorical cross-entropy of a softmax with integer labels: row 0 is 2000, row 1 the
   // ordinary log-softmax value
@@ -148,12 +157,11 @@ TEST_CASE("stabilize: gradients at logits of magnitude 1000 are finite and exact
 }
 
 TEST_CASE("stabilize: cross-entropy gradients on extreme logits are p - t") {
-  Var logits = matrix("logits");
-  Var labels = vector("labels", DType::Int64);
-  Var targets = matrix("targets");
-  const Array z = Array::from_list<float>({1000, -1000, 0, 0, 1, 2}, {2, 3});
+  ExtremeLogits e;
+  const Var &logits = e.logits, &labels = e.labels, &targets = e.targets;
+  const Array& z = e.z;
   // Row 0's label has probability exp(-2000): the form as written divides by 0 there.
-  const Array y = Array::from_list<std::int64_t>({1, 2});
+  const Array& y = e.labels_value;
   auto softmax64 = [&](int row) {
     std::vector<double> zs = z.to_double_vector(), p(3);
     double peak = std::max({zs[row * 3], zs[row * 3 + 1], zs[row * 3 + 2]}), total = 0;
