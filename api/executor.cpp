@@ -12,6 +12,7 @@
 #include "runtime/thread_pool.hpp"
 #include "symbolic/interpreter.hpp"
 #include "symbolic/op_def.hpp"
+#include "symbolic/scan_run.hpp"
 #include "symbolic/shared.hpp"
 #include "symbolic/source.hpp"
 
@@ -52,15 +53,23 @@ bool close_enough(const Array& got, const Array& want, std::string& where) {
 
 Executor::Executor(Program program, std::shared_ptr<const CompiledModule> module)
     : program_(std::move(program)), module_(std::move(module)) {
-  slots_.resize(program_.num_slots);
-  if (program_.kernels.empty()) return;
-  kernels_.resize(program_.kernels.size());
+  slots_ = make_slots(program_);
+  const std::size_t n_kernels = all_kernels(program_).size();
+  if (n_kernels == 0) return;
+  kernels_.resize(n_kernels);
   module_->function<void(KernelFn**)>(kernel_table_symbol)(kernels_.data());
 }
 
-void Executor::run_kernel(const Step& step, std::vector<Array>& values,
-                          std::vector<Array>& slots) const {
-  const LoopKernel& k = program_.kernels[step.kernel];
+Executor::Slots Executor::make_slots(const Program& p) {
+  Slots s;
+  s.buffers.resize(p.num_slots);
+  for (const ScanLoop& l : p.loops) s.loops.push_back(make_slots(l.body));
+  return s;
+}
+
+void Executor::run_kernel(const Program& p, const Step& step, std::vector<Array>& values,
+                          std::vector<Array>& slots, const std::vector<const Array*>* into) const {
+  const LoopKernel& k = p.kernels[step.kernel];
   const int nd = k.num_dims;
   std::vector<long long> size(nd, -1);
   for (const KernelArg& a : k.operands) {
@@ -108,10 +117,13 @@ void Executor::run_kernel(const Step& step, std::vector<Array>& values,
     const KernelArg& res = k.results[r];
     Shape shape;
     for (int d : res.dims) shape.push_back(d < 0 ? 1 : size[d]);
-    DType dtype = program_.values[res.value].dtype();
-    int slot = program_.slot[res.value];
-    Array out;
-    if (slot < 0) {
+    DType dtype = p.values[res.value].dtype();
+    int slot = p.slot[res.value];
+    const Array* place = into ? (*into)[res.value] : nullptr;
+    Array& out = values[res.value];
+    if (place && place->shape() == shape && place->dtype() == dtype) {
+      out = *place;  // a scan body's result, written into its row of the stacked output
+    } else if (slot < 0) {
       out = Array::empty(shape, dtype);
     } else {
       std::size_t need = static_cast<std::size_t>(shape_size(shape)) * dtype_size(dtype);
@@ -119,10 +131,9 @@ void Executor::run_kernel(const Step& step, std::vector<Array>& values,
       out = slots[slot].reinterpret(shape, dtype);
     }
     bind(static_cast<int>(k.operands.size() + r), res, out);
-    values[res.value] = std::move(out);
   }
 
-  KernelFn* fn = kernels_[step.kernel];
+  KernelFn* fn = kernels_[p.kernel_base + step.kernel];
   const int split = parallel_dim(k);
   std::int64_t total = 1, outer = 1;
   for (int d = 0; d < nd; ++d) {
@@ -139,23 +150,40 @@ void Executor::run_kernel(const Step& step, std::vector<Array>& values,
   });
 }
 
-std::vector<Array> Executor::run(const std::vector<Array>& inputs, bool check) const {
-  const Program& p = program_;
-  std::vector<Array> values(p.values.size());
-  for (std::size_t i = 0; i < p.inputs.size(); ++i) values[p.inputs[i]] = inputs[i];
+void Executor::run_loop(const Program& p, const Step& step, std::vector<Array>& values,
+                        Slots& slots, bool check) const {
+  const Program& body = p.loops[step.loop].body;
+  Slots& body_slots = slots.loops[step.loop];
+  std::vector<Array> inputs;
+  for (int v : step.inputs) inputs.push_back(values[v]);
+  std::vector<Array> body_values(body.values.size());
+  std::vector<const Array*> places(body.values.size(), nullptr);
+  auto run_step = [&](const std::vector<Array>& step_inputs, const std::vector<const Array*>& into) {
+    for (std::size_t i = 0; i < step_inputs.size(); ++i) body_values[body.inputs[i]] = step_inputs[i];
+    // A value returned twice (two states equal) is written in place once; the loop copies
+    // the other.
+    for (int v : body.outputs) places[v] = nullptr;
+    for (std::size_t i = 0; i < body.outputs.size(); ++i)
+      if (!places[body.outputs[i]]) places[body.outputs[i]] = into[i];
+    run_program(body, body_values, body_slots, check, &places);
+    std::vector<Array> out;
+    for (int v : body.outputs) out.push_back(body_values[v]);
+    return out;
+  };
+  std::vector<Array> outputs = run_scan(*step.node, inputs, run_step);
+  for (std::size_t i = 0; i < outputs.size(); ++i) values[step.outputs[i]] = std::move(outputs[i]);
+}
+
+void Executor::run_program(const Program& p, std::vector<Array>& values, Slots& slots,
+                           bool check, const std::vector<const Array*>* into) const {
   for (const auto& [id, var] : p.sources)
     values[id] = is_constant(var) ? *constant_value(var) : SharedVar(var).get_value(true);
-
-  // Concurrent calls of one function: the first takes the kept slots, the others get fresh
-  // ones for their call.
-  std::unique_lock lock(slots_mutex_, std::try_to_lock);
-  std::vector<Array> own_slots;
-  std::vector<Array>& slots = lock.owns_lock() ? slots_ : (own_slots.resize(p.num_slots), own_slots);
-
   for (std::size_t s = 0; s < p.steps.size(); ++s) {
     const Step& step = p.steps[s];
     if (step.kind == Step::Kind::Kernel) {
-      run_kernel(step, values, slots);
+      run_kernel(p, step, values, slots.buffers, into);
+    } else if (step.kind == Step::Kind::Loop) {
+      run_loop(p, step, values, slots, check);
     } else {
       std::vector<Array> ins;
       for (int v : step.inputs) ins.push_back(values[v]);
@@ -184,14 +212,29 @@ std::vector<Array> Executor::run(const std::vector<Array>& inputs, bool check) c
                     n.location());
       }
     }
-    for (int v : p.release_after[s]) values[v] = Array();
+    static const Array released;  // shared, so that releasing allocates nothing
+    for (int v : p.release_after[s]) values[v] = released;
   }
+}
+
+std::vector<Array> Executor::run(const std::vector<Array>& inputs, bool check) const {
+  const Program& p = program_;
+  std::vector<Array> values(p.values.size());
+  for (std::size_t i = 0; i < p.inputs.size(); ++i) values[p.inputs[i]] = inputs[i];
+
+  // Concurrent calls of one function: the first takes the kept slots, the others get fresh
+  // ones for their call.
+  std::unique_lock lock(slots_mutex_, std::try_to_lock);
+  Slots own_slots;
+  if (!lock.owns_lock()) own_slots = make_slots(p);
+  Slots& slots = lock.owns_lock() ? slots_ : own_slots;
+  run_program(p, values, slots, check, nullptr);
 
   std::vector<Array> results;
   for (int v : p.outputs) {
     Array r = values[v];
     // A result must not share a kept buffer: the next call would overwrite it.
-    bool in_slot = std::any_of(slots.begin(), slots.end(),
+    bool in_slot = std::any_of(slots.buffers.begin(), slots.buffers.end(),
                                [&](const Array& b) { return b.storage() && r.shares_storage(b); });
     results.push_back(in_slot ? r.copy() : r);
   }

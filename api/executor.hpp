@@ -3,9 +3,12 @@
 //
 // Per call: bind inputs, constants and shared variables; run the steps in order (a loop
 // kernel through its compiled function, split across the runtime's thread pool; an eval
-// through the op's reference implementation); release each value after its last reader.
+// through the op's reference implementation; a scan loop through symbolic/scan_run.hpp,
+// running its body's program once per step); release each value after its last reader.
 // Kernel results that the function does not return live in slot buffers that persist
-// between calls, so a steady stream of calls with the same shapes allocates nothing.
+// between calls, so a steady stream of calls with the same shapes allocates nothing. A
+// scan body's kernels write the step's results straight into the rows of the loop's
+// stacked outputs.
 #include <memory>
 #include <mutex>
 #include <string>
@@ -36,13 +39,28 @@ class Executor {
   const Program& program() const { return program_; }
 
  private:
-  void run_kernel(const Step& step, std::vector<Array>& values, std::vector<Array>& slots) const;
+  // Buffers kept between calls: one per slot of a program (grown as needed), and those of
+  // its loop bodies.
+  struct Slots {
+    std::vector<Array> buffers;
+    std::vector<Slots> loops;
+  };
+  static Slots make_slots(const Program& p);
+
+  // Runs `p`'s steps on `values` (inputs bound). `into`, for a loop body: per value, where
+  // a kernel should write it (nullptr: anywhere).
+  void run_program(const Program& p, std::vector<Array>& values, Slots& slots, bool check,
+                   const std::vector<const Array*>* into) const;
+  void run_kernel(const Program& p, const Step& step, std::vector<Array>& values,
+                  std::vector<Array>& buffers, const std::vector<const Array*>* into) const;
+  void run_loop(const Program& p, const Step& step, std::vector<Array>& values, Slots& slots,
+                bool check) const;
 
   Program program_;
   std::shared_ptr<const CompiledModule> module_;
-  std::vector<KernelFn*> kernels_;
+  std::vector<KernelFn*> kernels_;  // every kernel of the unit, loop bodies' included
   mutable std::mutex slots_mutex_;
-  mutable std::vector<Array> slots_;  // one buffer per slot, grown as needed, kept
+  mutable Slots slots_;
 };
 
 // The name of the entry point emit_cpp defines: void cgvm_kernel_table(KernelFn** table).

@@ -264,10 +264,10 @@ void compile(Function::Impl& f) {
   }
   r.emit_ms = ms_since(t);
   if (!dump_dir.empty()) write_dump(dump_dir, f.name, "source.cpp", f.source);
-  r.kernels = static_cast<int>(program.kernels.size());
+  r.kernels = static_cast<int>(all_kernels(program).size());
   r.steps = static_cast<int>(program.steps.size());
   std::shared_ptr<const CompiledModule> module;
-  if (!program.kernels.empty())
+  if (r.kernels > 0)
     module = compile_cpp(f.source, {.codegen_version = "cgvm-kernels-1"}, &r.jit);
   f.executor = std::make_shared<Executor>(std::move(program), std::move(module));
   f.optimized = std::move(g.outputs);

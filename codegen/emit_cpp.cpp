@@ -327,10 +327,14 @@ class KernelEmitter {
 std::string emit_cpp(const Program& program) {
   std::string source = std::string(prelude_source());
   std::string table;
-  for (const LoopKernel& k : program.kernels) {
-    source += "\n" + KernelEmitter(program, k).emit();
-    table += fmt::format("  table[{}] = {};\n", &k - program.kernels.data(), k.name);
-  }
+  std::function<void(const Program&)> emit_all = [&](const Program& p) {
+    for (const LoopKernel& k : p.kernels) {
+      source += "\n" + KernelEmitter(p, k).emit();
+      table += fmt::format("  table[{}] = {};\n", p.kernel_base + (&k - p.kernels.data()), k.name);
+    }
+    for (const ScanLoop& l : p.loops) emit_all(l.body);
+  };
+  emit_all(program);
   // The one entry point: the executor looks up this symbol only.
   source += "\ntypedef void (*cgvm_kernel_fn)(const long long*, char* const*, const long long*, "
             "long long, long long);\n";

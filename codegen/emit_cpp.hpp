@@ -30,7 +30,7 @@ namespace cgvm {
 // The C++ type generated code uses for `dtype` ("float", "long long", ...).
 std::string_view cpp_type(DType dtype);
 
-// The kernel functions of `program`, after the prelude.
+// The kernel functions of `program` and of its scan loop bodies, after the prelude.
 std::string emit_cpp(const Program& program);
 
 // The loop dim whose range [begin, end) the executor splits across threads: the first outer

@@ -8,6 +8,7 @@
 
 #include "symbolic/graph.hpp"
 #include "symbolic/op_def.hpp"
+#include "symbolic/op_list.hpp"
 #include "symbolic/source.hpp"
 
 namespace cgvm {
@@ -33,6 +34,14 @@ class Lowering {
         continue;
       }
       Step s{.kind = Step::Kind::Eval, .node = n};
+      if (&n->op() == &ops::scan_op()) {
+        // The body, already optimized with the graph (optimizer/scan_loops.hpp), is fused
+        // and lowered on its own.
+        const Subgraph& body = *n->attrs().get_subgraph("body");
+        s.kind = Step::Kind::Loop;
+        s.loop = static_cast<int>(p_.loops.size());
+        p_.loops.push_back({lower(body.inputs, body.outputs, fuse_kernels(body.outputs))});
+      }
       for (const Var& in : n->inputs()) s.inputs.push_back(id(in));
       for (int i = 0; i < n->num_outputs(); ++i) s.outputs.push_back(id(n->output(i)));
       p_.steps.push_back(std::move(s));
@@ -140,7 +149,7 @@ class Lowering {
     for (int s = n_steps - 1; s >= 0; --s) {
       const Step& st = p_.steps[s];
       for (int v : st.outputs) p_.last_use[v] = std::max(p_.last_use[v], s);
-      if (st.kind != Step::Kind::Eval) continue;
+      if (st.kind != Step::Kind::Eval) continue;  // kernels and loops write fresh memory
       int live = s;
       for (int v : st.outputs) live = std::max(live, p_.last_use[v]);
       for (int v : st.inputs) p_.last_use[v] = std::max(p_.last_use[v], live);
@@ -209,9 +218,24 @@ class Lowering {
 
 }  // namespace
 
+namespace {
+
+// Kernel names and table entries, depth first through loop bodies: one translation unit,
+// one table.
+void number_kernels(Program& p, int& next) {
+  p.kernel_base = next;
+  for (LoopKernel& k : p.kernels) k.name = fmt::format("cgk{}", next++);
+  for (ScanLoop& l : p.loops) number_kernels(l.body, next);
+}
+
+}  // namespace
+
 Program lower(const std::vector<Var>& inputs, const std::vector<Var>& outputs,
               const FusionPlan& plan) {
-  return Lowering(inputs, outputs, plan).take();
+  Program p = Lowering(inputs, outputs, plan).take();
+  int next = 0;
+  number_kernels(p, next);
+  return p;
 }
 
 }  // namespace cgvm

@@ -21,16 +21,26 @@ std::string dims_str(const std::vector<int>& dims) {
 //   eval matmul: v3 v4 -> v5
 std::string Program::str() const {
   std::string out;
+  auto indent = [](const std::string& text) {
+    std::string o;
+    for (std::size_t at = 0; at < text.size();) {
+      std::size_t end = text.find('\n', at);
+      o += "  " + text.substr(at, end - at + 1);
+      at = end + 1;
+    }
+    return o;
+  };
   auto value = [&](int v) {
     return slot[v] >= 0 ? fmt::format("v{} (slot {})", v, slot[v]) : fmt::format("v{}", v);
   };
   for (const Step& s : steps) {
-    if (s.kind == Step::Kind::Eval) {
+    if (s.kind != Step::Kind::Kernel) {
       std::vector<std::string> ins, outs;
       for (int v : s.inputs) ins.push_back(value(v));
       for (int v : s.outputs) outs.push_back(value(v));
-      out += fmt::format("eval {}: {} -> {}\n", s.node->op().name, fmt::join(ins, " "),
-                         fmt::join(outs, " "));
+      out += fmt::format("{} {}: {} -> {}\n", s.kind == Step::Kind::Eval ? "eval" : "loop",
+                         s.node->op().name, fmt::join(ins, " "), fmt::join(outs, " "));
+      if (s.kind == Step::Kind::Loop) out += indent(loops[s.loop].body.str());
       continue;
     }
     const LoopKernel& k = kernels[s.kernel];
@@ -43,6 +53,16 @@ std::string Program::str() const {
     out += fmt::format("kernel {} {} outer[{}] inner[{}]: {} -> {}\n  {}\n", k.name,
                        k.reduces ? "reduce" : "map", fmt::join(outer, ","), fmt::join(inner, ","),
                        fmt::join(ins, " "), fmt::join(outs, " "), fmt::join(names, " "));
+  }
+  return out;
+}
+
+std::vector<const LoopKernel*> all_kernels(const Program& program) {
+  std::vector<const LoopKernel*> out;
+  for (const LoopKernel& k : program.kernels) out.push_back(&k);
+  for (const ScanLoop& l : program.loops) {
+    std::vector<const LoopKernel*> inner = all_kernels(l.body);
+    out.insert(out.end(), inner.begin(), inner.end());
   }
   return out;
 }

@@ -1,12 +1,15 @@
 #pragma once
 // Program: what a compiled function does, step by step, lowered from the optimized graph.
 //
-// Values are numbered; a step reads values and defines values. Two kinds of step:
+// Values are numbered; a step reads values and defines values. Three kinds of step:
 //  - a loop kernel (generated C++, one function per kernel in the function's translation
 //    unit): fused elementwise ops, reductions and dimshuffles over strided operands;
 //  - an eval: the op's reference implementation, called on Arrays. matmul's is the BLAS
 //    call; shape ops return views; the rest (indexing, concatenate, random...) run exactly
-//    as in the interpreter.
+//    as in the interpreter;
+//  - a scan loop: the scan node's body lowered to a Program of its own (its kernels in the
+//    same translation unit), run once per step by the loop of symbolic/scan_run.hpp, its
+//    results written straight into the rows of the stacked outputs.
 // The buffer plan gives each kernel result that is not a function output a slot: a buffer
 // kept between calls and shared by values whose lifetimes do not overlap, or taken over from
 // an operand that dies at that step (in place).
@@ -45,11 +48,14 @@ struct LoopKernel {
 };
 
 struct Step {
-  enum class Kind { Kernel, Eval } kind = Kind::Eval;
+  enum class Kind { Kernel, Eval, Loop } kind = Kind::Eval;
   int kernel = -1;             // Kernel: index into Program::kernels
-  const Node* node = nullptr;  // Eval
+  int loop = -1;               // Loop: index into Program::loops
+  const Node* node = nullptr;  // Eval, Loop (the scan node)
   std::vector<int> inputs, outputs;
 };
+
+struct ScanLoop;
 
 struct Program {
   std::vector<Var> values;                 // value id -> the Var it holds
@@ -58,6 +64,10 @@ struct Program {
   std::vector<std::pair<int, Var>> sources;  // constants and shared variables to bind
   std::vector<LoopKernel> kernels;
   std::vector<Step> steps;
+  std::vector<ScanLoop> loops;
+  // Kernels of all programs of a function (nested loop bodies included) share one table,
+  // numbered depth first: this program's kernel i is entry kernel_base + i.
+  int kernel_base = 0;
 
   // The buffer plan: slot of each value (-1: not a slot value), and after which step each
   // value is dead (its last reader; values[...] may then be released).
@@ -70,5 +80,15 @@ struct Program {
   // A readable listing: steps, kernels with their nodes, slots (tests compare it).
   std::string str() const;
 };
+
+// A scan's body as a program: its inputs are the body's placeholders, its outputs the body's
+// outputs (next states, map outputs, the stop condition), which the executor binds to rows
+// of the stacked results so that kernels write them in place.
+struct ScanLoop {
+  Program body;
+};
+
+// Every kernel of `program` and of its loop bodies, in table order.
+std::vector<const LoopKernel*> all_kernels(const Program& program);
 
 }  // namespace cgvm

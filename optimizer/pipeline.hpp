@@ -1,6 +1,9 @@
 #pragma once
 // The optimizer pipeline: the one place that orders the passes (DESIGN.md §1, §8).
 //
+//   scan_loops    first, while the graph is as grad() built it: loops keep last values only
+//                 where nothing else is read, hoist input projections, and their bodies go
+//                 through the passes below (optimizer/scan_loops.hpp)
 //   canonicalize  constant folding, algebraic identities, canonical +/* chains, cancelling
 //                 fractions, shape-op simplification (one rewrite walk: each rule can enable
 //                 the others)

@@ -48,7 +48,7 @@
 #define CGVM_GRADIENT_OPS(X) X(stop_gradient, Gradient) X(grad_clip, Gradient)
 
 // Control flow: nodes holding graphs of their own (symbolic/ops/scan.cpp, ops/ifelse.cpp).
-#define CGVM_CONTROL_OPS(X) X(scan, Control) X(ifelse, Control)
+#define CGVM_CONTROL_OPS(X) X(scan, Control) X(scan_last, Control) X(ifelse, Control)
 
 #define CGVM_OPS(X)                                                                      \
   CGVM_SOURCE_OPS(X) CGVM_UNARY_OPS(X) CGVM_BINARY_OPS(X) CGVM_REDUCE_OPS(X)             \

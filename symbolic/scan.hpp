@@ -37,9 +37,14 @@
 // gradient covers the steps it ran), carrying the gradients of the state rows later steps
 // read; truncate_gradient limits how far back it goes. Grad of grad works the same way.
 //
-// Limitations of this version: the loop runs through the reference interpreter, also in
-// compiled functions (one native loop is the next step); random draws inside the body are
-// refused (their state would not advance between steps).
+// Compiled functions run the loop natively (optimizer/scan_loops.hpp, codegen/program.hpp):
+// the body is optimized and fused like any graph, its kernels write each step's results
+// straight into the rows of the stacked outputs, products of a sequence element by a fixed
+// matrix run once for all steps before the loop, states only read as their last value keep
+// no history, and BPTT's weight gradients become one product after the loop.
+//
+// Limitation of this version: random draws inside the body are refused (their state would
+// not advance between steps).
 #include <functional>
 #include <optional>
 #include <source_location>

@@ -20,6 +20,7 @@
 #include "symbolic/print.hpp"
 #include "symbolic/ops/scan_layout.hpp"
 #include "symbolic/scan.hpp"
+#include "symbolic/scan_run.hpp"
 #include "symbolic/shape.hpp"
 #include "symbolic/source.hpp"
 #include "symbolic/elementwise.hpp"
@@ -50,7 +51,7 @@ std::vector<TensorType> infer_scan(const InferArgs& a) {
   for (int s = 0; s < l.states(); ++s) {
     const TensorType& init = a.input(1 + l.sequences() + s);
     Shape state = Layout::stacked(l.state_taps[s]) ? without_first(init.shape) : init.shape;
-    out.push_back({init.dtype, with_first(n, state)});
+    out.push_back({init.dtype, l.keeps_last_only(s) ? state : with_first(n, state)});
   }
   for (int m = 0; m < l.maps; ++m) {
     const TensorType& t = body.outputs[l.states() + m].type();
@@ -59,94 +60,14 @@ std::vector<TensorType> infer_scan(const InferArgs& a) {
   return out;
 }
 
+// The interpreter's loop: the body graph evaluated at each step.
 std::vector<Array> eval_scan(const EvalArgs& e) {
-  const Layout l(e.attrs());
   const Subgraph& body = *e.attrs().get_subgraph("body");
-  const std::string label = scan_label(l.name);
-  auto fail = [&](const std::string& message) {
-    throw_error(label, message, e.node.location());
-  };
-  // The number of steps: what the sequences give (all the same), at most n_steps.
-  std::int64_t available = -1;
-  for (int s = 0; s < l.sequences(); ++s) {
-    const Array& seq = e.inputs[1 + s];
-    const std::int64_t steps = Layout::steps_of(seq.shape(0), l.sequence_taps[s]);
-    if (steps < 0)
-      fail(fmt::format("sequence {} has {} elements, fewer than its taps [{}] span", s,
-                       seq.shape(0), fmt::join(l.sequence_taps[s], ", ")));
-    if (available >= 0 && steps != available)
-      fail(fmt::format("sequences give different numbers of steps: {} and {} (sequence {} "
-                       "has {} elements)",
-                       available, steps, s, seq.shape(0)));
-    available = steps;
-  }
-  std::int64_t n = available;
-  if (l.n_steps_given) {
-    n = e.inputs[0].item<std::int64_t>();
-    if (n < 0) fail(fmt::format("n_steps is {}; it must be >= 0", n));
-    if (available >= 0 && n > available)
-      fail(fmt::format("n_steps is {}, but the sequences give only {} steps", n, available));
-  }
-  // Each state's history: its initial steps, then one row per step.
-  std::vector<Array> history;
-  std::vector<std::int64_t> depth;
-  for (int s = 0; s < l.states(); ++s) {
-    const Array& init = e.inputs[1 + l.sequences() + s];
-    const Ints& taps = l.state_taps[s];
-    const bool stacked = Layout::stacked(taps);
-    const std::int64_t d = Layout::depth(taps);
-    if (stacked && init.shape(0) != d)
-      fail(fmt::format("the initial value of output {} has {} steps along its first axis; its "
-                       "taps [{}] need {}",
-                       s, init.shape(0), fmt::join(taps, ", "), d));
-    Shape state = stacked ? without_first(init.shape()) : init.shape();
-    Array h = Array::empty(with_first(d + n, state), init.dtype());
-    h.slice(0, 0, d).assign(stacked ? init : init.expand_dims(0));
-    history.push_back(std::move(h));
-    depth.push_back(d);
-  }
-  std::vector<std::vector<Array>> mapped(l.maps);
-  const int first_constant = 1 + l.sequences() + l.states();
-  std::int64_t done = 0;
-  for (std::int64_t t = 0; t < n; ++t) {
+  return run_scan(e.node, e.inputs, [&](const std::vector<Array>& inputs, const std::vector<const Array*>&) {
     Bindings bind;
-    std::size_t p = 0;
-    for (int s = 0; s < l.sequences(); ++s) {
-      const Array& seq = e.inputs[1 + s];
-      const Ints& taps = l.sequence_taps[s];
-      for (std::int64_t k : taps) {
-        bind.emplace_back(body.inputs[p++],
-                          seq.index(0, Layout::element(t, k, taps, seq.shape(0), l.go_backwards)));
-      }
-    }
-    for (int s = 0; s < l.states(); ++s)
-      for (std::int64_t k : l.state_taps[s])
-        bind.emplace_back(body.inputs[p++], history[s].index(0, depth[s] + t + k));
-    for (int c = 0; c < l.constants; ++c) bind.emplace_back(body.inputs[p++], e.inputs[first_constant + c]);
-    std::vector<Array> out = evaluate(body.outputs, bind);
-    for (int s = 0; s < l.states(); ++s) {
-      Array row = history[s].index(0, depth[s] + t);
-      if (out[s].shape() != row.shape())
-        fail(fmt::format("step {} returned output {} of shape {}; its state has shape {}", t, s,
-                         shape_str(out[s].shape()), shape_str(row.shape())));
-      row.assign(out[s]);
-    }
-    for (int m = 0; m < l.maps; ++m) mapped[m].push_back(out[l.states() + m].copy());
-    done = t + 1;
-    if (l.until && out.back().astype(DType::Bool).item<bool>()) break;
-  }
-  std::vector<Array> results;
-  for (int s = 0; s < l.states(); ++s)
-    results.push_back(history[s].slice(0, depth[s], depth[s] + done).copy());
-  for (int m = 0; m < l.maps; ++m) {
-    const TensorType& t = body.outputs[l.states() + m].type();
-    Shape shape = mapped[m].empty() ? t.shape : mapped[m][0].shape();
-    for (auto& d : shape) d = d == unknown_dim ? 0 : d;
-    Array stack = Array::empty(with_first(done, shape), t.dtype);
-    for (std::int64_t i = 0; i < done; ++i) stack.index(0, i).assign(mapped[m][i]);
-    results.push_back(std::move(stack));
-  }
-  return results;
+    for (std::size_t i = 0; i < inputs.size(); ++i) bind.emplace_back(body.inputs[i], inputs[i]);
+    return evaluate(body.outputs, bind);
+  });
 }
 
 // --- scan(): building the node ----------------------------------------------------------
@@ -216,6 +137,31 @@ const OpDef& scan_op() {
       .infer = infer_scan,
       .eval = eval_scan,
       .grad = scan_detail::grad_scan,
+  };
+  return def;
+}
+
+// scan_last(stacked, initial): the last row of a scan's stacked state, or the initial state
+// when no step ran (what folds and the gradients of constants read). The optimizer keeps
+// only the last value of a state read only this way (optimizer/scan_loops.hpp).
+const OpDef& scan_last_op() {
+  static const OpDef def{
+      .name = "scan_last",
+      .family = OpFamily::Control,
+      .min_inputs = 2,
+      .max_inputs = 2,
+      .infer = [](const InferArgs& a) -> std::vector<TensorType> {
+        const TensorType &stacked = a.input(0), &initial = a.input(1);
+        if (stacked.dtype != initial.dtype || stacked.rank() != initial.rank() + 1)
+          a.fail(fmt::format("{} is not a stack of {}", stacked.str(), initial.str()));
+        return {initial};
+      },
+      .eval = [](const EvalArgs& e) -> std::vector<Array> {
+        const Array& stacked = e.inputs[0];
+        return {stacked.shape(0) > 0 ? stacked.index(0, -1) : e.inputs[1]};
+      },
+      .grad = scan_detail::grad_scan_last,
+      .view = true,
   };
   return def;
 }

@@ -1,10 +1,12 @@
 // scan's gradient: backpropagation through time as a second scan (symbolic/scan.hpp).
 #include <fmt/format.h>
 
+#include "runtime/error.hpp"
 #include "symbolic/elementwise.hpp"
 #include "symbolic/grad.hpp"
 #include "symbolic/graph.hpp"
 #include "symbolic/index.hpp"
+#include "symbolic/op_list.hpp"
 #include "symbolic/ops/scan_layout.hpp"
 #include "symbolic/scan.hpp"
 #include "symbolic/shape.hpp"
@@ -30,7 +32,22 @@ Var rows_from(const Var& stacked, const Var& start, const Var& n, const std::sou
 }  // namespace
 
 Var final_state(const Var& stacked, const Var& initial, const std::source_location& loc) {
-  return concatenate({expand_dims(initial, 0, loc), stacked}, 0, loc)[Index(-1, loc)];
+  return apply(ops::scan_last_op(), {stacked, initial}, {}, loc);
+}
+
+// The gradient of scan_last: that of the same value spelled with concatenate and indexing,
+// taken over placeholders (the stack depends on the initial value: a gradient over the
+// values themselves would count that path twice), then bound to the node's inputs.
+std::vector<Var> grad_scan_last(const GradArgs& a) {
+  const Var &stacked = a.node.input(0), &initial = a.node.input(1);
+  if (!is_float(initial.dtype()) || !a.grad(0)) return {Var(), Var()};
+  const auto& loc = a.loc();
+  Var s = tensor("stack", stacked.dtype(), stacked.static_shape());
+  Var i = tensor("initial", initial.dtype(), initial.static_shape());
+  Var spelled = concatenate({expand_dims(i, 0, loc), s}, 0, loc)[Index(-1, loc)];
+  std::vector<Var> g = grad(Var(), {s, i},
+                            {.known_grads = {{spelled, a.grad(0)}}, .disconnected = Disconnected::Zero}, loc);
+  return clone_replace(g, {{s, stacked}, {i, initial}}, /*strict=*/false);
 }
 
 // Backpropagation through time: a scan running the body's gradient from the last step to
@@ -44,6 +61,8 @@ std::vector<Var> grad_scan(const GradArgs& a) {
   const Layout l(node.attrs());
   const Subgraph& body = *node.attrs().get_subgraph("body");
   const auto& loc = a.loc();
+  // Only the optimizer keeps last values only, after every gradient has been taken.
+  CGVM_ASSERT(l.last_only.empty(), "the gradient of a scan that keeps last values only");
   const int S = l.states(), Q = l.sequences(), C = l.constants;
   const int n_outputs = node.num_outputs();
   std::vector<Var> outputs, cotangents;

@@ -1,6 +1,7 @@
 #pragma once
 // What scan's node says (its attributes, read once) and the helpers its forward pass
-// (symbolic/ops/scan.cpp) and its gradient (scan_grad.cpp) share. Private to those files.
+// (symbolic/ops/scan.cpp), its loop (scan_run.cpp) and its gradient (scan_grad.cpp) share.
+// Beyond those files, only the optimizer's loop pass (optimizer/scan_loops.cpp) reads it.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -19,6 +20,10 @@ struct Layout {
   bool n_steps_given = false, go_backwards = false, until = false;
   std::int64_t truncate_gradient = -1;
   std::string name;
+  // States whose output is only their last value (the save-memory rewrite of
+  // optimizer/scan_loops.hpp): the node's output is that value, not the stack of all steps,
+  // and the loop keeps a ring of rows just deep enough for the taps.
+  Ints last_only;
 
   explicit Layout(const Attrs& a)
       : sequence_taps(unflatten(a.get_ints("sequence_taps"), a.get_ints("sequence_tap_counts"))),
@@ -29,10 +34,14 @@ struct Layout {
         go_backwards(a.get_bool("go_backwards")),
         until(a.get_bool("until")),
         truncate_gradient(a.get_int("truncate_gradient")),
-        name(a.get_string("name")) {}
+        name(a.get_string("name")),
+        last_only(a.has("last_only") ? a.get_ints("last_only") : Ints{}) {}
 
   int sequences() const { return static_cast<int>(sequence_taps.size()); }
   int states() const { return static_cast<int>(state_taps.size()); }
+  bool keeps_last_only(int state) const {
+    return std::find(last_only.begin(), last_only.end(), state) != last_only.end();
+  }
   // As in Theano, the current element (tap 0) always counts: a sequence's taps span from
   // lo = min(taps, 0) to hi = max(taps, 0), and it gives length - (hi - lo) steps.
   static std::int64_t lo(const Ints& taps) { return std::min<std::int64_t>(taps.front(), 0); }
@@ -73,8 +82,10 @@ inline Shape with_first(std::int64_t n, const Shape& s) {
   return out;
 }
 
-// The last row of a scan's stacked state, or its initial value when no step ran.
+// The last row of a scan's stacked state, or its initial value when no step ran: a
+// scan_last node, so that the optimizer sees which states are read only there.
 Var final_state(const Var& stacked, const Var& initial, const std::source_location& loc);
+std::vector<Var> grad_scan_last(const GradArgs& a);
 
 // Backpropagation through time (scan_grad.cpp).
 std::vector<Var> grad_scan(const GradArgs& a);

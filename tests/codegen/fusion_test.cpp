@@ -170,9 +170,10 @@ TEST_CASE("CGVM_DUMP: the graph after each pass, the program and the source") {
   Var x = vector("x");
   auto f = function({x}, {tanh(x) * 2}, {.name = "dumped"});
   options().dump_dir = saved;
-  for (const char* file : {"dumped.00-input.txt", "dumped.01-canonicalize.txt",
-                           "dumped.02-stabilize.txt", "dumped.03-canonicalize.txt",
-                           "dumped.04-specialize.txt", "dumped.05-fuse_kernels.txt",
+  for (const char* file : {"dumped.00-input.txt", "dumped.01-scan_loops.txt",
+                           "dumped.02-canonicalize.txt", "dumped.03-stabilize.txt",
+                           "dumped.04-canonicalize.txt", "dumped.05-specialize.txt",
+                           "dumped.06-fuse_kernels.txt",
                            "dumped.program.txt", "dumped.source.cpp"})
     CHECK(std::filesystem::exists(std::filesystem::path(dir) / file));
 }

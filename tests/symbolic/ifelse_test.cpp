@@ -90,6 +90,6 @@ TEST_CASE("ifelse: gradients through operands computed from one another, and ran
   CHECK(Array(k(Array::from_list<float>({1, 1, 1}))).to_double_vector() == std::vector<double>{1, 1, 1});
 }
 
-TEST_CASE("control flow: scan and ifelse are the family's ops") {
-  test::check_op_coverage(OpFamily::Control, {"scan", "ifelse"});
+TEST_CASE("control flow: scan, scan_last and ifelse are the family's ops") {
+  test::check_op_coverage(OpFamily::Control, {"scan", "scan_last", "ifelse"});
 }

@@ -1,0 +1,305 @@
+#include "optimizer/scan_loops.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <optional>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "optimizer/rewrite.hpp"
+#include "symbolic/contraction.hpp"
+#include "symbolic/elementwise.hpp"
+#include "symbolic/graph.hpp"
+#include "symbolic/index.hpp"
+#include "symbolic/op_list.hpp"
+#include "symbolic/ops/scan_layout.hpp"
+#include "symbolic/source.hpp"
+
+namespace cgvm {
+
+using scan_detail::Layout;
+
+namespace {
+
+// Who reads each value of the graph; a function output counts as a reader nobody knows.
+class Readers {
+ public:
+  explicit Readers(const std::vector<Var>& outputs) {
+    for (const Node* n : topo_sort(outputs))
+      for (const Var& in : n->inputs()) of_[in].push_back(n);
+    for (const Var& v : outputs) escapes_.insert(v);
+  }
+  bool unread(const Var& v) const { return !escapes_.count(v) && !of_.count(v); }
+  // The nodes reading `v` when all of them are scan_last nodes taking it as their stack.
+  std::vector<const Node*> only_scan_last(const Var& v) const {
+    auto it = of_.find(v);
+    if (escapes_.count(v) || it == of_.end()) return {};
+    for (const Node* r : it->second)
+      if (&r->op() != &ops::scan_last_op() || !r->input(0).same(v) || r->input(1).same(v)) return {};
+    return it->second;
+  }
+
+ private:
+  std::unordered_map<Var, std::vector<const Node*>, VarHash, VarEq> of_;
+  std::unordered_set<Var, VarHash, VarEq> escapes_;
+};
+
+// A product hoisted out of a loop: the body's x_t @ W, and the sequence and tap x_t is.
+struct Hoisted {
+  const Node* product;
+  int sequence;
+  std::size_t tap;
+};
+
+// The body's products of a sequence element (rank 1 or 2) by a matrix the loop does not
+// change: a constant, or a value bound once for all steps.
+std::vector<Hoisted> hoistable(const Subgraph& body, const Layout& l) {
+  std::unordered_map<const Node*, std::pair<int, std::size_t>> element;  // placeholder -> (q, tap)
+  std::size_t at = 0;
+  for (int q = 0; q < l.sequences(); ++q)
+    for (std::size_t k = 0; k < l.sequence_taps[q].size(); ++k) element[body.inputs[at++].node().get()] = {q, k};
+  std::unordered_set<const Node*> fixed;
+  for (std::size_t c = body.inputs.size() - l.constants; c < body.inputs.size(); ++c)
+    fixed.insert(body.inputs[c].node().get());
+  std::vector<Hoisted> out;
+  for (const Node* n : topo_sort(body.outputs)) {
+    if (&n->op() != &ops::matmul_op()) continue;
+    const Var &x = n->input(0), &w = n->input(1);
+    auto e = element.find(x.node().get());
+    if (e == element.end() || x.rank() > 2 || w.rank() != 2) continue;
+    if (!fixed.count(w.node().get()) && !is_constant(w)) continue;
+    out.push_back({n, e->second.first, e->second.second});
+  }
+  return out;
+}
+
+// The outer value a body input stands for (constants are read as they are).
+Var outer_value(const Node& scan, const Subgraph& body, const Layout& l, const Var& inner) {
+  if (is_constant(inner)) return inner;
+  const std::size_t first_constant = body.inputs.size() - l.constants;
+  for (std::size_t c = first_constant; c < body.inputs.size(); ++c)
+    if (body.inputs[c].same(inner))
+      return scan.input(1 + l.sequences() + l.states() + static_cast<int>(c - first_constant));
+  throw InternalError("scan_loops: a hoisted product reads a value bound per step");
+}
+
+// A state that sums a product over the steps, acc + alpha * e_t^T @ D_t with e_t a sequence's
+// element (BPTT's gradient of a weight read as x_t @ W): the loop can stack D_t instead (a
+// map output, written in place) and the sum be one product after the loop.
+struct SunkSum {
+  int state;
+  int sequence;  // e_t's
+  Var d;
+  double alpha;
+};
+
+std::optional<SunkSum> sunk_sum(const std::vector<Var>& outputs, int state, const Var& acc,
+                                const std::unordered_map<const Node*, int>& element_of) {
+  const Var& o = outputs[state];
+  const Node& g = *o.node();
+  if (&g.op() != &ops::gemm_op() || g.attrs().get_double("beta") != 1 || !g.input(2).same(acc))
+    return std::nullopt;
+  const Node& t = *g.input(0).node();
+  if (&t.op() != &ops::dimshuffle_op() || t.attrs().get_ints("pattern") != Ints{1, 0})
+    return std::nullopt;
+  auto e = element_of.find(t.input(0).node().get());
+  if (e == element_of.end() || g.input(1).rank() != 2) return std::nullopt;
+  // The accumulator is read by this product only (so D cannot depend on it), and the new sum
+  // only as the state's next value.
+  for (std::size_t i = 0; i < outputs.size(); ++i)
+    if (static_cast<int>(i) != state && (outputs[i].same(acc) || outputs[i].same(o))) return std::nullopt;
+  auto reads = [](const Node* n, const Var& v) {
+    return std::any_of(n->inputs().begin(), n->inputs().end(), [&](const Var& in) { return in.same(v); });
+  };
+  for (const Node* n : topo_sort(outputs))
+    if ((n != &g && reads(n, acc)) || reads(n, o)) return std::nullopt;
+  return SunkSum{state, e->second, g.input(1), g.attrs().get_double("alpha")};
+}
+
+// The scan node rebuilt: hoisted products as new sequences, states kept last only, the body
+// optimized. Returns the replacements for the old node's outputs and scan_last readers.
+Replacements rebuild(const Node& scan, const Readers& readers, const BodyOptimizer& optimize_body,
+                     RewriteStats* stats, NodePtr& rebuilt) {
+  const Layout l(scan.attrs());
+  const Subgraph& body = *scan.attrs().get_subgraph("body");
+  const int Q = l.sequences(), S = l.states();
+  std::size_t n_sequence_taps = 0;
+  for (const Ints& taps : l.sequence_taps) n_sequence_taps += taps.size();
+
+  // New sequences: one per hoisted product, with the taps of the sequence it reads (so the
+  // number of steps stays), of which the body reads the product's.
+  std::vector<Var> inputs(scan.inputs().begin(), scan.inputs().begin() + 1 + Q);
+  std::vector<Var> body_inputs(body.inputs.begin(), body.inputs.begin() + n_sequence_taps);
+  Ints sequence_taps = scan.attrs().get_ints("sequence_taps");
+  Ints sequence_counts = scan.attrs().get_ints("sequence_tap_counts");
+  Replacements in_body;
+  for (const Hoisted& h : hoistable(body, l)) {
+    const Var product = h.product->output(0);
+    inputs.push_back(dot(scan.input(1 + h.sequence), outer_value(scan, body, l, h.product->input(1)),
+                         h.product->location()));
+    const Ints& taps = l.sequence_taps[h.sequence];
+    for (std::size_t k = 0; k < taps.size(); ++k) {
+      Var p = tensor(fmt::format("hoisted{}[t{:+}]", in_body.size(), taps[k]), product.dtype(),
+                     product.static_shape());
+      body_inputs.push_back(p);
+      if (k == h.tap) in_body.emplace_back(product, p);
+      sequence_taps.push_back(taps[k]);
+    }
+    sequence_counts.push_back(static_cast<std::int64_t>(taps.size()));
+  }
+  inputs.insert(inputs.end(), scan.inputs().begin() + 1 + Q, scan.inputs().end());
+  body_inputs.insert(body_inputs.end(), body.inputs.begin() + n_sequence_taps, body.inputs.end());
+
+  // States read only through scan_last keep their last value only.
+  Ints last_only = l.last_only;
+  std::vector<std::vector<const Node*>> last_readers(S);
+  for (int s = 0; s < S; ++s) {
+    if (l.keeps_last_only(s)) continue;
+    last_readers[s] = readers.only_scan_last(scan.output(s));
+    if (!last_readers[s].empty()) last_only.push_back(s);
+  }
+
+  // Map outputs nobody reads are not computed (BPTT's gradients of sequences not asked for).
+  std::vector<Var> outputs(body.outputs.begin(), body.outputs.begin() + S);
+  std::vector<int> new_index(scan.num_outputs(), -1);
+  for (int i = 0; i < S; ++i) new_index[i] = i;
+  for (int m = 0; m < l.maps; ++m) {
+    if (readers.unread(scan.output(S + m))) continue;
+    new_index[S + m] = static_cast<int>(outputs.size());
+    outputs.push_back(body.outputs[S + m]);
+  }
+  const int maps = static_cast<int>(outputs.size()) - S, dropped = l.maps - maps;
+  if (l.until) outputs.push_back(body.outputs.back());
+  if (!in_body.empty()) outputs = clone_replace(outputs, in_body);
+  outputs = optimize_body(outputs);
+  const int hoisted = static_cast<int>(sequence_counts.size()) - Q;
+  const int kept = static_cast<int>(last_only.size() - l.last_only.size());
+
+  // Sums of products over the steps leave the loop (SunkSum): the state goes, its product's
+  // right operand becomes a map output.
+  std::unordered_map<const Node*, int> element_of;  // tap-0 elements of forward sequences
+  if (!l.go_backwards)
+    for (int q = 0, at = 0; q < Q; at += static_cast<int>(l.sequence_taps[q].size()), ++q)
+      if (l.sequence_taps[q] == Ints{0}) element_of[body.inputs[at].node().get()] = q;
+  const std::size_t first_state_input = sequence_taps.size();
+  std::vector<SunkSum> sunk;
+  std::vector<bool> state_sunk(S, false);
+  for (int s = 0, at = static_cast<int>(first_state_input); s < S;
+       at += static_cast<int>(l.state_taps[s].size()), ++s) {
+    const bool last = std::find(last_only.begin(), last_only.end(), s) != last_only.end();
+    if (!last || l.state_taps[s] != Ints{-1}) continue;
+    if (auto sum = sunk_sum(outputs, s, body_inputs[at], element_of)) {
+      sunk.push_back(*sum);
+      state_sunk[s] = true;
+    }
+  }
+  Ints state_taps, state_counts, kept_last;
+  std::vector<Var> kept_outputs, kept_body_inputs(body_inputs.begin(), body_inputs.begin() + first_state_input);
+  std::vector<Var> kept_inputs(inputs.begin(), inputs.begin() + (inputs.size() - S - l.constants));
+  std::vector<int> state_index(S, -1);
+  for (int s = 0, at = static_cast<int>(first_state_input); s < S;
+       at += static_cast<int>(l.state_taps[s].size()), ++s) {
+    if (state_sunk[s]) continue;
+    state_index[s] = static_cast<int>(kept_outputs.size());
+    if (std::find(last_only.begin(), last_only.end(), s) != last_only.end()) kept_last.push_back(state_index[s]);
+    kept_outputs.push_back(outputs[s]);
+    kept_inputs.push_back(inputs[inputs.size() - S - l.constants + s]);
+    kept_body_inputs.insert(kept_body_inputs.end(), body_inputs.begin() + at,
+                            body_inputs.begin() + at + static_cast<long>(l.state_taps[s].size()));
+    state_taps.insert(state_taps.end(), l.state_taps[s].begin(), l.state_taps[s].end());
+    state_counts.push_back(static_cast<std::int64_t>(l.state_taps[s].size()));
+  }
+  const int kept_states = static_cast<int>(kept_outputs.size());
+  kept_outputs.insert(kept_outputs.end(), outputs.begin() + S, outputs.begin() + S + maps);
+  std::vector<int> sunk_map(sunk.size());
+  for (std::size_t i = 0; i < sunk.size(); ++i) {
+    auto same = std::find_if(kept_outputs.begin() + kept_states, kept_outputs.end(),
+                             [&](const Var& v) { return v.same(sunk[i].d); });
+    sunk_map[i] = static_cast<int>(same - kept_outputs.begin());
+    if (same == kept_outputs.end()) kept_outputs.push_back(sunk[i].d);
+  }
+  const int total_maps = static_cast<int>(kept_outputs.size()) - kept_states;
+  if (l.until) kept_outputs.push_back(outputs.back());
+  kept_inputs.insert(kept_inputs.end(), inputs.end() - l.constants, inputs.end());
+  kept_body_inputs.insert(kept_body_inputs.end(), body_inputs.end() - l.constants, body_inputs.end());
+  for (int i = 0; i < S; ++i) new_index[i] = state_index[i];
+  for (int m = 0; m < l.maps; ++m)
+    if (new_index[S + m] >= 0) new_index[S + m] += kept_states - S;
+  inputs = std::move(kept_inputs);
+  body_inputs = std::move(kept_body_inputs);
+  outputs = std::move(kept_outputs);
+  last_only = std::move(kept_last);
+
+  Attrs attrs = scan.attrs();
+  attrs.set("body", std::shared_ptr<const Subgraph>(std::make_shared<Subgraph>(
+                        Subgraph{std::move(body_inputs), std::move(outputs)})));
+  attrs.set("sequence_taps", std::move(sequence_taps));
+  attrs.set("sequence_tap_counts", std::move(sequence_counts));
+  attrs.set("state_taps", std::move(state_taps));
+  attrs.set("state_tap_counts", std::move(state_counts));
+  attrs.set("last_only", last_only);
+  attrs.set("maps", std::int64_t{total_maps});
+  NodePtr node = make_node(ops::scan_op(), std::move(inputs), std::move(attrs), scan.location());
+  rebuilt = node;
+  if (stats) {
+    const int moved = static_cast<int>(sunk.size());
+    stats->rewrites += hoisted + kept + dropped + moved;
+    if (moved) stats->fired["sum of products moved after scan"] += moved;
+    if (hoisted) stats->fired["hoist product out of scan"] += hoisted;
+    if (kept) stats->fired["scan state kept last only"] += kept;
+    if (dropped) stats->fired["unread scan output dropped"] += dropped;
+  }
+
+  // A sunk sum: the initial value plus the product of e's rows and D's stack over the steps
+  // run and the batch.
+  std::vector<Var> sums(S);
+  for (std::size_t i = 0; i < sunk.size(); ++i) {
+    const SunkSum& k = sunk[i];
+    const Var stack = node->output(sunk_map[i]);
+    const auto& loc = scan.location();
+    const Var rows = subtensor(scan.input(1 + k.sequence), {slice(0, stack.shape(0, loc))}, loc);
+    Var total = tensordot(rows, stack, {0, 1}, {0, 1}, loc);
+    if (k.alpha != 1) total = total * k.alpha;
+    sums[k.state] = scan.input(1 + Q + k.state) + total;
+  }
+  Replacements replaced;
+  for (int i = 0; i < scan.num_outputs(); ++i) {
+    if (i < S && !last_readers[i].empty()) {
+      for (const Node* r : last_readers[i])
+        replaced.emplace_back(r->output(0), sums[i] ? sums[i] : node->output(new_index[i]));
+    } else if (new_index[i] >= 0) {
+      replaced.emplace_back(scan.output(i), node->output(new_index[i]));
+    }
+  }
+  return replaced;
+}
+
+}  // namespace
+
+std::vector<Var> optimize_scan_loops(const std::vector<Var>& outputs,
+                                     const BodyOptimizer& optimize_body, RewriteStats* stats) {
+  // One loop at a time, outermost graph first: rebuilding one changes the graph the next
+  // one's readers are read from.
+  std::vector<Var> current = outputs;
+  std::vector<NodePtr> done;  // rebuilt loops (held, so that their addresses stay theirs)
+  auto is_done = [&](const Node* n) {
+    return std::any_of(done.begin(), done.end(), [&](const NodePtr& d) { return d.get() == n; });
+  };
+  for (;;) {
+    const Node* next = nullptr;
+    for (const Node* n : topo_sort(current))
+      if (&n->op() == &ops::scan_op() && !is_done(n)) {
+        next = n;
+        break;
+      }
+    if (!next) return current;
+    NodePtr rebuilt;
+    Replacements replaced = rebuild(*next, Readers(current), optimize_body, stats, rebuilt);
+    // A sunk sum may know more of its shape than the scan_last it replaces.
+    current = clone_replace(current, replaced, /*strict=*/false);
+    done.push_back(std::move(rebuilt));
+  }
+}
+
+}  // namespace cgvm

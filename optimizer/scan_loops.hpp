@@ -1,0 +1,34 @@
+#pragma once
+// scan_loops: the optimizer's work on scan loops (symbolic/scan.hpp). It runs first in the
+// pipeline: after every gradient has been taken (the rewritten loops have no gradient), and
+// before the outer graph's rewrites change the forms it looks for.
+//
+//  - Save memory: a state whose stack is read only through scan_last (what folds return,
+//    and BPTT's running sums of the weights' gradients) keeps its last value only. The loop
+//    then writes a ring of depth + 1 rows instead of one row per step, and the node's output
+//    is that value.
+//  - Hoist: a product of a sequence's element by a matrix the loop does not change
+//    (x_t @ W, the input projection of a recurrent net; h_{t-1} @ W in BPTT, where the
+//    states are a sequence) becomes one product over the whole sequence before the loop,
+//    one GEMM instead of one per step, read by the body as a new sequence.
+//  - Map outputs nothing reads are dropped (BPTT's gradients of the sequences, when only
+//    the weights' are asked for).
+//  - The body goes through `optimize_body` (the pipeline's rewrites, this pass included, so
+//    nested loops too). Fusion and lowering of the body happen with the outer graph's
+//    (codegen/lower.hpp).
+#include <functional>
+#include <vector>
+
+#include "optimizer/rewrite.hpp"
+#include "symbolic/node.hpp"
+
+namespace cgvm {
+
+using BodyOptimizer = std::function<std::vector<Var>(const std::vector<Var>&)>;
+
+// `stats` counts each hoisted product, state kept last only and dropped output as a rewrite.
+std::vector<Var> optimize_scan_loops(const std::vector<Var>& outputs,
+                                     const BodyOptimizer& optimize_body,
+                                     RewriteStats* stats = nullptr);
+
+}  // namespace cgvm
