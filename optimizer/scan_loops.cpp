@@ -13,6 +13,7 @@
 #include "symbolic/graph.hpp"
 #include "symbolic/index.hpp"
 #include "symbolic/op_list.hpp"
+#include "symbolic/ops/index_detail.hpp"
 #include "symbolic/ops/scan_layout.hpp"
 #include "symbolic/source.hpp"
 
@@ -117,6 +118,20 @@ std::optional<SunkSum> sunk_sum(const std::vector<Var>& outputs, int state, cons
   return SunkSum{state, e->second, g.input(1), g.attrs().get_double("alpha")};
 }
 
+// dot(seq, W) for a hoisted product. A sequence that is rows of another value (BPTT reads the
+// forward's sequences as reversed slices) is multiplied whole and the rows taken after:
+// slicing the leading axis commutes with the product, and the forward loop's hoisted
+// product of the same value is then the same node (hash-consed), computed once.
+Var product_of_rows(const Var& seq, const Var& w, const std::source_location& loc) {
+  const Node& n = *seq.node();
+  const bool rows = &n.op() == &ops::subtensor_op() && seq.rank() >= 2 &&
+                    n.attrs().get_ints("kinds") == Ints{index_detail::entry_slice};
+  if (!rows) return dot(seq, w, loc);
+  std::vector<Var> inputs = n.inputs();
+  inputs[0] = product_of_rows(n.input(0), w, loc);
+  return apply(n.op(), std::move(inputs), n.attrs(), loc);
+}
+
 // The scan node rebuilt: hoisted products as new sequences, states kept last only, the body
 // optimized. Returns the replacements for the old node's outputs and scan_last readers.
 Replacements rebuild(const Node& scan, const Readers& readers, const BodyOptimizer& optimize_body,
@@ -136,8 +151,9 @@ Replacements rebuild(const Node& scan, const Readers& readers, const BodyOptimiz
   Replacements in_body;
   for (const Hoisted& h : hoistable(body, l)) {
     const Var product = h.product->output(0);
-    inputs.push_back(dot(scan.input(1 + h.sequence), outer_value(scan, body, l, h.product->input(1)),
-                         h.product->location()));
+    inputs.push_back(product_of_rows(scan.input(1 + h.sequence),
+                                     outer_value(scan, body, l, h.product->input(1)),
+                                     h.product->location()));
     const Ints& taps = l.sequence_taps[h.sequence];
     for (std::size_t k = 0; k < taps.size(); ++k) {
       Var p = tensor(fmt::format("hoisted{}[t{:+}]", in_body.size(), taps[k]), product.dtype(),

@@ -141,6 +141,11 @@ TEST_CASE("scan_loops: BPTT's weight gradients leave the loop as one product eac
   OptimizedGraph g = optimize(grads, {.check = true});
   // w's and u's sums (x_t^T @ dz_t, h_{t-1}^T @ dz_t) become products after the loop
   CHECK(g.passes[0].stats.fired["sum of products moved after scan"] == 2);
+  // BPTT's recomputation of x_t @ w reads the forward's hoisted product: one product by w
+  int products_by_w = 0;
+  for (const Node* n : topo_sort(g.outputs))
+    products_by_w += &n->op() == &ops::matmul_op() && n->input(1).same(w);
+  CHECK(products_by_w == 1);
   for (const Node* n : topo_sort(g.outputs))
     if (&n->op() == &ops::scan_op()) {
       INFO(n->attrs().str());
