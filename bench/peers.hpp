@@ -12,6 +12,24 @@
 
 namespace bench {
 
+// A recurrent layer run over a whole sequence (rnn_bench): a vanilla tanh RNN,
+// h_t = tanh(x_t Wx + h_{t-1} Wh + b), or an LSTM with gates i, f, g, o in that order (as
+// torch): [i f g o] = x_t Wx + h_{t-1} Wh + b, c_t = sigmoid(f) c_{t-1} + sigmoid(i) tanh(g),
+// h_t = sigmoid(o) tanh(c_t). Initial states are zero. Weights are in cgvm's layout for
+// x @ w; every peer copies them in. The output is the stack of h_t over all steps.
+struct RnnProblem {
+  bool lstm = true;
+  std::int64_t steps = 50, batch = 32, input = 128, hidden = 256;
+  std::vector<float> x;   // [steps, batch, input]
+  std::vector<float> wx;  // [input, gates * hidden]
+  std::vector<float> wh;  // [hidden, gates * hidden]
+  std::vector<float> b;   // [gates * hidden]
+  std::int64_t gates() const { return lstm ? 4 : 1; }
+};
+// What a recurrent peer's result() returns: after a forward run, hs [steps, batch, hidden];
+// after a training run, loss = sum(hs), then dloss/dWx, dWh, db flattened one after
+// another, in RnnProblem's layout.
+
 namespace loop {
 
 // False when loops.cpp was built without OpenMP: then `threads` is ignored (one thread).
@@ -24,6 +42,16 @@ void elementwise(const float* x, const float* y, float a, float b, float* out, s
 // Row softmax of a C-ordered rows x cols matrix: per row max, exp and sum, scale.
 void softmax_rows(const float* x, float* out, std::int64_t rows, std::int64_t cols,
                   int threads);
+
+// A prepared hand-written recurrent layer (buffers allocated once, products by OpenBLAS's
+// cblas_sgemm, whose thread count the caller sets). run(threads) is one forward pass, or
+// with `training` one forward pass, loss = sum(hs) and backpropagation through time to
+// the weights; result() as described at RnnProblem.
+struct RnnRunner {
+  std::function<void(int threads)> run;
+  std::function<std::vector<float>()> result;
+};
+RnnRunner rnn(const RnnProblem& problem, bool training);
 
 }  // namespace loop
 
@@ -69,6 +97,15 @@ struct MlpSetup {
 // run(): zero_grad, forward, cross_entropy, backward, torch::optim::SGD step.
 // result(): {the loss of the last step}.
 Runner mlp_step(const MlpSetup& setup);
+
+// A recurrent layer (RnnProblem) in libtorch, either as the library's module
+// (torch::nn::LSTM / torch::nn::RNN with tanh, weights copied in, bias_hh zero) or written
+// out: one addmm for the input projection of all steps, then a C++ loop over steps with
+// torch::addmm and the cell's elementwise ops, torch::stack at the end. Forward runs under
+// torch::NoGradGuard; training runs forward with autograd, loss = hs.sum() and
+// torch::autograd::grad for Wx, Wh, b. result() as described at RnnProblem.
+enum class RnnForm { Module, WrittenOut };
+Runner rnn(const RnnProblem& problem, RnnForm form, bool training);
 
 }  // namespace torch_peer
 }  // namespace bench

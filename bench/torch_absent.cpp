@@ -20,5 +20,6 @@ static Runner absent() { throw std::logic_error("libtorch is not available in th
 Runner elementwise(const float*, const float*, float, float, std::int64_t) { return absent(); }
 Runner softmax(const float*, std::int64_t, std::int64_t) { return absent(); }
 Runner mlp_step(const MlpSetup&) { return absent(); }
+Runner rnn(const RnnProblem&, RnnForm, bool) { return absent(); }
 
 }  // namespace bench::torch_peer
