@@ -15,6 +15,7 @@
 #include "symbolic/op_list.hpp"
 #include "symbolic/ops/index_detail.hpp"
 #include "symbolic/ops/scan_layout.hpp"
+#include "symbolic/shape.hpp"
 #include "symbolic/source.hpp"
 
 namespace cgvm {
@@ -118,24 +119,113 @@ std::optional<SunkSum> sunk_sum(const std::vector<Var>& outputs, int state, cons
   return SunkSum{state, e->second, g.input(1), g.attrs().get_double("alpha")};
 }
 
-// dot(seq, W) for a hoisted product. A sequence that is rows of another value (BPTT reads the
-// forward's sequences as reversed slices) is multiplied whole and the rows taken after:
-// slicing the leading axis commutes with the product, and the forward loop's hoisted
-// product of the same value is then the same node (hash-consed), computed once.
+// A selection of rows (leading-axis slices) of a value of rank >= 2: a product by a matrix
+// commutes with it.
+bool selects_rows(const Var& v) {
+  const Node& n = *v.node();
+  return &n.op() == &ops::subtensor_op() && v.rank() >= 2 &&
+         n.attrs().get_ints("kinds") == Ints{index_detail::entry_slice};
+}
+
+Var rows_base(const Var& v) { return selects_rows(v) ? rows_base(v.node()->input(0)) : v; }
+
+// The state whose history `v` is, as BPTT spells it: concatenate([expand_dims(initial),
+// stack]) of a scan's single-tap state.
+std::optional<std::pair<const Node*, int>> history_of(const Var& v) {
+  const Node& n = *v.node();
+  if (&n.op() != &ops::concatenate_op() || n.inputs().size() != 2 || n.attrs().get_int("axis") != 0)
+    return std::nullopt;
+  const Node& loop = *n.input(1).node();
+  if (&loop.op() != &ops::scan_op()) return std::nullopt;
+  const Layout l(loop.attrs());
+  const int s = n.input(1).index();
+  if (s >= l.states() || l.state_taps[s] != Ints{-1} || l.keeps_last_only(s)) return std::nullopt;
+  const Node& e = *n.input(0).node();
+  Ints pattern{-1};
+  for (int i = 0; i < e.inputs()[0].rank(); ++i) pattern.push_back(i);
+  if (&e.op() != &ops::dimshuffle_op() || !e.input(0).same(loop.input(1 + l.sequences() + s)) ||
+      e.attrs().get_ints("pattern") != pattern)
+    return std::nullopt;
+  return std::pair{&loop, s};
+}
+
+// A forward loop's product of a state by one of its constants, stacked as a map output for
+// BPTT (attr "exports": state, constant, output; see exports_for).
+struct Export {
+  std::int64_t state, constant, output;
+};
+std::vector<Export> exports_of(const Node& loop) {
+  std::vector<Export> out;
+  if (!loop.attrs().has("exports")) return out;
+  const Ints& flat = loop.attrs().get_ints("exports");
+  for (std::size_t i = 0; i + 2 < flat.size(); i += 3) out.push_back({flat[i], flat[i + 1], flat[i + 2]});
+  return out;
+}
+
+// dot(seq, W) for a hoisted product. Rows of a value are multiplied whole and selected after
+// (so that BPTT's recomputation of x_t @ W is the forward loop's hoisted product, the same
+// node); the history of a state whose loop stacks its own product by W is that stack and the
+// product of the last row.
 Var product_of_rows(const Var& seq, const Var& w, const std::source_location& loc) {
-  const Node& n = *seq.node();
-  const bool rows = &n.op() == &ops::subtensor_op() && seq.rank() >= 2 &&
-                    n.attrs().get_ints("kinds") == Ints{index_detail::entry_slice};
-  if (!rows) return dot(seq, w, loc);
-  std::vector<Var> inputs = n.inputs();
-  inputs[0] = product_of_rows(n.input(0), w, loc);
-  return apply(n.op(), std::move(inputs), n.attrs(), loc);
+  if (selects_rows(seq)) {
+    const Node& n = *seq.node();
+    std::vector<Var> inputs = n.inputs();
+    inputs[0] = product_of_rows(n.input(0), w, loc);
+    return apply(n.op(), std::move(inputs), n.attrs(), loc);
+  }
+  if (auto history = history_of(seq)) {
+    const Node& loop = *history->first;
+    const Layout l(loop.attrs());
+    const int first_constant = 1 + l.sequences() + l.states();
+    for (const Export& e : exports_of(loop)) {
+      if (e.state != history->second || !loop.input(first_constant + static_cast<int>(e.constant)).same(w))
+        continue;
+      const Var initial = loop.input(1 + l.sequences() + history->second);
+      const Var last = apply(ops::scan_last_op(), {loop.output(history->second), initial}, {}, loc);
+      return concatenate({loop.output(static_cast<int>(e.output)), expand_dims(dot(last, w, loc), 0, loc)}, 0, loc);
+    }
+  }
+  return dot(seq, w, loc);
+}
+
+// The products of a state by a constant (h_{t-1} @ W) in `scan`'s body that another loop of
+// the graph multiplies the state's history by again (BPTT recomputing the forward step):
+// per product, the state, the constant and the body's product.
+std::vector<std::pair<Export, Var>> exports_for(const Node& scan, const std::vector<const Node*>& loops) {
+  const Layout l(scan.attrs());
+  const Subgraph& body = *scan.attrs().get_subgraph("body");
+  const int first_constant = 1 + l.sequences() + l.states();
+  std::vector<std::pair<Export, Var>> out;
+  for (const Node* other : loops) {
+    if (other == &scan) continue;
+    const Layout lo(other->attrs());
+    const Subgraph& other_body = *other->attrs().get_subgraph("body");
+    for (const Hoisted& h : hoistable(other_body, lo)) {
+      auto history = history_of(rows_base(other->input(1 + h.sequence)));
+      if (!history || history->first != &scan) continue;
+      const Var w = outer_value(*other, other_body, lo, h.product->input(1));
+      std::size_t state_at = body.inputs.size() - l.constants;
+      for (const Ints& taps : l.state_taps) state_at -= taps.size();
+      for (int s = 0; s < history->second; ++s) state_at += l.state_taps[s].size();
+      const Var& state = body.inputs[state_at];  // the state's one tap, -1
+      for (int c = 0; c < l.constants; ++c) {
+        if (!scan.input(first_constant + c).same(w)) continue;
+        const Var& weight = body.inputs[body.inputs.size() - l.constants + c];
+        for (const Node* n : topo_sort(body.outputs)) {
+          if (&n->op() != &ops::matmul_op() || !n->input(0).same(state) || !n->input(1).same(weight)) continue;
+          const bool seen = std::any_of(out.begin(), out.end(), [&](const auto& e) { return e.second.same(n->output(0)); });
+          if (!seen) out.push_back({Export{history->second, c, -1}, n->output(0)});
+        }
+      }
+    }
+  }
+  return out;
 }
 
 // The scan node rebuilt: hoisted products as new sequences, states kept last only, the body
 // optimized. Returns the replacements for the old node's outputs and scan_last readers.
-Replacements rebuild(const Node& scan, const Readers& readers, const BodyOptimizer& optimize_body,
-                     RewriteStats* stats, NodePtr& rebuilt) {
+Replacements rebuild(const Node& scan, const Readers& readers, const std::vector<const Node*>& loops,
+                     const BodyOptimizer& optimize_body, RewriteStats* stats, NodePtr& rebuilt) {
   const Layout l(scan.attrs());
   const Subgraph& body = *scan.attrs().get_subgraph("body");
   const int Q = l.sequences(), S = l.states();
@@ -185,7 +275,11 @@ Replacements rebuild(const Node& scan, const Readers& readers, const BodyOptimiz
     new_index[S + m] = static_cast<int>(outputs.size());
     outputs.push_back(body.outputs[S + m]);
   }
-  const int maps = static_cast<int>(outputs.size()) - S, dropped = l.maps - maps;
+  const int kept_maps = static_cast<int>(outputs.size()) - S, dropped = l.maps - kept_maps;
+  // Products BPTT would compute again over a state's history are stacked as map outputs.
+  const std::vector<std::pair<Export, Var>> exports = exports_for(scan, loops);
+  for (const auto& e : exports) outputs.push_back(e.second);
+  const int maps = kept_maps + static_cast<int>(exports.size());
   if (l.until) outputs.push_back(body.outputs.back());
   if (!in_body.empty()) outputs = clone_replace(outputs, in_body);
   outputs = optimize_body(outputs);
@@ -247,6 +341,14 @@ Replacements rebuild(const Node& scan, const Readers& readers, const BodyOptimiz
   outputs = std::move(kept_outputs);
   last_only = std::move(kept_last);
 
+  Ints exported;
+  for (const Export& e : exports_of(scan))  // from an earlier rebuild of this loop
+    if (new_index[e.output] >= 0 && state_index[e.state] >= 0)
+      exported.insert(exported.end(), {state_index[e.state], e.constant, new_index[e.output]});
+  for (std::size_t i = 0; i < exports.size(); ++i)
+    exported.insert(exported.end(), {state_index[exports[i].first.state], exports[i].first.constant,
+                                     kept_states + kept_maps + static_cast<std::int64_t>(i)});
+
   Attrs attrs = scan.attrs();
   attrs.set("body", std::shared_ptr<const Subgraph>(std::make_shared<Subgraph>(
                         Subgraph{std::move(body_inputs), std::move(outputs)})));
@@ -256,15 +358,17 @@ Replacements rebuild(const Node& scan, const Readers& readers, const BodyOptimiz
   attrs.set("state_tap_counts", std::move(state_counts));
   attrs.set("last_only", last_only);
   attrs.set("maps", std::int64_t{total_maps});
+  attrs.set("exports", std::move(exported));
   NodePtr node = make_node(ops::scan_op(), std::move(inputs), std::move(attrs), scan.location());
   rebuilt = node;
   if (stats) {
     const int moved = static_cast<int>(sunk.size());
-    stats->rewrites += hoisted + kept + dropped + moved;
+    stats->rewrites += hoisted + kept + dropped + moved + static_cast<int>(exports.size());
     if (moved) stats->fired["sum of products moved after scan"] += moved;
     if (hoisted) stats->fired["hoist product out of scan"] += hoisted;
     if (kept) stats->fired["scan state kept last only"] += kept;
     if (dropped) stats->fired["unread scan output dropped"] += dropped;
+    if (!exports.empty()) stats->fired["scan product kept for its gradient"] += static_cast<int>(exports.size());
   }
 
   // A sunk sum: the initial value plus the product of e's rows and D's stack over the steps
@@ -310,8 +414,11 @@ std::vector<Var> optimize_scan_loops(const std::vector<Var>& outputs,
         break;
       }
     if (!next) return current;
+    std::vector<const Node*> loops;
+    for (const Node* n : topo_sort(current))
+      if (&n->op() == &ops::scan_op()) loops.push_back(n);
     NodePtr rebuilt;
-    Replacements replaced = rebuild(*next, Readers(current), optimize_body, stats, rebuilt);
+    Replacements replaced = rebuild(*next, Readers(current), loops, optimize_body, stats, rebuilt);
     // A sunk sum may know more of its shape than the scan_last it replaces.
     current = clone_replace(current, replaced, /*strict=*/false);
     done.push_back(std::move(rebuilt));

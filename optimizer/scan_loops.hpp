@@ -11,6 +11,11 @@
 //    (x_t @ W, the input projection of a recurrent net; h_{t-1} @ W in BPTT, where the
 //    states are a sequence) becomes one product over the whole sequence before the loop,
 //    one GEMM instead of one per step, read by the body as a new sequence.
+//  - A product of a state by a weight (h_{t-1} @ W) that another loop multiplies the state's
+//    history by again (BPTT recomputing the forward step) is stacked by the forward loop as
+//    a map output, and the other loop reads that stack instead of multiplying.
+//  - Sums over the steps of e_t^T @ D_t with e_t a sequence's element (BPTT's weight
+//    gradients) leave the loop: D_t is stacked, the sum is one product after the loop.
 //  - Map outputs nothing reads are dropped (BPTT's gradients of the sequences, when only
 //    the weights' are asked for).
 //  - The body goes through `optimize_body` (the pipeline's rewrites, this pass included, so
@@ -26,7 +31,7 @@ namespace cgvm {
 
 using BodyOptimizer = std::function<std::vector<Var>(const std::vector<Var>&)>;
 
-// `stats` counts each hoisted product, state kept last only and dropped output as a rewrite.
+// `stats` counts each of those rewrites (by name in `fired`).
 std::vector<Var> optimize_scan_loops(const std::vector<Var>& outputs,
                                      const BodyOptimizer& optimize_body,
                                      RewriteStats* stats = nullptr);

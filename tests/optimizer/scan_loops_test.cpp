@@ -125,6 +125,10 @@ TEST_CASE("compiled scan: one loop step whose body runs fused kernels, results i
   // buffers than one of 10.
   CHECK(allocations(200) == allocations(10));
   check_compiled({xs, h0, a}, {hs}, {Array::uniform(1, {9, 64}, -1, 1), h, av});
+  // debug mode checks the body's kernels at every step against the interpreter
+  Function debug = function({xs, h0, a}, {hs}, {.mode = Mode::Debug});
+  const Array x9 = Array::uniform(1, {9, 64}, -1, 1);
+  CHECK(allclose(debug(x9, h, av), f(x9, h, av)));
   // a shape mistake inside the step names the step's line
   CHECK_ERROR(f(Array::zeros({3, 5}), h, av), {"shapes do not match", test::this_file()});
 }
@@ -141,11 +145,17 @@ TEST_CASE("scan_loops: BPTT's weight gradients leave the loop as one product eac
   OptimizedGraph g = optimize(grads, {.check = true});
   // w's and u's sums (x_t^T @ dz_t, h_{t-1}^T @ dz_t) become products after the loop
   CHECK(g.passes[0].stats.fired["sum of products moved after scan"] == 2);
+  // the forward loop stacks its h_{t-1} @ u for BPTT, which then does not multiply again
+  CHECK(g.passes[0].stats.fired["scan product kept for its gradient"] == 1);
   // BPTT's recomputation of x_t @ w reads the forward's hoisted product: one product by w
   int products_by_w = 0;
   for (const Node* n : topo_sort(g.outputs))
     products_by_w += &n->op() == &ops::matmul_op() && n->input(1).same(w);
   CHECK(products_by_w == 1);
+  std::vector<const Node*> loops = nodes_of(g.outputs, ops::scan_op());
+  REQUIRE(loops.size() == 2);
+  CHECK(loops[0]->num_outputs() == 2);  // h, and h_{t-1} @ u per step
+  CHECK(loops[0]->attrs().get_ints("exports") == Ints{0, 1, 1});  // state 0, constant 1, output 1
   for (const Node* n : topo_sort(g.outputs))
     if (&n->op() == &ops::scan_op()) {
       INFO(n->attrs().str());
