@@ -127,7 +127,8 @@ const Var& StepArgs::operator[](std::size_t i) const {
 namespace ops {
 
 // scan(n_steps, sequences..., initial states..., constants...; body, taps, ...): a loop
-// whose body is a graph (symbolic/scan.hpp). Evaluated step by step by the interpreter.
+// whose body is a graph (symbolic/scan.hpp). Its eval runs the loop of scan_run.hpp with the
+// interpreter; compiled functions run the same loop over the body's compiled program.
 const OpDef& scan_op() {
   static const OpDef def{
       .name = "scan",

@@ -129,6 +129,9 @@ TEST_CASE("compiled scan: one loop step whose body runs fused kernels, results i
   Function debug = function({xs, h0, a}, {hs}, {.mode = Mode::Debug});
   const Array x9 = Array::uniform(1, {9, 64}, -1, 1);
   CHECK(allclose(debug(x9, h, av), f(x9, h, av)));
+  // the memory report reads a program with a loop step
+  MemoryReport memory = f.memory_report({{9, 64}, {64}, {64}});
+  CHECK(memory.argument_bytes == (9 * 64 + 64 + 64) * 4);
   // a shape mistake inside the step names the step's line
   CHECK_ERROR(f(Array::zeros({3, 5}), h, av), {"shapes do not match", test::this_file()});
 }
