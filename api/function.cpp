@@ -18,6 +18,7 @@
 #include "runtime/options.hpp"
 #include "symbolic/interpreter.hpp"
 #include "symbolic/op_def.hpp"
+#include "symbolic/scan.hpp"
 #include "symbolic/serialize.hpp"
 #include "symbolic/shared.hpp"
 #include "symbolic/source.hpp"
@@ -100,13 +101,15 @@ std::vector<SharedVar> check_updates(const Replacements& updates,
 // default_update), unless the user updates that variable explicitly.
 void add_automatic_updates(std::vector<Var>& graph, std::vector<SharedVar>& targets) {
   std::unordered_set<Var, VarHash, VarEq> updated(targets.begin(), targets.end());
+  auto advance = [&](const Var& state, const Var& next) {
+    if (!is_shared(state) || !updated.insert(state).second) return;
+    targets.emplace_back(state);
+    graph.push_back(next);
+  };
   for (const Node* node : topo_sort(graph)) {
     const OpDef& op = node->op();
-    if (op.state_input < 0) continue;
-    const Var& state = node->input(op.state_input);
-    if (!is_shared(state) || !updated.insert(state).second) continue;
-    targets.emplace_back(state);
-    graph.push_back(node->output(op.state_output));
+    if (op.state_input >= 0) advance(node->input(op.state_input), node->output(op.state_output));
+    for (const auto& [state, next] : scan_stream_updates(*node)) advance(state, next);  // draws in loops
   }
 }
 

@@ -359,6 +359,12 @@ Replacements rebuild(const Node& scan, const Readers& readers, const std::vector
   attrs.set("last_only", last_only);
   attrs.set("maps", std::int64_t{total_maps});
   attrs.set("exports", std::move(exported));
+  if (scan.attrs().has("streams")) {  // random streams' states, renumbered
+    Ints streams;
+    for (std::int64_t st : scan.attrs().get_ints("streams"))
+      if (state_index[st] >= 0) streams.push_back(state_index[st]);
+    attrs.set("streams", std::move(streams));
+  }
   NodePtr node = make_node(ops::scan_op(), std::move(inputs), std::move(attrs), scan.location());
   rebuilt = node;
   if (stats) {

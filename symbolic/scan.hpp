@@ -43,8 +43,11 @@
 // matrix run once for all steps before the loop, states only read as their last value keep
 // no history, and BPTT's weight gradients become one product after the loop.
 //
-// Limitation of this version: random draws inside the body are refused (their state would
-// not advance between steps).
+// Random draws inside the step (RandomStreams) draw fresh numbers at every step: each draw's
+// generator state becomes a hidden state of the loop, and function() writes its value after
+// the last step back to the stream (scan_stream_updates), as it does for draws outside loops.
+// BPTT recomputes a step's draws from that state, so a dropout mask is the same forward and
+// backward.
 #include <functional>
 #include <optional>
 #include <source_location>
@@ -117,6 +120,11 @@ using StepFunction = std::function<StepResult(const StepArgs&)>;
 // outputs_info is empty).
 std::vector<Var> scan(const StepFunction& step, const ScanOptions& options,
                       std::source_location loc = std::source_location::current());
+
+// The random streams `node` (a scan) advances: per generator state (a shared variable), its
+// value after the last step. function() adds these updates unless the user updates the
+// variable.
+std::vector<std::pair<Var, Var>> scan_stream_updates(const Node& node);
 
 // Built on scan: fn over the elements of the sequences (stacked results); a fold of the
 // sequences into `initial` from the first element (foldl, also reduce) or the last (foldr),

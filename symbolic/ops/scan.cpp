@@ -102,6 +102,19 @@ void check_taps(const std::vector<int>& taps, bool state, int index, const std::
                                    index, fmt::join(taps, ", ")), loc);
 }
 
+// The shared generator states `n` reads and advances (symbolic/random.hpp): a random draw's,
+// and those of an inner loop whose steps draw. Per state: its input and the advanced value.
+std::vector<std::pair<int, Var>> streams_advanced(const Node& n) {
+  const OpDef& op = n.op();
+  if (op.state_input >= 0) return {{op.state_input, n.output(op.state_output)}};
+  std::vector<std::pair<int, Var>> out;
+  if (&op != &ops::scan_op()) return out;
+  for (const auto& [state, next] : scan_stream_updates(n))
+    for (int i = 0; i < static_cast<int>(n.inputs().size()); ++i)
+      if (n.input(i).same(state)) out.emplace_back(i, next);
+  return out;
+}
+
 // The node's first input: n_steps as an int64 scalar (0 when not given: the attrs say so).
 Var steps_input(const ScanOptions& o, const std::string& label, const std::source_location& loc) {
   if (!o.n_steps) return constant(Array::scalar<std::int64_t>(0));
@@ -273,6 +286,42 @@ std::vector<Var> scan(const StepFunction& step, const ScanOptions& o, std::sourc
     body_outputs.push_back(result.until);
   }
 
+  // Random streams: a generator state (a shared variable) that the step's draws advance
+  // becomes a hidden recurrent state, so that each step draws fresh numbers; function()
+  // writes its last value back (scan_stream_updates), as for draws outside loops.
+  std::vector<Var> streams, stream_next;
+  for (const Node* n : topo_sort(body_outputs)) {
+    if (n->id() <= watermark) continue;
+    for (const auto& [input, next] : streams_advanced(*n)) {
+      const Var& state = n->input(input);
+      if (!is_shared(state)) continue;
+      if (std::any_of(streams.begin(), streams.end(), [&](const Var& v) { return v.same(state); }))
+        throw_error(label, fmt::format("the random state {} is advanced twice in one step",
+                                       describe(state)), n->location());
+      streams.push_back(state);
+      stream_next.push_back(next);
+    }
+  }
+  const int user_states = static_cast<int>(state_types.size());
+  if (!streams.empty()) {
+    Replacements to_placeholders;
+    for (std::size_t i = 0; i < streams.size(); ++i) {
+      Var p = placeholder(fmt::format("stream{}", i), streams[i].type());
+      to_placeholders.emplace_back(streams[i], p);
+      args.insert(args.end() - static_cast<long>(o.non_sequences.size()), p);
+      what.insert(what.end() - static_cast<long>(o.non_sequences.size()), "a random stream");
+      state_taps.push_back(-1);
+      state_counts.push_back(1);
+      state_types.push_back(streams[i].type());
+    }
+    std::vector<Var> all = body_outputs;
+    all.insert(all.end(), stream_next.begin(), stream_next.end());
+    all = clone_replace(all, to_placeholders);
+    body_outputs.assign(all.begin(), all.end() - static_cast<long>(streams.size()));
+    body_outputs.insert(body_outputs.begin() + user_states, all.end() - static_cast<long>(streams.size()),
+                        all.end());
+  }
+
   // The body's inputs: the placeholders, then every value of the outer graph it reads
   // (declared non-sequences, and captured ones: the largest parts that do not depend on a
   // placeholder), each bound to a new placeholder.
@@ -312,11 +361,6 @@ std::vector<Var> scan(const StepFunction& step, const ScanOptions& o, std::sourc
   for (const Var& out : body_outputs)
     if (!inside(out.node().get())) capture(out);
   for (const Node* n : topo_sort(body_outputs)) {
-    if (n->op().state_input >= 0 && n->id() > watermark)
-      throw_error(label, fmt::format("{} draws random numbers inside the step; random streams "
-                                     "in scan bodies are not supported yet (draw outside and "
-                                     "pass the draws as a sequence)",
-                                     describe(n->output(0))), n->location());
     if (!inside(n)) continue;
     for (const Var& in : n->inputs())
       if (!inside(in.node().get())) capture(in);
@@ -337,7 +381,10 @@ std::vector<Var> scan(const StepFunction& step, const ScanOptions& o, std::sourc
   inputs.insert(inputs.end(), outer_inputs.begin(), outer_inputs.end());
   for (const Recurrence& r : o.outputs_info)
     if (r.initial) inputs.push_back(r.initial);
+  inputs.insert(inputs.end(), streams.begin(), streams.end());
   inputs.insert(inputs.end(), captured.begin(), captured.end());
+  Ints stream_states;
+  for (std::size_t i = 0; i < streams.size(); ++i) stream_states.push_back(user_states + static_cast<std::int64_t>(i));
   Attrs attrs{{"body", std::shared_ptr<const Subgraph>(body)},
               {"sequence_taps", sequence_taps},
               {"sequence_tap_counts", sequence_counts},
@@ -349,6 +396,7 @@ std::vector<Var> scan(const StepFunction& step, const ScanOptions& o, std::sourc
               {"go_backwards", o.go_backwards},
               {"until", static_cast<bool>(result.until)},
               {"truncate_gradient", std::int64_t{o.truncate_gradient}},
+              {"streams", stream_states},
               {"name", o.name}};
   NodePtr node = make_node(ops::scan_op(), std::move(inputs), std::move(attrs), loc);
   // Outputs in outputs_info order.
@@ -357,6 +405,18 @@ std::vector<Var> scan(const StepFunction& step, const ScanOptions& o, std::sourc
   for (int s : states)
     outputs.push_back(node->output(s >= 0 ? s : static_cast<int>(state_types.size()) + next_map++));
   return outputs;
+}
+
+std::vector<std::pair<Var, Var>> scan_stream_updates(const Node& node) {
+  std::vector<std::pair<Var, Var>> out;
+  if (&node.op() != &ops::scan_op() || !node.attrs().has("streams")) return out;
+  const Layout l(node.attrs());
+  for (std::int64_t s : node.attrs().get_ints("streams")) {
+    const int i = static_cast<int>(s);
+    const Var& state = node.input(1 + l.sequences() + i);
+    out.emplace_back(state, scan_detail::final_state(node.output(i), state, node.location()));
+  }
+  return out;
 }
 
 std::vector<Var> map(const StepFunction& fn, const std::vector<Var>& sequences,

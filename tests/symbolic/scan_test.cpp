@@ -199,11 +199,74 @@ TEST_CASE("scan: user mistakes name the scan and the line") {
               {"increasing and distinct"});
   CHECK_ERROR(scan(add, {.sequences = {xs}, .outputs_info = {Recurrence(s0, {0})}}),
               {"must be negative"});
-  // random draws inside the step
-  RandomStreams rng(1);
-  CHECK_ERROR(scan([&](const StepArgs& v) { return v[0] + rng.uniform({}); },
-                   {.sequences = {xs}}),
-              {"draws random numbers inside the step"});
 }
 
 
+
+TEST_CASE("scan: random draws inside a step are fresh at every step and advance the stream") {
+  RandomStreams inside(11), outside(11);  // same seed: the same first draw's numbers
+  Var xs = matrix("xs");
+  Var noisy = scan([&](const StepArgs& v) { return v[0] + inside.uniform({3}); },
+                   {.sequences = {xs}, .name = "noisy"})[0];
+  Function f = function({xs}, {noisy});
+  const Array zeros = Array::zeros({3, 3});
+  const std::vector<double> first = values_of(f(zeros)), second = values_of(f(zeros));
+  // three steps: three different rows; the next call goes on where the last one stopped
+  Var once = outside.uniform({3});
+  Function g = function({}, {once});
+  std::vector<double> want;
+  for (int call = 0; call < 6; ++call) {
+    std::vector<double> row = values_of(g());
+    want.insert(want.end(), row.begin(), row.end());
+  }
+  CHECK(first == std::vector<double>(want.begin(), want.begin() + 9));
+  CHECK(second == std::vector<double>(want.begin() + 9, want.end()));
+  // interpreted, from the same stream state, the same numbers
+  inside.seed(11);
+  Function interpreted = function({xs}, {noisy}, {.mode = Mode::Interpret});
+  CHECK(values_of(interpreted(zeros)) == first);
+}
+
+TEST_CASE("scan: BPTT recomputes a step's draws from the same state (a dropout mask)") {
+  RandomStreams rng(5);
+  Var xs = matrix("xs"), h0 = vector("h0");
+  // h_t = h_{t-1} + x_t * mask_t: d sum(h) / d x_t = (steps - t) * mask_t
+  std::vector<Var> out = scan(
+      [&](const StepArgs& v) {
+        Var mask = rng.bernoulli({4}, 0.5);
+        return StepResult(std::vector<Var>{v[1] + v[0] * mask, mask});
+      },
+      {.sequences = {xs}, .outputs_info = {h0, Var()}});
+  Var gx = grad(out[0].sum(), xs);
+  Function f = function({xs, h0}, {out[1], gx});
+  Outputs r = f(Array::uniform(1, {5, 4}, -1, 1), Array::zeros({4}));
+  const std::vector<double> masks = values_of(r[0]), g = values_of(r[1]);
+  REQUIRE(masks.size() == 20);
+  double ones = 0;
+  for (std::size_t i = 0; i < masks.size(); ++i) {
+    const double steps_after = static_cast<double>(5 - i / 4);
+    CHECK(g[i] == doctest::Approx(steps_after * masks[i]));
+    ones += masks[i];
+  }
+  CHECK(ones > 0);
+  CHECK(ones < 20);
+}
+
+TEST_CASE("scan: draws in an inner loop advance the stream across the outer loop's steps") {
+  RandomStreams rng(3);
+  Var xs = matrix("xs");
+  // outer step: an inner loop of 2 steps each drawing one number; rows differ across the
+  // outer steps (the inner loop starts where the last outer step left the stream)
+  Var rows = scan(
+      [&](const StepArgs& v) {
+        return StepResult(
+            scan([&](const StepArgs&) { return StepResult(rng.uniform({})); }, {.n_steps = 2})[0] +
+            v[0].sum() * 0);
+      },
+      {.sequences = {xs}})[0];
+  Function f = function({xs}, {rows});
+  const std::vector<double> got = values_of(f(Array::zeros({3, 2})));
+  REQUIRE(got.size() == 6);
+  for (std::size_t i = 0; i < got.size(); ++i)
+    for (std::size_t j = 0; j < i; ++j) CHECK(got[i] != got[j]);
+}
