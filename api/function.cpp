@@ -109,7 +109,7 @@ void add_automatic_updates(std::vector<Var>& graph, std::vector<SharedVar>& targ
   for (const Node* node : topo_sort(graph)) {
     const OpDef& op = node->op();
     if (op.state_input >= 0) advance(node->input(op.state_input), node->output(op.state_output));
-    for (const auto& [state, next] : scan_stream_updates(*node)) advance(state, next);  // draws in loops
+    for (const auto& [state, next] : scan_shared_updates(*node)) advance(state, next);  // in loops
   }
 }
 

@@ -359,11 +359,11 @@ Replacements rebuild(const Node& scan, const Readers& readers, const std::vector
   attrs.set("last_only", last_only);
   attrs.set("maps", std::int64_t{total_maps});
   attrs.set("exports", std::move(exported));
-  if (scan.attrs().has("streams")) {  // random streams' states, renumbered
-    Ints streams;
-    for (std::int64_t st : scan.attrs().get_ints("streams"))
-      if (state_index[st] >= 0) streams.push_back(state_index[st]);
-    attrs.set("streams", std::move(streams));
+  if (scan.attrs().has("shared_states")) {  // the states of shared variables, renumbered
+    Ints shared;
+    for (std::int64_t st : scan.attrs().get_ints("shared_states"))
+      if (state_index[st] >= 0) shared.push_back(state_index[st]);
+    attrs.set("shared_states", std::move(shared));
   }
   NodePtr node = make_node(ops::scan_op(), std::move(inputs), std::move(attrs), scan.location());
   rebuilt = node;

@@ -43,11 +43,13 @@
 // matrix run once for all steps before the loop, states only read as their last value keep
 // no history, and BPTT's weight gradients become one product after the loop.
 //
-// Random draws inside the step (RandomStreams) draw fresh numbers at every step: each draw's
-// generator state becomes a hidden state of the loop, and function() writes its value after
-// the last step back to the stream (scan_stream_updates), as it does for draws outside loops.
-// BPTT recomputes a step's draws from that state, so a dropout mask is the same forward and
-// backward.
+// Shared state inside the step: random draws (RandomStreams) draw fresh numbers at every
+// step, and a step may update shared variables (StepResult::updates: each step sees the
+// value the previous one set). Each such variable (a draw's generator state, an updated
+// variable) is a hidden state of the loop, and function() writes its value after the last
+// step back (scan_shared_updates), as it does for draws outside loops; an explicit update
+// of the same variable in function() wins. BPTT recomputes a step's draws from the same
+// generator state, so a dropout mask is the same forward and backward.
 #include <functional>
 #include <optional>
 #include <source_location>
@@ -55,6 +57,7 @@
 #include <vector>
 
 #include "symbolic/args.hpp"
+#include "symbolic/graph.hpp"
 #include "symbolic/node.hpp"
 
 namespace cgvm {
@@ -91,6 +94,9 @@ struct ScanOptions {
 struct StepResult {
   std::vector<Var> outputs;
   Var until;
+  // Shared variables the step updates, with their new values (Theano's updates from a scan
+  // step): the next step reads the new value; the last one's is written back after the call.
+  Replacements updates;
   StepResult(Var v) : outputs{std::move(v)} {}  // NOLINT
   StepResult(std::vector<Var> v) : outputs(std::move(v)) {}  // NOLINT
   StepResult(std::vector<Var> v, Var stop) : outputs(std::move(v)), until(std::move(stop)) {}
@@ -121,10 +127,10 @@ using StepFunction = std::function<StepResult(const StepArgs&)>;
 std::vector<Var> scan(const StepFunction& step, const ScanOptions& options,
                       std::source_location loc = std::source_location::current());
 
-// The random streams `node` (a scan) advances: per generator state (a shared variable), its
-// value after the last step. function() adds these updates unless the user updates the
-// variable.
-std::vector<std::pair<Var, Var>> scan_stream_updates(const Node& node);
+// The shared variables `node` (a scan) advances (draws' generator states, the step's
+// updates): per variable, its value after the last step. function() adds these updates
+// unless the user updates the variable.
+std::vector<std::pair<Var, Var>> scan_shared_updates(const Node& node);
 
 // Built on scan: fn over the elements of the sequences (stacked results); a fold of the
 // sequences into `initial` from the first element (foldl, also reduce) or the last (foldr),

@@ -109,7 +109,7 @@ std::vector<std::pair<int, Var>> streams_advanced(const Node& n) {
   if (op.state_input >= 0) return {{op.state_input, n.output(op.state_output)}};
   std::vector<std::pair<int, Var>> out;
   if (&op != &ops::scan_op()) return out;
-  for (const auto& [state, next] : scan_stream_updates(n))
+  for (const auto& [state, next] : scan_shared_updates(n))
     for (int i = 0; i < static_cast<int>(n.inputs().size()); ++i)
       if (n.input(i).same(state)) out.emplace_back(i, next);
   return out;
@@ -286,40 +286,49 @@ std::vector<Var> scan(const StepFunction& step, const ScanOptions& o, std::sourc
     body_outputs.push_back(result.until);
   }
 
-  // Random streams: a generator state (a shared variable) that the step's draws advance
-  // becomes a hidden recurrent state, so that each step draws fresh numbers; function()
-  // writes its last value back (scan_stream_updates), as for draws outside loops.
-  std::vector<Var> streams, stream_next;
+  // Shared variables the steps advance: generator states of the step's draws (and of inner
+  // loops' draws), and those the step updates (StepResult::updates). Each becomes a hidden
+  // recurrent state, so that every step sees the last one's value (fresh random numbers);
+  // function() writes its value after the last step back (scan_shared_updates), as it does
+  // for draws outside loops.
+  std::vector<Var> carried, carried_next;
+  auto carry = [&](const Var& state, const Var& next, const std::source_location& where) {
+    if (std::any_of(carried.begin(), carried.end(), [&](const Var& v) { return v.same(state); }))
+      throw_error(label, fmt::format("{} is advanced twice in one step", describe(state)), where);
+    carried.push_back(state);
+    carried_next.push_back(next);
+  };
   for (const Node* n : topo_sort(body_outputs)) {
     if (n->id() <= watermark) continue;
-    for (const auto& [input, next] : streams_advanced(*n)) {
-      const Var& state = n->input(input);
-      if (!is_shared(state)) continue;
-      if (std::any_of(streams.begin(), streams.end(), [&](const Var& v) { return v.same(state); }))
-        throw_error(label, fmt::format("the random state {} is advanced twice in one step",
-                                       describe(state)), n->location());
-      streams.push_back(state);
-      stream_next.push_back(next);
-    }
+    for (const auto& [input, next] : streams_advanced(*n))
+      if (is_shared(n->input(input))) carry(n->input(input), next, n->location());
+  }
+  for (const auto& [target, value] : result.updates) {
+    if (target.is_null() || value.is_null()) fail("an update of the step holds a null Var");
+    if (!is_shared(target))
+      fail(fmt::format("the step updates {}, which is not a shared variable", describe(target)));
+    if (value.dtype() != target.dtype() || value.rank() != target.rank())
+      fail(fmt::format("the step's new value of {} is {}, but the variable is {}", describe(target),
+                       value.type().str(), target.type().str()));
+    carry(target, value, loc);
   }
   const int user_states = static_cast<int>(state_types.size());
-  if (!streams.empty()) {
+  if (!carried.empty()) {
+    const long k = static_cast<long>(carried.size());
     Replacements to_placeholders;
-    for (std::size_t i = 0; i < streams.size(); ++i) {
-      Var p = placeholder(fmt::format("stream{}", i), streams[i].type());
-      to_placeholders.emplace_back(streams[i], p);
+    for (std::size_t i = 0; i < carried.size(); ++i) {
+      Var p = placeholder(fmt::format("shared{}", i), carried[i].type());
+      to_placeholders.emplace_back(carried[i], p);
       args.insert(args.end() - static_cast<long>(o.non_sequences.size()), p);
-      what.insert(what.end() - static_cast<long>(o.non_sequences.size()), "a random stream");
       state_taps.push_back(-1);
       state_counts.push_back(1);
-      state_types.push_back(streams[i].type());
+      state_types.push_back(carried[i].type());
     }
     std::vector<Var> all = body_outputs;
-    all.insert(all.end(), stream_next.begin(), stream_next.end());
-    all = clone_replace(all, to_placeholders);
-    body_outputs.assign(all.begin(), all.end() - static_cast<long>(streams.size()));
-    body_outputs.insert(body_outputs.begin() + user_states, all.end() - static_cast<long>(streams.size()),
-                        all.end());
+    all.insert(all.end(), carried_next.begin(), carried_next.end());
+    all = clone_replace(all, to_placeholders, /*strict=*/false);
+    body_outputs.assign(all.begin(), all.end() - k);
+    body_outputs.insert(body_outputs.begin() + user_states, all.end() - k, all.end());
   }
 
   // The body's inputs: the placeholders, then every value of the outer graph it reads
@@ -381,10 +390,10 @@ std::vector<Var> scan(const StepFunction& step, const ScanOptions& o, std::sourc
   inputs.insert(inputs.end(), outer_inputs.begin(), outer_inputs.end());
   for (const Recurrence& r : o.outputs_info)
     if (r.initial) inputs.push_back(r.initial);
-  inputs.insert(inputs.end(), streams.begin(), streams.end());
+  inputs.insert(inputs.end(), carried.begin(), carried.end());
   inputs.insert(inputs.end(), captured.begin(), captured.end());
-  Ints stream_states;
-  for (std::size_t i = 0; i < streams.size(); ++i) stream_states.push_back(user_states + static_cast<std::int64_t>(i));
+  Ints shared_states;
+  for (std::size_t i = 0; i < carried.size(); ++i) shared_states.push_back(user_states + static_cast<std::int64_t>(i));
   Attrs attrs{{"body", std::shared_ptr<const Subgraph>(body)},
               {"sequence_taps", sequence_taps},
               {"sequence_tap_counts", sequence_counts},
@@ -396,7 +405,7 @@ std::vector<Var> scan(const StepFunction& step, const ScanOptions& o, std::sourc
               {"go_backwards", o.go_backwards},
               {"until", static_cast<bool>(result.until)},
               {"truncate_gradient", std::int64_t{o.truncate_gradient}},
-              {"streams", stream_states},
+              {"shared_states", shared_states},
               {"name", o.name}};
   NodePtr node = make_node(ops::scan_op(), std::move(inputs), std::move(attrs), loc);
   // Outputs in outputs_info order.
@@ -407,11 +416,11 @@ std::vector<Var> scan(const StepFunction& step, const ScanOptions& o, std::sourc
   return outputs;
 }
 
-std::vector<std::pair<Var, Var>> scan_stream_updates(const Node& node) {
+std::vector<std::pair<Var, Var>> scan_shared_updates(const Node& node) {
   std::vector<std::pair<Var, Var>> out;
-  if (&node.op() != &ops::scan_op() || !node.attrs().has("streams")) return out;
+  if (&node.op() != &ops::scan_op() || !node.attrs().has("shared_states")) return out;
   const Layout l(node.attrs());
-  for (std::int64_t s : node.attrs().get_ints("streams")) {
+  for (std::int64_t s : node.attrs().get_ints("shared_states")) {
     const int i = static_cast<int>(s);
     const Var& state = node.input(1 + l.sequences() + i);
     out.emplace_back(state, scan_detail::final_state(node.output(i), state, node.location()));

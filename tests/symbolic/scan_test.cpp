@@ -270,3 +270,40 @@ TEST_CASE("scan: draws in an inner loop advance the stream across the outer loop
   for (std::size_t i = 0; i < got.size(); ++i)
     for (std::size_t j = 0; j < i; ++j) CHECK(got[i] != got[j]);
 }
+
+TEST_CASE("scan: a step updating a shared variable sees its previous value; the last is kept") {
+  SharedVar count = shared(Array::scalar<float>(10), "count");
+  Var xs = vector("xs");
+  // each step adds its element to the count and returns the count it saw
+  Var seen = scan(
+      [&](const StepArgs& v) {
+        StepResult r(Var(count) + 0);
+        r.updates = {{count, count + v[0]}};
+        return r;
+      },
+      {.sequences = {xs}, .name = "counter"})[0];
+  for (Mode mode : {Mode::Compiled, Mode::Interpret}) {
+    count.set_value(Array::scalar<float>(10));
+    Function f = function({xs}, {seen}, {.mode = mode});
+    CHECK(values_of(f(Array::from_list<float>({1, 2, 3}))) == std::vector<double>{10, 11, 13});
+    CHECK(count.get_value().item<double>() == 16);
+    CHECK(values_of(f(Array::from_list<float>({4}))) == std::vector<double>{16});
+    CHECK(count.get_value().item<double>() == 20);
+  }
+  // no step: the variable keeps its value
+  Function f = function({xs}, {seen});
+  f(Array::zeros({0}));
+  CHECK(count.get_value().item<double>() == 20);
+  // an explicit update in function() wins over the loop's
+  Function g = function({xs}, {seen}, {.updates = {{count, count * 0}}});
+  g(Array::from_list<float>({5}));
+  CHECK(count.get_value().item<double>() == 0);
+  // mistakes: a non-shared target, a value of another type
+  Var plain = scalar("plain");
+  CHECK_ERROR(scan([&](const StepArgs& v) { StepResult r(v[0]); r.updates = {{plain, v[0]}}; return r; },
+                   {.sequences = {xs}, .name = "bad"}),
+              {"scan 'bad'", "not a shared variable", test::this_file()});
+  CHECK_ERROR(scan([&](const StepArgs& v) { StepResult r(v[0]); r.updates = {{count, xs}}; return r; },
+                   {.sequences = {xs}, .name = "bad"}),
+              {"scan 'bad'", "new value of", test::this_file()});
+}
