@@ -27,6 +27,7 @@
 #define CGVM_BENCH_HAVE_OPTIONS 1
 #endif
 
+#include "compile_latency.hpp"
 #include "harness.hpp"
 #include "mlp_model.hpp"
 
@@ -35,12 +36,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct Sample {
-  double build = 0;       // graph + grad() + updates, before function()
-  double function = 0;    // function(): from the call to a callable
-  double first_call = 0;  // the first call with real data
-  double process = 0;     // whole child process, start to exit (new-process scenarios)
-};
+using bench::latency::Sample;
 
 // One function() and first call in this process, with the cache dir already chosen.
 Sample measure_once() {
@@ -70,45 +66,6 @@ bool set_cache_dir(const std::string& dir) {
 #endif
 }
 
-std::string new_cache_dir() {
-  std::string tmpl = (fs::temp_directory_path() / "cgvm-bench-cache-XXXXXX").string();
-  if (!mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed: " + tmpl);
-  return tmpl;
-}
-
-// Re-executes this program as a child with CACHE_DIR; the child prints one RESULT line.
-Sample run_child(const std::string& cache_dir) {
-  std::string exe = fs::read_symlink("/proc/self/exe").string();
-  std::string command = "CGVM_CACHE_DIR='" + cache_dir + "' '" + exe + "' --child '" +
-                        cache_dir + "'";
-  double t0 = bench::now_seconds();
-  FILE* pipe = popen(command.c_str(), "r");
-  if (!pipe) throw std::runtime_error("popen failed: " + command);
-  Sample s;
-  bool found = false;
-  char line[512];
-  while (std::fgets(line, sizeof line, pipe))
-    if (std::sscanf(line, "RESULT %lf %lf %lf", &s.build, &s.function, &s.first_call) == 3)
-      found = true;
-  int status = pclose(pipe);
-  s.process = bench::now_seconds() - t0;
-  if (!found || status != 0) throw std::runtime_error("child failed: " + command);
-  return s;
-}
-
-void print_scenario(const std::string& name, const std::vector<Sample>& samples,
-                    bool with_process) {
-  auto column = [&](double Sample::*field) {
-    std::vector<double> v;
-    for (const Sample& s : samples) v.push_back(s.*field);
-    return bench::summarize(v);
-  };
-  bench::print_row({name, "graph+grad", 0, column(&Sample::build), 0, ""});
-  bench::print_row({name, "function()", 0, column(&Sample::function), 0, ""});
-  bench::print_row({name, "first call", 0, column(&Sample::first_call), 0, ""});
-  if (with_process) bench::print_row({name, "process wall", 0, column(&Sample::process), 0, ""});
-}
-
 // The target is on function(); function() + first call is shown too, since a compiled mode
 // that compiled lazily on the first call would otherwise look free.
 void print_target(const std::string& what, const std::vector<Sample>& samples, double target) {
@@ -129,8 +86,7 @@ void print_target(const std::string& what, const std::vector<Sample>& samples, d
 int main(int argc, char** argv) {
   if (argc == 3 && std::strcmp(argv[1], "--child") == 0) {
     set_cache_dir(argv[2]);  // CGVM_CACHE_DIR is set as well, for trees without options()
-    Sample s = measure_once();
-    std::printf("RESULT %.9f %.9f %.9f\n", s.build, s.function, s.first_call);
+    bench::latency::print_child_result(measure_once());
     return 0;
   }
   bench::Config config = bench::parse_args(argc, argv);
@@ -145,33 +101,36 @@ int main(int argc, char** argv) {
   std::vector<std::string> dirs;
 
   // The first function() in this process: one-time initialisation included.
-  dirs.push_back(new_cache_dir());
+  dirs.push_back(bench::latency::new_cache_dir());
   bool can_set_dir = set_cache_dir(dirs.back());
-  print_scenario("in process, first", {measure_once()}, false);
+  bench::latency::print_scenario("in process, first", {measure_once()}, false);
 
   if (can_set_dir) {
     std::vector<Sample> cold, warm;
     for (int r = 0; r < reps; ++r) {
-      dirs.push_back(new_cache_dir());
+      dirs.push_back(bench::latency::new_cache_dir());
       set_cache_dir(dirs.back());
       cold.push_back(measure_once());
     }
     for (int r = 0; r < reps; ++r) warm.push_back(measure_once());  // same, populated dir
-    print_scenario("in process, new dir", cold, false);
-    print_scenario("in process, same dir", warm, false);
+    bench::latency::print_scenario("in process, new dir", cold, false);
+    bench::latency::print_scenario("in process, same dir", warm, false);
   } else {
     std::printf("(runtime/options.hpp absent: in-process cold/warm need options().cache_dir)\n");
   }
 
+  auto child = [](const std::string& dir) {
+    return bench::latency::run_child(dir, "--child '" + dir + "'");
+  };
   std::vector<Sample> cold, warm;
   for (int r = 0; r < reps; ++r) {
-    dirs.push_back(new_cache_dir());
-    cold.push_back(run_child(dirs.back()));
+    dirs.push_back(bench::latency::new_cache_dir());
+    cold.push_back(child(dirs.back()));
   }
   const std::string warm_dir = dirs.back();  // populated by the last cold child
-  for (int r = 0; r < reps; ++r) warm.push_back(run_child(warm_dir));
-  print_scenario("new process, cold", cold, true);
-  print_scenario("new process, warm", warm, true);
+  for (int r = 0; r < reps; ++r) warm.push_back(child(warm_dir));
+  bench::latency::print_scenario("new process, cold", cold, true);
+  bench::latency::print_scenario("new process, warm", warm, true);
   print_target("new process, cold (<= 0.5 s)", cold, 0.5);
   print_target("new process, warm (<= 20 ms)", warm, 0.02);
 

@@ -39,6 +39,7 @@
 #include <string>
 #include <vector>
 
+#include "compile_latency.hpp"
 #include "harness.hpp"
 #include "peers.hpp"
 #include "runtime/options.hpp"
@@ -159,15 +160,8 @@ bool print_check(const std::string& what, const std::vector<Part>& parts,
 }
 
 // --- compile latency ------------------------------------------------------------------
-struct Sample {
-  double build = 0, function = 0, first_call = 0;
-};
+using bench::latency::Sample;
 
-std::string new_cache_dir() {
-  std::string tmpl = (fs::temp_directory_path() / "cgvm-rnn-bench-XXXXXX").string();
-  if (!mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed: " + tmpl);
-  return tmpl;
-}
 
 // Builds the LSTM training graph, compiles it and calls it once, in this process.
 Sample compile_once(const bench::RnnProblem& p, const std::vector<Value>& args,
@@ -186,47 +180,21 @@ Sample compile_once(const bench::RnnProblem& p, const std::vector<Value>& args,
   return {t1 - t0, t2 - t1, t3 - t2};
 }
 
-Sample run_child(const std::string& cache_dir, std::int64_t steps) {
-  std::string exe = fs::read_symlink("/proc/self/exe").string();
-  std::string command = "CGVM_CACHE_DIR='" + cache_dir + "' '" + exe + "' --compile-child '" +
-                        cache_dir + "' " + std::to_string(steps);
-  FILE* pipe = popen(command.c_str(), "r");
-  if (!pipe) throw std::runtime_error("popen failed: " + command);
-  Sample s;
-  bool found = false;
-  char line[512];
-  while (std::fgets(line, sizeof line, pipe))
-    found |= std::sscanf(line, "RESULT %lf %lf %lf", &s.build, &s.function, &s.first_call) == 3;
-  if (pclose(pipe) != 0 || !found) throw std::runtime_error("child failed: " + command);
-  return s;
-}
-
-void print_samples(const std::string& name, const std::vector<Sample>& samples) {
-  auto column = [&](double Sample::*field) {
-    std::vector<double> v;
-    for (const Sample& s : samples) v.push_back(s.*field);
-    return bench::summarize(v);
-  };
-  bench::print_row({name, "graph+grad", 0, column(&Sample::build), 0, ""});
-  bench::print_row({name, "function()", 0, column(&Sample::function), 0, ""});
-  bench::print_row({name, "first call", 0, column(&Sample::first_call), 0, ""});
-}
-
 void compile_latency(const bench::RnnProblem& p, int reps) {
   std::printf("\n-- compile latency: LSTM training function (loss + 3 gradients), %d repetitions "
               "per scenario, median [min, max] --\n", reps);
   bench::print_header();
   const std::vector<Value> args = call_args(p);
   const std::string saved_dir = options().cache_dir;
-  std::vector<std::string> dirs{new_cache_dir()};
+  std::vector<std::string> dirs{bench::latency::new_cache_dir()};
   options().cache_dir = dirs.back();
   std::string report;
-  print_samples("first in process", {compile_once(p, args, &report)});
+  bench::latency::print_scenario("first in process", {compile_once(p, args, &report)}, false);
   std::printf("  its report: %s\n", report.c_str());
 
   std::vector<Sample> cold, warm, memory;
   for (int r = 0; r < reps; ++r) {
-    dirs.push_back(new_cache_dir());
+    dirs.push_back(bench::latency::new_cache_dir());
     options().cache_dir = dirs.back();
     jit_clear_memory_cache();
     cold.push_back(compile_once(p, args, &report));
@@ -238,19 +206,22 @@ void compile_latency(const bench::RnnProblem& p, int reps) {
   }
   std::printf("  a warm report: %s\n", report.c_str());
   for (int r = 0; r < reps; ++r) memory.push_back(compile_once(p, args));
-  print_samples("in proc, cold", cold);
-  print_samples("in proc, warm (disk)", warm);
-  print_samples("in proc, memory", memory);
+  bench::latency::print_scenario("in proc, cold", cold, false);
+  bench::latency::print_scenario("in proc, warm (disk)", warm, false);
+  bench::latency::print_scenario("in proc, memory", memory, false);
   options().cache_dir = saved_dir;
 
+  auto child = [&](const std::string& dir) {
+    return bench::latency::run_child(dir, "--compile-child '" + dir + "' " + std::to_string(p.steps));
+  };
   std::vector<Sample> child_cold, child_warm;
   for (int r = 0; r < reps; ++r) {
-    dirs.push_back(new_cache_dir());
-    child_cold.push_back(run_child(dirs.back(), p.steps));
+    dirs.push_back(bench::latency::new_cache_dir());
+    child_cold.push_back(child(dirs.back()));
   }
-  for (int r = 0; r < reps; ++r) child_warm.push_back(run_child(dirs.back(), p.steps));
-  print_samples("new process, cold", child_cold);
-  print_samples("new process, warm", child_warm);
+  for (int r = 0; r < reps; ++r) child_warm.push_back(child(dirs.back()));
+  bench::latency::print_scenario("new process, cold", child_cold, true);
+  bench::latency::print_scenario("new process, warm", child_warm, true);
   for (const std::string& d : dirs) fs::remove_all(d);
 }
 
@@ -368,8 +339,7 @@ int main(int argc, char** argv) {
   if (argc == 4 && std::strcmp(argv[1], "--compile-child") == 0) {
     options().cache_dir = argv[2];
     const bench::RnnProblem p = make_problem(true, std::atoi(argv[3]));
-    Sample s = compile_once(p, call_args(p));
-    std::printf("RESULT %.9f %.9f %.9f\n", s.build, s.function, s.first_call);
+    bench::latency::print_child_result(compile_once(p, call_args(p)));
     return 0;
   }
   bench::Config config = bench::parse_args(argc, argv);
