@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "optimizer/fold_constants.hpp"
+#include "optimizer/join_slice_updates.hpp"
 #include "optimizer/scan_loops.hpp"
 #include "optimizer/simplify_algebra.hpp"
 #include "optimizer/simplify_products.hpp"
@@ -45,7 +46,8 @@ const RuleSet& canonicalize_rules() {
   static const RuleSet set = RuleSet(fold_constants_rules())
                                  .add(simplify_algebra_rules())
                                  .add(simplify_products_rules())
-                                 .add(simplify_shapes_rules());
+                                 .add(simplify_shapes_rules())
+                                 .add(join_slice_updates_rules());
   return set;
 }
 

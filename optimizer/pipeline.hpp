@@ -5,7 +5,8 @@
 //                 where nothing else is read, hoist input projections, and their bodies go
 //                 through the passes below (optimizer/scan_loops.hpp)
 //   canonicalize  constant folding, algebraic identities, canonical +/* chains, cancelling
-//                 fractions, shape-op simplification (one rewrite walk: each rule can enable
+//                 fractions, shape-op simplification, sums of slice updates of zeros ->
+//                 concatenate (join_slice_updates.hpp) (one rewrite walk: each rule can enable
 //                 the others)
 //   stabilize     numerically safe forms (log1p, softplus, log_softmax, max shifts); after
 //                 canonicalize, so that its patterns meet one spelling of each expression
