@@ -5,6 +5,10 @@
 //   CGVM_CACHE_DIR=dir          the compile cache (default $XDG_CACHE_HOME/cgvm, ~/.cache/cgvm)
 //   CGVM_DUMP=dir               write the graph after each pass and the generated source there
 //   CGVM_ALLOCATOR_CACHE_MB=n   how much freed memory the allocator keeps for reuse
+//   CGVM_CUDA_PLUGIN=file       the CUDA plugin to load instead of searching (cuda/backend.hpp)
+//   CGVM_CUDA_DRIVER=file       the CUDA driver to load instead of libcuda.so.1 (tests)
+// The two CUDA settings are read by cuda/backend.cpp when it loads the plugin, not here:
+// nothing else uses them, and the CPU-only build must not carry CUDA state.
 //
 // A malformed value never stops a program from starting: it is reported once (log.hpp) and
 // the default is kept. Code may change the settings at run time through options().
