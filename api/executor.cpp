@@ -60,6 +60,11 @@ Executor::Executor(Program program, std::shared_ptr<const CompiledModule> module
   module_->function<void(KernelFn**)>(kernel_table_symbol)(kernels_.data());
 }
 
+Executor::Executor(Program program, KernelLauncher launcher)
+    : program_(std::move(program)), launcher_(std::move(launcher)) {
+  slots_ = make_slots(program_);
+}
+
 Executor::Slots Executor::make_slots(const Program& p) {
   Slots s;
   s.buffers.resize(p.num_slots);
@@ -133,6 +138,10 @@ void Executor::run_kernel(const Program& p, const Step& step, std::vector<Array>
     bind(static_cast<int>(k.operands.size() + r), res, out);
   }
 
+  if (launcher_) {
+    launcher_(KernelCall{p, k, p.kernel_base + step.kernel, size, data, stride});
+    return;
+  }
   KernelFn* fn = kernels_[p.kernel_base + step.kernel];
   const int split = parallel_dim(k);
   std::int64_t total = 1, outer = 1;

@@ -9,6 +9,7 @@
 // between calls, so a steady stream of calls with the same shapes allocates nothing. A
 // scan body's kernels write the step's results straight into the rows of the loop's
 // stacked outputs.
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -24,11 +25,17 @@ class CompiledModule;
 using KernelFn = void(const long long* size, char* const* data, const long long* stride,
                       long long begin, long long end);
 
+// Runs kernels other than through the compiled C++ unit: the CUDA backend launches them on
+// a device, tests run the emitted CUDA kernels on a CPU emulation of one.
+using KernelLauncher = std::function<void(const KernelCall&)>;
+
 class Executor {
  public:
   // `module` holds the kernels (nullptr when the program has none); `table` is its entry
   // point that fills one function pointer per kernel.
   Executor(Program program, std::shared_ptr<const CompiledModule> module);
+  // Every kernel goes to `launcher`; evals and loops run here as usual.
+  Executor(Program program, KernelLauncher launcher);
 
   // Runs the program; `inputs` in Program::inputs order. With `check`, every step's
   // results are compared with the interpreter's on the same operands, and the first that
@@ -59,6 +66,7 @@ class Executor {
   Program program_;
   std::shared_ptr<const CompiledModule> module_;
   std::vector<KernelFn*> kernels_;  // every kernel of the unit, loop bodies' included
+  KernelLauncher launcher_;         // instead of kernels_, when set
   mutable std::mutex slots_mutex_;
   mutable Slots slots_;
 };

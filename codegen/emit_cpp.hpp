@@ -27,9 +27,6 @@
 
 namespace cgvm {
 
-// The C++ type generated code uses for `dtype` ("float", "long long", ...).
-std::string_view cpp_type(DType dtype);
-
 // The kernel functions of `program` and of its scan loop bodies, after the prelude.
 std::string emit_cpp(const Program& program);
 

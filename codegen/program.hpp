@@ -14,6 +14,7 @@
 // kept between calls and shared by values whose lifetimes do not overlap, or taken over from
 // an operand that dies at that step (in place).
 #include <cstdint>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -86,6 +87,17 @@ struct Program {
 // of the stacked results so that kernels write them in place.
 struct ScanLoop {
   Program body;
+};
+
+// One loop kernel of a program with its operands and results bound to memory, ready to
+// run: what an executor hands to whatever runs kernels (api/executor.hpp).
+struct KernelCall {
+  const Program& program;             // the kernel's program (its values' dtypes)
+  const LoopKernel& kernel;
+  int index;                          // in the unit's kernel table (kernel_base + i)
+  std::span<const long long> size;    // the extent of each loop dim
+  std::span<char* const> data;        // operands, then results
+  std::span<const long long> stride;  // [arg * num_dims + dim], in elements
 };
 
 // Every kernel of `program` and of its loop bodies, in table order.

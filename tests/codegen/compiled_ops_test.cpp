@@ -2,42 +2,24 @@
 // broadcasting, size-1 and empty dims, strided (transposed) inputs and lengths that are not
 // multiples of the vector width. Tolerances: float32 within 1e-5 relative (+1e-6 absolute;
 // generated code uses the vectorized math of codegen/prelude/math.hpp and reassociated
-// sums), float64 within 1e-12, integers and bool exactly, NaN where the interpreter has NaN.
-#include <cmath>
-#include <limits>
+// sums), float64 within 1e-12, integers and bool exactly, NaN where the interpreter has NaN
+// (tests/op_values.hpp).
 #include <set>
 #include <string>
 #include <vector>
 
 #include "cgvm.hpp"
+#include "op_values.hpp"
 #include "support.hpp"
 #include "symbolic/op_list.hpp"
 #include "symbolic/source.hpp"
 
 using namespace cgvm;
+using namespace cgvm::test;
 
 namespace {
 
 std::set<std::string> covered;
-
-void check_same(const Array& got, const Array& want, const std::string& what) {
-  INFO(what);
-  REQUIRE(dtype_name(got.dtype()) == dtype_name(want.dtype()));
-  REQUIRE(shape_str(got.shape()) == shape_str(want.shape()));
-  std::vector<double> g = got.to_double_vector(), w = want.to_double_vector();
-  const double rtol = got.dtype() == DType::Float32 ? 1e-5 : got.dtype() == DType::Float64 ? 1e-12 : 0;
-  const double atol = got.dtype() == DType::Float32 ? 1e-6 : got.dtype() == DType::Float64 ? 1e-14 : 0;
-  int bad = 0;
-  for (std::size_t i = 0; i < g.size() && bad < 3; ++i) {
-    bool ok = std::isnan(w[i]) ? std::isnan(g[i])
-              : std::isinf(w[i]) ? g[i] == w[i]
-                                 : std::fabs(g[i] - w[i]) <= atol + rtol * std::fabs(w[i]);
-    if (!ok) {
-      ++bad;
-      FAIL_CHECK("element " << i << ": compiled " << g[i] << ", interpreter " << w[i]);
-    }
-  }
-}
 
 // Compiles `outputs` over `inputs` and checks every result against the interpreter.
 void check_compiled(const std::vector<Var>& inputs, const std::vector<Var>& outputs,
@@ -52,47 +34,6 @@ void check_compiled(const std::vector<Var>& inputs, const std::vector<Var>& outp
   for (std::size_t i = 0; i < outputs.size(); ++i)
     check_same(got[i], want[i], what + " output " + std::to_string(i));
 }
-
-// Values that reach the interesting parts of every float function: signs, zeros, large and
-// tiny magnitudes, the specials.
-Array float_values(DType dtype, const Shape& shape, std::uint64_t seed) {
-  Array a = Array::normal(seed, shape, 0, 3, DType::Float64);
-  std::vector<double> v = a.to_double_vector();
-  const double specials[] = {0.0, -0.0, 1.0, -1.0, 0.5, -2.5, 1e-30, 88.0, -104.0, 1e6,
-                             std::numeric_limits<double>::infinity(),
-                             -std::numeric_limits<double>::infinity(),
-                             std::numeric_limits<double>::quiet_NaN()};
-  for (std::size_t i = 0; i < v.size(); i += 3) v[i] = specials[(i / 3) % std::size(specials)];
-  return Array::from_vector(v, shape).astype(dtype);
-}
-
-Array int_values(DType dtype, const Shape& shape, std::uint64_t seed, bool edges = true) {
-  Array a = Array::uniform(seed, shape, -20, 20, DType::Float64);
-  std::vector<double> v = a.to_double_vector();
-  for (double& x : v) x = std::floor(x);
-  if (dtype == DType::Bool) for (double& x : v) x = x > 0;
-  if (dtype == DType::UInt8) for (double& x : v) x = std::fabs(x) * 12;
-  if (edges && dtype == DType::Int32 && v.size() > 4) v[1] = -2147483648.0, v[4] = 2147483647.0;
-  return Array::from_vector(v, shape).astype(dtype);
-}
-
-Array values_for(DType dtype, const Shape& shape, std::uint64_t seed) {
-  return is_float(dtype) ? float_values(dtype, shape, seed) : int_values(dtype, shape, seed);
-}
-
-bool in_domain(const OpDef& op, DType dtype) {
-  Var x = tensor("x", dtype, {unknown_dim});
-  try {
-    apply(op, std::vector<Var>(static_cast<std::size_t>(op.min_inputs), x), Attrs{},
-          std::source_location::current());
-    return true;
-  } catch (const Error&) {
-    return false;
-  }
-}
-
-const std::vector<DType> dtypes = {DType::Float32, DType::Float64, DType::Int32,
-                                   DType::Int64,   DType::Int8,    DType::UInt8, DType::Bool};
 
 }  // namespace
 

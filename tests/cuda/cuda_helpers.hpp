@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "cgvm.hpp"
 #include "cuda/backend.hpp"
 #include "cuda_test_paths.hpp"  // generated: CGVM_TEST_FAKE_LIBCUDA, CGVM_TEST_CUDA_PLUGIN
 #include "support.hpp"
@@ -83,6 +84,44 @@ extern "C" __global__ void block_sum_half(int n, const __half* x, float* partial
   }
 }
 )";
+
+// A loss and its gradients, over inputs (weights are inputs too).
+struct TrainingGraph {
+  std::vector<Var> inputs;
+  std::vector<Var> outputs;  // the loss, then d loss / d each weight
+};
+
+// An MLP step, 784-64-10, ReLU, softmax cross-entropy; inputs x, labels (int64), w0, b0,
+// w1, b1.
+inline TrainingGraph mlp_training_graph() {
+  Var x = matrix("x"), w0 = matrix("w0"), b0 = vector("b0"), w1 = matrix("w1"),
+      b1 = vector("b1");
+  Var labels = vector("labels", int64);
+  Var logits = dot(relu(dot(x, w0) + b0), w1) + b1;
+  Var loss = categorical_crossentropy(softmax(logits), labels).mean();
+  TrainingGraph g{{x, labels, w0, b0, w1, b1}, {loss}};
+  for (const Var& d : grad(loss, std::vector<Var>{w0, b0, w1, b1})) g.outputs.push_back(d);
+  return g;
+}
+
+// An LSTM over a sequence (the cell as rnn_bench writes it, hidden size `hidden`), loss the
+// sum of all h, trained through scan; inputs xs, h0, c0, wx, wh, b.
+inline TrainingGraph lstm_training_graph(std::int64_t hidden = 16) {
+  Var xs = tensor3("xs"), h0 = matrix("h0"), c0 = matrix("c0");
+  Var wx = matrix("wx"), wh = matrix("wh"), b = vector("b");
+  auto step = [hidden](const StepArgs& s) -> StepResult {
+    Var pre = dot(s[0], s[3]) + dot(s[1], s[4]) + s[5];
+    auto gate = [&](std::int64_t k) { return pre(slice(), slice(k * hidden, (k + 1) * hidden)); };
+    Var c = sigmoid(gate(1)) * s[2] + sigmoid(gate(0)) * tanh(gate(2));
+    return std::vector<Var>{sigmoid(gate(3)) * tanh(c), c};
+  };
+  Var hs = scan(step, {.sequences = {xs}, .outputs_info = {h0, c0},
+                       .non_sequences = {wx, wh, b}, .name = "lstm"})[0];
+  Var loss = hs.sum();
+  TrainingGraph g{{xs, h0, c0, wx, wh, b}, {loss}};
+  for (const Var& d : grad(loss, std::vector<Var>{wx, wh, b})) g.outputs.push_back(d);
+  return g;
+}
 
 }  // namespace cgvm::test
 

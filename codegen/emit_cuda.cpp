@@ -1,0 +1,341 @@
+#include "codegen/emit_cuda.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <functional>
+
+#include "codegen/kernel_writer.hpp"
+#include "codegen/prelude.hpp"
+
+namespace cgvm {
+namespace {
+
+// The C++ prelude calls Clang builtins that NVRTC does not know; these names map them to
+// CUDA's device math (same results: the IEEE operations, and C99's fmin/fmax/fmod).
+// __builtin_isnan, __builtin_isinf, __builtin_copysign and __builtin_bit_cast exist there.
+constexpr std::string_view kDeviceBuiltins = R"(// cgvm generated code: CUDA
+#define __builtin_fabsf fabsf
+#define __builtin_fabs fabs
+#define __builtin_floorf floorf
+#define __builtin_floor floor
+#define __builtin_ceilf ceilf
+#define __builtin_ceil ceil
+#define __builtin_truncf truncf
+#define __builtin_trunc trunc
+#define __builtin_roundevenf rintf
+#define __builtin_roundeven rint
+#define __builtin_sqrtf sqrtf
+#define __builtin_sqrt sqrt
+#define __builtin_fmodf fmodf
+#define __builtin_fmod fmod
+#define __builtin_fminf fminf
+#define __builtin_fmin fmin
+#define __builtin_fmaxf fmaxf
+#define __builtin_fmax fmax
+#define __builtin_fmaf fmaf
+#define __builtin_fma fma
+#define __builtin_nanf(tag) __int_as_float(0x7fc00000)
+#define __builtin_nan(tag) __longlong_as_double(0x7ff8000000000000ll)
+#define __builtin_huge_valf() __int_as_float(0x7f800000)
+#define __builtin_huge_val() __longlong_as_double(0x7ff0000000000000ll)
+)";
+
+// Shuffles move 32-bit and 64-bit values; narrower types travel as int.
+constexpr std::string_view kWarpHelpers = R"(
+template <class T> __forceinline__ T cgvm_shfl_down(T v, int offset) {
+  return __shfl_down_sync(0xffffffffu, v, offset);
+}
+__forceinline__ bool cgvm_shfl_down(bool v, int offset) {
+  return __shfl_down_sync(0xffffffffu, (int)v, offset) != 0;
+}
+__forceinline__ signed char cgvm_shfl_down(signed char v, int offset) {
+  return (signed char)__shfl_down_sync(0xffffffffu, (int)v, offset);
+}
+__forceinline__ unsigned char cgvm_shfl_down(unsigned char v, int offset) {
+  return (unsigned char)__shfl_down_sync(0xffffffffu, (int)v, offset);
+}
+__forceinline__ short cgvm_shfl_down(short v, int offset) {
+  return (short)__shfl_down_sync(0xffffffffu, (int)v, offset);
+}
+)";
+
+constexpr int kWarp = 32;
+
+long long product(std::span<const long long> size, const std::vector<int>& dims) {
+  long long n = 1;
+  for (int d : dims) n *= size[d];
+  return n;
+}
+
+// Emits one kernel as a CUDA __global__ function (emit_cuda.hpp has its parameter).
+class CudaKernelEmitter : public KernelWriter {
+ public:
+  using KernelWriter::KernelWriter;
+
+  std::string emit() {
+    line("struct {}_params {{ long long w[{}]; }};", k_.name, cuda_param_words(k_));
+    open_block(fmt::format("extern \"C\" __global__ void {}(const {}_params params)", k_.name,
+                           k_.name));
+    declare_args();
+    if (k_.reduces) reduction_kernel();
+    else map_kernel();
+    close_all();
+    return out_;
+  }
+
+ private:
+  int size_word(int d) const { return 1 + d; }
+  int data_word(int a) const { return 1 + k_.num_dims + a; }
+  int stride_word(int a, int d) const { return 1 + k_.num_dims + num_args_ + a * k_.num_dims + d; }
+
+  void declare_args() {
+    declare_sizes([this](int d) { return fmt::format("params.w[{}]", size_word(d)); });
+    for (int a = 0; a < num_args_; ++a) {
+      const char* qualifier = is_result(a) ? "" : "const ";
+      line("{}{}* __restrict__ p{} = ({}{}*)params.w[{}];", qualifier, arg_type(a), a,
+           qualifier, arg_type(a), data_word(a));
+      for (int d : arg(a).dims)
+        if (d >= 0) line("const long long s{}_{} = params.w[{}];", a, d, stride_word(a, d));
+    }
+  }
+
+  std::string extent(const std::vector<int>& dims) const {
+    if (dims.empty()) return "1";
+    std::string text;
+    for (int d : dims) text += fmt::format("{}n{}", text.empty() ? "" : " * ", d);
+    return text;
+  }
+
+  // Splits the flat index `flat` (last dim fastest) into `const long long i<d>`.
+  void split_index(const std::string& flat, const std::vector<int>& dims) {
+    if (dims.empty()) return;
+    if (dims.size() == 1) {
+      line("const long long i{} = {};", dims[0], flat);
+      return;
+    }
+    line("long long rest = {};", flat);
+    for (std::size_t j = dims.size() - 1; j > 0; --j) {
+      line("const long long i{} = rest % n{};", dims[j], dims[j]);
+      line("rest /= n{};", dims[j]);
+    }
+    line("const long long i{} = rest;", dims[0]);
+  }
+
+  // At outer point `flat`: the outer indices, each arg's offset there and the operands read
+  // once per outer point.
+  void enter_outer_point(const std::string& flat) {
+    split_index(flat, k_.outer);
+    for (int a = 0; a < num_args_; ++a)
+      line("const long long b{} = {};", a, offset_expr(a, "0", k_.outer));
+    load_outer_operands();
+  }
+
+  // One inner point (flat index `flat`): its indices, then `body(index)`.
+  void at_inner_point(const std::string& flat, const std::function<void(const IndexFn&)>& body) {
+    split_index(flat, k_.inner);
+    body([this](int a) { return offset_expr(a, fmt::format("b{}", a), k_.inner); });
+  }
+
+  // Stores the outer-level results; `guard` says which threads write them.
+  void store_outer_results(const std::string& guard) {
+    const std::vector<int> results = outer_results();
+    if (results.empty()) return;
+    for (int r : results) ensure_outer(result_node(r));
+    open_block(fmt::format("if ({})", guard));
+    for (int r : results)
+      line("p{}[b{}] = v{};", num_operands() + r, num_operands() + r, result_node(r));
+    close_block();
+  }
+
+  void store_full_results(const std::vector<int>& results, const IndexFn& index) {
+    std::vector<int> roots;
+    for (int r : results) roots.push_back(result_node(r));
+    emit_points(full_closure(roots), index);
+    for (std::size_t j = 0; j < results.size(); ++j) {
+      int a = num_operands() + results[j];
+      line("p{}[{}] = v{};", a, index(a), roots[j]);
+    }
+  }
+
+  void map_kernel() {
+    line("const long long outer_total = {};", extent(k_.outer));
+    line("const long long inner_total = {};", extent(k_.inner));
+    open_block("for (long long t = blockIdx.x * (long long)blockDim.x + threadIdx.x; "
+               "t < outer_total * inner_total; t += (long long)gridDim.x * blockDim.x)");
+    line("const long long outer = t / inner_total, inner = t - outer * inner_total;");
+    enter_outer_point("outer");
+    const std::vector<int> full = full_results();
+    if (!full.empty())
+      at_inner_point("inner", [&](const IndexFn& index) { store_full_results(full, index); });
+    // A result that walks no inner dim is written once per outer point.
+    store_outer_results("inner == 0");
+  }
+
+  void reduction_kernel() {
+    for (std::size_t i = 0; i < k_.nodes.size(); ++i)
+      if (is_reduction(static_cast<int>(i))) {
+        line("__shared__ {} shared{}[{}];", node_type(static_cast<int>(i)), i, kWarp);
+        if (k_.nodes[i]->op().emit_reduce(*k_.nodes[i]).propagate_nan)
+          line("__shared__ bool shared_nan{}[{}];", i, kWarp);
+      }
+    line("const bool block_mode = params.w[0] != 0;");
+    line("const long long outer_total = {};", extent(k_.outer));
+    line("const long long inner_total = {};", extent(k_.inner));
+    line("const long long outer_first = block_mode ? (long long)blockIdx.x : "
+         "blockIdx.x * (long long)blockDim.x + threadIdx.x;");
+    line("const long long outer_step = block_mode ? (long long)gridDim.x : "
+         "(long long)gridDim.x * blockDim.x;");
+    line("const long long inner_first = block_mode ? (long long)threadIdx.x : 0;");
+    line("const long long inner_step = block_mode ? (long long)blockDim.x : 1;");
+    // In block mode every thread of a block runs the same outer points, so the barriers of
+    // the block reductions are reached by all of them.
+    open_block("for (long long outer = outer_first; outer < outer_total; outer += outer_step)");
+    enter_outer_point("outer");
+    for (std::size_t i = 0; i < k_.nodes.size(); ++i)
+      if (is_reduction(static_cast<int>(i))) reduction_pass(static_cast<int>(i));
+    const std::vector<int> full = full_results();
+    if (!full.empty()) {
+      open_block("for (long long inner = inner_first; inner < inner_total; inner += inner_step)");
+      at_inner_point("inner", [&](const IndexFn& index) { store_full_results(full, index); });
+      close_block();
+    }
+    store_outer_results("!block_mode || threadIdx.x == 0");
+  }
+
+  // `acc` (and `nan`) combined across the warp: lane 0 ends with the warp's value.
+  void warp_combine(const ReduceEmit& e, std::string_view type, const std::string& acc,
+                    const std::string& nan) {
+    // Every lane shuffles exactly once per round (a step may name its operand twice).
+    open_block(fmt::format("for (int offset = {}; offset > 0; offset /= 2)", kWarp / 2));
+    line("const {} other = cgvm_shfl_down({}, offset);", type, acc);
+    line("{} = {};", acc, reduce_step(e, acc, "other"));
+    if (e.propagate_nan) line("{} = {} | cgvm_shfl_down({}, offset);", nan, nan, nan);
+    close_block();
+  }
+
+  void reduction_pass(int r) {
+    const Node* n = k_.nodes[r];
+    const ReduceEmit e = n->op().emit_reduce(*n);
+    const std::string acc = fmt::format("acc{}", r), nan = fmt::format("nan{}", r);
+    const std::string shared = fmt::format("shared{}", r), shared_nan = fmt::format("shared_nan{}", r);
+    const std::string_view type = node_type(r);
+    const std::string init = fmt::format("({})({})", type, e.init);
+    const int src = k_.sources[r][0];
+    std::vector<int> nodes = src >= 0 ? full_closure({src}) : std::vector<int>{};
+    const std::string x = input_expr(r, 0);
+    line("{} {} = {};", type, acc, init);
+    if (e.propagate_nan) line("bool {} = false;", nan);
+    open_block("for (long long inner = inner_first; inner < inner_total; inner += inner_step)");
+    at_inner_point("inner", [&](const IndexFn& index) {
+      emit_points(nodes, index);
+      if (src < 0) {  // the reduction reads an operand directly
+        int a = -1 - src;
+        line("const {} x{} = p{}[{}];", arg_type(a), a, a, index(a));
+      }
+      line("{} = {};", acc, reduce_step(e, acc, x));
+      if (e.propagate_nan) line("{} |= {} != {};", nan, x, x);
+    });
+    close_block();
+    open_block("if (block_mode)");
+    // Each warp's value to shared memory, the first warp combines them, and every thread
+    // reads the block's value.
+    warp_combine(e, type, acc, nan);
+    open_block(fmt::format("if (threadIdx.x % {} == 0)", kWarp));
+    line("{}[threadIdx.x / {}] = {};", shared, kWarp, acc);
+    if (e.propagate_nan) line("{}[threadIdx.x / {}] = {};", shared_nan, kWarp, nan);
+    close_block();
+    line("__syncthreads();");
+    open_block(fmt::format("if (threadIdx.x < {})", kWarp));
+    line("const bool has = threadIdx.x < blockDim.x / {};", kWarp);
+    line("{} = has ? {}[threadIdx.x] : {};", acc, shared, init);
+    if (e.propagate_nan) line("{} = has && {}[threadIdx.x];", nan, shared_nan);
+    warp_combine(e, type, acc, nan);
+    close_block();
+    // The barrier before thread 0 overwrites what the first warp reads.
+    line("__syncthreads();");
+    open_block("if (threadIdx.x == 0)");
+    line("{}[0] = {};", shared, acc);
+    if (e.propagate_nan) line("{}[0] = {};", shared_nan, nan);
+    close_block();
+    line("__syncthreads();");
+    line("{} = {}[0];", acc, shared);
+    if (e.propagate_nan) line("{} = {}[0];", nan, shared_nan);
+    // The next outer point writes the shared slots again.
+    line("__syncthreads();");
+    close_block();
+    define_reduction(r, e, acc, nan);
+  }
+};
+
+}  // namespace
+
+std::string_view cuda_prelude() {
+  static const std::string text =
+      std::string(kDeviceBuiltins) + std::string(prelude_source()) + std::string(kWarpHelpers);
+  return text;
+}
+
+std::string_view cuda_device_builtins() { return kDeviceBuiltins; }
+
+std::vector<std::string> cuda_compile_options() {
+  // 177: a function of the prelude that no kernel calls.
+  return {"-std=c++20", "--device-as-default-execution-space", "--diag-suppress=177"};
+}
+
+int cuda_param_words(const LoopKernel& kernel) {
+  const int args = static_cast<int>(kernel.operands.size() + kernel.results.size());
+  return 1 + kernel.num_dims + args + args * kernel.num_dims;
+}
+
+std::string emit_cuda(const Program& program) {
+  std::string source(cuda_prelude());
+  std::function<void(const Program&)> emit_all = [&](const Program& p) {
+    for (const LoopKernel& k : p.kernels) source += "\n" + CudaKernelEmitter(p, k).emit();
+    for (const ScanLoop& l : p.loops) emit_all(l.body);
+  };
+  emit_all(program);
+  return source;
+}
+
+CudaLaunch plan_cuda_launch(const LoopKernel& kernel, std::span<const long long> size,
+                            std::span<const long long> stride, const CudaDeviceShape& device) {
+  const long long outer = product(size, kernel.outer), inner = product(size, kernel.inner);
+  const int max_block = std::max(kWarp, device.max_threads_per_block / kWarp * kWarp);
+  // Enough blocks to fill every multiprocessor several times; the kernels loop past that.
+  const long long max_grid = 32LL * std::max(1, device.multiprocessors);
+  auto grid_for = [&](long long points, int block) {
+    return std::min(max_grid, (points + block - 1) / block);
+  };
+  CudaLaunch launch;
+  if (outer == 0 || (!kernel.reduces && inner == 0)) return launch;
+  if (!kernel.reduces) {
+    launch.block = std::min(256, max_block);
+    launch.grid = grid_for(outer * inner, launch.block);
+    return launch;
+  }
+  // A block per outer point when its threads read neighbouring elements of a long enough
+  // reduced extent (the innermost reduced dim is contiguous in the first operand that walks
+  // it) or when there are too few outer points to keep the device busy with a thread each.
+  const int num_dims = kernel.num_dims;
+  const int last = kernel.inner.empty() ? -1 : kernel.inner.back();
+  bool contiguous = false;
+  for (std::size_t a = 0; a < kernel.operands.size() && last >= 0; ++a)
+    if (std::ranges::find(kernel.operands[a].dims, last) != kernel.operands[a].dims.end()) {
+      contiguous = stride[a * num_dims + last] == 1 || size[last] == 1;
+      break;
+    }
+  const bool few_outputs = outer < 4LL * kWarp * std::max(1, device.multiprocessors);
+  if (inner > kWarp && (contiguous || few_outputs)) {
+    launch.mode = 1;
+    launch.block = static_cast<int>(std::min<long long>(
+        std::min(256, max_block), (inner + kWarp - 1) / kWarp * kWarp));
+    launch.grid = std::min(max_grid, outer);
+    return launch;
+  }
+  launch.block = std::min(256, max_block);
+  launch.grid = grid_for(outer, launch.block);
+  return launch;
+}
+
+}  // namespace cgvm

@@ -1,0 +1,73 @@
+#pragma once
+// Emission for the GPU: a Program's loop kernels -> one CUDA C++ translation unit, compiled
+// with NVRTC (cuda/compile.hpp). The kernels are the same as emit_cpp's (KernelWriter
+// shares the node expressions and their order); what differs is how points are mapped to
+// threads and how reductions combine.
+//
+// The unit starts with cuda_prelude(): the C++ prelude (scalar semantics and math shared
+// with the interpreter, so GPU results follow the same rules), made to compile as device
+// code, and warp helpers. Each kernel is
+//
+//   struct cgkN_params { long long w[W]; };
+//   extern "C" __global__ void cgkN(const cgkN_params params);
+//
+// with one parameter, passed by value, whose words are (D loop dims, A args):
+//   w[0]                 the mode (reduction kernels): 0 a thread per outer point, 1 a block
+//                        per outer point (plan_cuda_launch chooses)
+//   w[1 .. 1+D)          the extent of each loop dim
+//   w[1+D .. 1+D+A)      the device address of each arg: operands, then results
+//   w[1+D+A .. +A*D)     [a * D + d]: arg a's element stride along dim d, 0 where it does not
+//                        walk it
+// Compile with cuda_compile_options().
+//
+// Map kernels run a grid-stride loop over every point (all dims flattened, the last one
+// fastest). Reduction kernels loop over outer points; in mode 0 each thread reduces its own
+// points serially (many outputs, or reductions over strided dims: neighbouring threads then
+// read neighbouring elements); in mode 1 a block shares each outer point, its threads
+// stride over the reduced points and combine with warp shuffles and shared memory (few
+// outputs, long contiguous rows: row softmax, row sums). Blocks are a multiple of 32
+// threads.
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "codegen/program.hpp"
+
+namespace cgvm {
+
+// Declarations that make the C++ prelude compile as CUDA device code, the prelude itself,
+// and the warp-shuffle helpers the reductions use.
+std::string_view cuda_prelude();
+// The first part of cuda_prelude(): the names that map the Clang builtins the C++ prelude
+// calls to CUDA's device math. (A host compiler reads the source without it.)
+std::string_view cuda_device_builtins();
+
+// NVRTC options the emitted source needs (C++20, functions without an execution space are
+// device functions: the prelude is shared with host code).
+std::vector<std::string> cuda_compile_options();
+
+// The kernels of `program` and of its scan loop bodies, after cuda_prelude().
+std::string emit_cuda(const Program& program);
+
+// The number of 8-byte words of a kernel's parameter.
+int cuda_param_words(const LoopKernel& kernel);
+
+// What plan_cuda_launch needs to know about the device.
+struct CudaDeviceShape {
+  int multiprocessors = 1;
+  int max_threads_per_block = 1024;
+};
+
+struct CudaLaunch {
+  long long grid = 0;  // blocks; 0: nothing to run (an empty extent)
+  int block = 0;       // threads per block, a multiple of 32
+  int mode = 0;        // w[0]
+};
+
+// Grid, block and mode for one launch. `size` holds the extent of each loop dim, `stride`
+// the args' strides as in the parameter ([a * D + d]).
+CudaLaunch plan_cuda_launch(const LoopKernel& kernel, std::span<const long long> size,
+                            std::span<const long long> stride, const CudaDeviceShape& device);
+
+}  // namespace cgvm

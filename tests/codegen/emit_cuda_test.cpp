@@ -1,0 +1,122 @@
+// The CUDA emitter without NVRTC: the kernels' parameter layout, the shape of the code for
+// maps and reductions, and the launch plans (grid, block, mode) for the common cases.
+// tests/cuda/cuda_emit_test.cpp compiles the emitted source with NVRTC.
+#include "cgvm.hpp"
+#include "codegen/emit_cuda.hpp"
+#include "op_values.hpp"
+
+using namespace cgvm;
+using namespace cgvm::test;
+
+namespace {
+
+const CudaDeviceShape kH100{.multiprocessors = 132, .max_threads_per_block = 1024};
+
+// The loop sizes and strides of `kernel` when its operands are contiguous arrays of `shape`
+// (every operand of these tests has the first operand's shape) and results contiguous.
+struct Extents {
+  std::vector<long long> size, stride;
+};
+Extents contiguous_extents(const LoopKernel& kernel, const Shape& shape) {
+  Extents e;
+  e.size.assign(static_cast<std::size_t>(kernel.num_dims), 1);
+  const std::size_t args = kernel.operands.size() + kernel.results.size();
+  e.stride.assign(args * static_cast<std::size_t>(kernel.num_dims), 0);
+  const std::vector<int>& dims = kernel.operands.at(0).dims;
+  for (std::size_t axis = 0; axis < dims.size(); ++axis)
+    if (dims[axis] >= 0) e.size[static_cast<std::size_t>(dims[axis])] = shape[axis];
+  for (std::size_t a = 0; a < args; ++a) {
+    const KernelArg& arg = a < kernel.operands.size() ? kernel.operands[a]
+                                                      : kernel.results[a - kernel.operands.size()];
+    long long step = 1;
+    for (std::size_t axis = arg.dims.size(); axis-- > 0;) {
+      const int d = arg.dims[axis];
+      if (d < 0) continue;
+      e.stride[a * static_cast<std::size_t>(kernel.num_dims) + static_cast<std::size_t>(d)] = step;
+      step *= e.size[static_cast<std::size_t>(d)];
+    }
+  }
+  return e;
+}
+
+CudaLaunch plan(const LoopKernel& kernel, const Shape& shape) {
+  Extents e = contiguous_extents(kernel, shape);
+  return plan_cuda_launch(kernel, e.size, e.stride, kH100);
+}
+
+}  // namespace
+
+TEST_CASE("emit_cuda: one __global__ function per kernel, its parameter sized for its args") {
+  Var x = matrix("x"), y = matrix("y");
+  Program p = lower_as_written({x, y}, {tanh(x) * y});
+  REQUIRE(p.kernels.size() == 1);
+  const LoopKernel& k = p.kernels[0];
+  // mode, 2 dims, 3 args (x, y, the result), 3 x 2 strides.
+  CHECK(cuda_param_words(k) == 1 + 2 + 3 + 6);
+  const std::string source = emit_cuda(p);
+  CHECK(source.starts_with(std::string(cuda_prelude())));
+  CHECK(source.find("struct cgk0_params { long long w[12]; };") != std::string::npos);
+  CHECK(source.find("extern \"C\" __global__ void cgk0(const cgk0_params params)") !=
+        std::string::npos);
+  CHECK(source.find("cgm::tanh") != std::string::npos);
+  // A map kernel has no barrier.
+  CHECK(source.find("__syncthreads") == std::string::npos);
+}
+
+TEST_CASE("emit_cuda: a row softmax reduces with shuffles and shared memory, NaN-aware max") {
+  Var x = matrix("x");
+  Program p = lower_as_written({x}, {softmax(x)});
+  const std::string source = emit_cuda(p);
+  CHECK(source.find("__shared__ float shared") != std::string::npos);
+  CHECK(source.find("__shared__ bool shared_nan") != std::string::npos);  // max keeps NaN
+  CHECK(source.find("cgvm_shfl_down(") != std::string::npos);
+  CHECK(source.find("__syncthreads();") != std::string::npos);
+  CHECK(source.find("const bool block_mode = params.w[0] != 0;") != std::string::npos);
+}
+
+TEST_CASE("emit_cuda: launch plans") {
+  SUBCASE("a map: 256 threads, enough blocks to cover it up to 32 per multiprocessor") {
+    Var v = vector("v");
+    Program p = lower_as_written({v}, {exp(v) + 1});
+    CudaLaunch small = plan(p.kernels[0], {1000});
+    CHECK(small.block == 256);
+    CHECK(small.grid == 4);
+    CHECK(small.mode == 0);
+    CudaLaunch big = plan(p.kernels[0], {1LL << 26});
+    CHECK(big.grid == 32 * 132);
+    CHECK(plan(p.kernels[0], {0}).grid == 0);  // empty: nothing to launch
+  }
+  SUBCASE("long contiguous rows: a block per row") {
+    Var x = matrix("x");
+    Program p = lower_as_written({x}, {x.sum(Axes{1})});
+    REQUIRE(p.kernels[0].reduces);
+    CudaLaunch l = plan(p.kernels[0], {4096, 1024});
+    CHECK(l.mode == 1);
+    CHECK(l.block == 256);
+    CHECK(l.grid == 4096);
+    // A row of 40 elements gets the 64 threads it can use.
+    CHECK(plan(p.kernels[0], {4096, 40}).block == 64);
+  }
+  SUBCASE("short rows: a thread per row") {
+    Var x = matrix("x");
+    Program p = lower_as_written({x}, {x.max(Axes{1})});
+    CudaLaunch l = plan(p.kernels[0], {100000, 10});
+    CHECK(l.mode == 0);
+    CHECK(l.block == 256);
+    CHECK(l.grid == (100000 + 255) / 256);
+  }
+  SUBCASE("sums down columns: a thread per column when there are enough of them") {
+    Var x = matrix("x");
+    Program p = lower_as_written({x}, {x.sum(Axes{0})});
+    CHECK(plan(p.kernels[0], {512, 100000}).mode == 0);
+    // Few columns: the threads of a block share each column instead.
+    CHECK(plan(p.kernels[0], {100000, 8}).mode == 1);
+  }
+  SUBCASE("everything into one value: one block") {
+    Var v = vector("v");
+    Program p = lower_as_written({v}, {v.sum()});
+    CudaLaunch l = plan(p.kernels[0], {1 << 20});
+    CHECK(l.mode == 1);
+    CHECK(l.grid == 1);
+  }
+}

@@ -1,0 +1,124 @@
+// The CUDA emitter's kernels through NVRTC: every elementwise op and every accumulating
+// reduction of the op table, for every dtype it takes, and the kernels of whole training
+// functions (an MLP step, an LSTM trained through scan). Runs wherever the plugin was built
+// (NVRTC needs no GPU); what the kernels compute is tested in cuda_kernels_test.cpp.
+#include <set>
+#include <string>
+#include <vector>
+
+#include "cgvm.hpp"
+#include "codegen/emit_cuda.hpp"
+#include "cuda/compile.hpp"
+#include "cuda_helpers.hpp"
+#include "jit/jit_helpers.hpp"
+#include "op_values.hpp"
+#include "symbolic/op_list.hpp"
+
+namespace cgvm::test {
+namespace {
+
+#ifdef CGVM_TEST_CUDA_PLUGIN
+// Compiles the program's CUDA source to PTX and checks that every kernel is an entry of it.
+// Returns the names of the ops inside the kernels.
+std::set<std::string> compile_program(const Program& program, const std::string& what) {
+  INFO(what);
+  const std::string source = emit_cuda(program);
+  cuda::CompileOptions options;
+  options.nvrtc_options = cuda_compile_options();
+  options.cache = fresh_jit_options();
+  options.program_name = "cgvm_kernels.cu";
+  cuda::CudaCode code;
+  try {
+    code = cuda::compile_ptx(source, "sm_90", options);
+  } catch (const Error& e) {
+    FAIL(e.what());
+  }
+  std::set<std::string> ops;
+  const std::vector<const LoopKernel*> kernels = all_kernels(program);
+  CHECK(!kernels.empty());
+  for (const LoopKernel* k : kernels) {
+    INFO("kernel " << k->name);
+    CHECK(contains(code.bytes, ".entry " + k->name + "("));
+    for (const Node* n : k->nodes) ops.insert(std::string(n->op().name));
+  }
+  return ops;
+}
+#endif
+
+}  // namespace
+
+TEST_SUITE("cuda") {
+#ifdef CGVM_TEST_CUDA_PLUGIN
+  TEST_CASE("cuda emit: every elementwise op and reduction compiles with NVRTC, each dtype") {
+    std::set<std::string> covered;
+    auto here = std::source_location::current();
+    for (DType dtype : dtypes) {
+      // Maps over a vector and over rows against a broadcast row; casts to every dtype;
+      // where; every accumulating reduction over rows, columns and everything.
+      Var v = tensor("v", dtype, {unknown_dim});
+      Var a = tensor("a", dtype, {unknown_dim, unknown_dim});
+      Var row = tensor("row", dtype, {1, unknown_dim});
+      Var c = tensor("c", DType::Bool, {unknown_dim, 1});
+      std::vector<Var> outputs;
+      for (const OpDef* op : ops::all_ops()) {
+        if (op->family == OpFamily::Elementwise && op->emit && op->name != "cast" &&
+            in_domain(*op, dtype)) {
+          if (op->min_inputs == 1) outputs.push_back(apply(*op, {v}, {}, here));
+          if (op->min_inputs == 2) outputs.push_back(apply(*op, {a, row}, {}, here));
+        }
+        if (op->family == OpFamily::Reduce && op->emit_reduce &&
+            in_domain(*op, dtype, {{"axes", Ints{0}}, {"keepdims", false}}))
+          for (const Ints& axes : {Ints{0}, Ints{1}, Ints{0, 1}})
+            outputs.push_back(apply(*op, {a}, {{"axes", axes}, {"keepdims", false}}, here));
+      }
+      for (DType to : dtypes)
+        if (to != dtype) outputs.push_back(apply(ops::cast_op(), {v}, {{"dtype", to}}, here));
+      outputs.push_back(apply(ops::where_op(), {c, a, row}, {}, here));
+      std::set<std::string> ops =
+          compile_program(lower_as_written({v, a, row, c}, outputs), std::string(dtype_name(dtype)));
+      covered.insert(ops.begin(), ops.end());
+    }
+    for (const OpDef* op : ops::all_ops()) {
+      const bool kernel_op = (op->family == OpFamily::Elementwise && op->emit) ||
+                             (op->family == OpFamily::Reduce && op->emit_reduce);
+      if (!kernel_op) continue;
+      INFO("op " << op->name);
+      CHECK(covered.count(std::string(op->name)) == 1);
+    }
+  }
+
+  TEST_CASE("cuda emit: the kernels of an MLP training step and of a scan LSTM compile") {
+    TrainingGraph mlp = mlp_training_graph();
+    std::set<std::string> ops =
+        compile_program(lower_optimized(mlp.inputs, mlp.outputs), "MLP step");
+    CHECK(ops.count("max") == 1);  // the row softmax is a reduction kernel
+    CHECK(ops.count("sum") == 1);
+
+    TrainingGraph lstm = lstm_training_graph();
+    Program program = lower_optimized(lstm.inputs, lstm.outputs);
+    REQUIRE(!program.loops.empty());
+    CHECK(!all_kernels(program.loops.front().body).empty());
+    ops = compile_program(program, "LSTM training");
+    CHECK(ops.count("sigmoid") == 1);
+    CHECK(ops.count("tanh") == 1);
+  }
+
+  TEST_CASE("cuda emit: a kernel NVRTC rejects names the kernel in the log") {
+    // What a broken emitter would produce: the error must hold NVRTC's line, not crash.
+    Var v = vector("v");
+    Program program = lower_as_written({v}, {exp(v)});
+    std::string source = emit_cuda(program);
+    source += "\nextern \"C\" __global__ void broken() { undefined_name(); }\n";
+    cuda::CompileOptions options;
+    options.nvrtc_options = cuda_compile_options();
+    options.cache = fresh_jit_options();
+    CHECK_ERROR(cuda::compile_ptx(source, "sm_90", options), {"undefined_name"});
+  }
+#else
+  TEST_CASE("cuda emit: NVRTC tests skip without the plugin") {
+    MESSAGE("skipped: the CUDA plugin was not built (no CUDA toolkit at configure time)");
+  }
+#endif
+}
+
+}  // namespace cgvm::test

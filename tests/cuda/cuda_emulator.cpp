@@ -1,0 +1,244 @@
+#include "cuda_emulator.hpp"
+
+#include <fmt/format.h>
+
+#include <ucontext.h>
+
+#include <array>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <mutex>
+#include <vector>
+
+#include "codegen/prelude.hpp"
+#include "jit/jit.hpp"
+#include "jit/jit_helpers.hpp"
+#include "runtime/error.hpp"
+
+namespace cgvm::test {
+namespace {
+
+// What CUDA's names mean on the CPU. The functions are this file's, made visible to the
+// JIT with register_jit_symbol.
+constexpr const char* kEmulationHeader = R"(// CUDA emulated on the CPU (tests/cuda/cuda_emulator.cpp)
+struct cgvm_emu_dim3 { unsigned x, y, z; };
+extern "C" const cgvm_emu_dim3* cgvm_emu_index(int which);
+extern "C" void cgvm_emu_sync();
+extern "C" void cgvm_emu_shfl_down(void* value, int bytes, int offset);
+#define threadIdx (*cgvm_emu_index(0))
+#define blockIdx (*cgvm_emu_index(1))
+#define blockDim (*cgvm_emu_index(2))
+#define gridDim (*cgvm_emu_index(3))
+#define __global__
+#define __shared__ static
+#define __forceinline__ inline
+#define __restrict__ __restrict
+static inline void __syncthreads() { cgvm_emu_sync(); }
+template <class T> T __shfl_down_sync(unsigned, T value, int offset) {
+  cgvm_emu_shfl_down(&value, sizeof(T), offset);
+  return value;
+}
+)";
+
+struct Dim3 {
+  unsigned x = 0, y = 0, z = 0;
+};
+constexpr int kWarp = 32;
+constexpr std::size_t kFiberStack = 256 * 1024;
+
+// The threads of a block are fibers (ucontext) on the launching thread, switched at
+// barriers and shuffles: a round-robin that is deterministic and costs no kernel context
+// switches. A sweep in which no fiber gets further means some never reach a barrier the
+// others wait at: the emitter's bug, reported instead of hanging the test run.
+struct Fiber {
+  ucontext_t context;
+  std::unique_ptr<char[]> stack{new char[kFiberStack]};  // not cleared: it is a stack
+  Dim3 index;
+  bool done = false;
+};
+
+struct Scheduler {
+  ucontext_t main;
+  std::vector<Fiber> fibers;
+  int current = -1;
+  long long progress = 0;  // arrivals and finishes so far
+  std::function<void()> body;
+};
+
+Scheduler* scheduler = nullptr;  // of the launch running now (one at a time)
+Dim3 block_index, block_dim, grid_dim;
+
+void yield_fiber() {
+  Fiber& f = scheduler->fibers[static_cast<std::size_t>(scheduler->current)];
+  swapcontext(&f.context, &scheduler->main);
+}
+
+void fiber_entry() {
+  scheduler->body();
+  scheduler->fibers[static_cast<std::size_t>(scheduler->current)].done = true;
+  ++scheduler->progress;
+}  // returns to uc_link: the scheduler
+
+// Runs `body` on `threads` fibers to the end.
+void run_fibers(int threads, const std::function<void()>& body) {
+  scheduler->body = body;
+  scheduler->fibers.resize(static_cast<std::size_t>(threads));
+  for (int t = 0; t < threads; ++t) {
+    Fiber& f = scheduler->fibers[static_cast<std::size_t>(t)];
+    f.index = {static_cast<unsigned>(t), 0, 0};
+    f.done = false;
+    getcontext(&f.context);
+    f.context.uc_stack.ss_sp = f.stack.get();
+    f.context.uc_stack.ss_size = kFiberStack;
+    f.context.uc_link = &scheduler->main;
+    makecontext(&f.context, fiber_entry, 0);
+  }
+  for (int alive = threads; alive > 0;) {
+    const long long before = scheduler->progress;
+    alive = 0;
+    for (int t = 0; t < threads; ++t) {
+      if (scheduler->fibers[static_cast<std::size_t>(t)].done) continue;
+      scheduler->current = t;
+      swapcontext(&scheduler->main, &scheduler->fibers[static_cast<std::size_t>(t)].context);
+      alive += !scheduler->fibers[static_cast<std::size_t>(t)].done;
+    }
+    if (alive > 0 && scheduler->progress == before) {
+      std::fprintf(stderr, "emulated CUDA kernel: %d threads wait at barriers that the other "
+                           "threads of block %u never reach\n", alive, block_index.x);
+      std::abort();
+    }
+  }
+  scheduler->current = -1;
+}
+
+// __syncthreads for a block, or the lockstep of a warp's shuffle.
+class Barrier {
+ public:
+  explicit Barrier(int count) : count_(count) {}
+  void arrive_and_wait() {
+    ++scheduler->progress;
+    const long long generation = generation_;
+    if (++arrived_ == count_) {
+      arrived_ = 0;
+      ++generation_;
+      return;
+    }
+    while (generation_ == generation) yield_fiber();
+  }
+
+ private:
+  const int count_;
+  int arrived_ = 0;
+  long long generation_ = 0;
+};
+
+struct Block {
+  explicit Block(int threads) : barrier(threads) {
+    for (int w = 0; w < threads / kWarp; ++w) warps.push_back(std::make_unique<Warp>());
+  }
+  struct Warp {
+    Barrier barrier{kWarp};
+    std::array<std::array<unsigned char, 8>, kWarp> lanes{};
+  };
+  Barrier barrier;
+  std::vector<std::unique_ptr<Warp>> warps;
+};
+
+Block* current_block = nullptr;
+std::mutex launch_mutex;
+
+const Dim3& thread_index() {
+  return scheduler->fibers[static_cast<std::size_t>(scheduler->current)].index;
+}
+
+const Dim3* emu_index(int which) {
+  switch (which) {
+    case 0: return &thread_index();
+    case 1: return &block_index;
+    case 2: return &block_dim;
+    default: return &grid_dim;
+  }
+}
+
+void emu_sync() { current_block->barrier.arrive_and_wait(); }
+
+// Every lane of the warp calls it (full mask); lanes past the warp's end keep their value,
+// as on the device.
+void emu_shfl_down(void* value, int bytes, int offset) {
+  const unsigned thread = thread_index().x;
+  Block::Warp& warp = *current_block->warps[thread / kWarp];
+  const unsigned lane = thread % kWarp;
+  std::memcpy(warp.lanes[lane].data(), value, static_cast<std::size_t>(bytes));
+  warp.barrier.arrive_and_wait();
+  if (lane + static_cast<unsigned>(offset) < kWarp)
+    std::memcpy(value, warp.lanes[lane + static_cast<unsigned>(offset)].data(),
+                static_cast<std::size_t>(bytes));
+  warp.barrier.arrive_and_wait();
+}
+
+// Small enough that the grid-stride loops take several rounds on the tests' shapes.
+constexpr CudaDeviceShape kEmulatedDevice{.multiprocessors = 1, .max_threads_per_block = 64};
+
+using EmulatedKernel = void(const long long* words);
+
+}  // namespace
+
+struct CudaEmulator::Impl {
+  Scheduler scheduler;  // its fibers' stacks serve every launch
+  std::shared_ptr<const CompiledModule> module;
+  std::vector<EmulatedKernel*> kernels;  // by kernel table index
+};
+
+CudaEmulator::CudaEmulator(const Program& program) : impl_(std::make_unique<Impl>()) {
+  register_jit_symbol("cgvm_emu_index", reinterpret_cast<void*>(&emu_index));
+  register_jit_symbol("cgvm_emu_sync", reinterpret_cast<void*>(&emu_sync));
+  register_jit_symbol("cgvm_emu_shfl_down", reinterpret_cast<void*>(&emu_shfl_down));
+  // The emitted unit without its device-math names (the host has the Clang builtins),
+  // and a host-callable entry per kernel (a kernel takes its parameter struct by value).
+  const std::string emitted = emit_cuda(program);
+  std::string source = kEmulationHeader + emitted.substr(cuda_device_builtins().size());
+  const std::vector<const LoopKernel*> kernels = all_kernels(program);
+  for (const LoopKernel* k : kernels)
+    source += fmt::format(
+        "extern \"C\" void {0}_emulated(const long long* w) {{\n"
+        "  {0}_params p;\n  for (int i = 0; i < {1}; ++i) p.w[i] = w[i];\n  {0}(p);\n}}\n",
+        k->name, cuda_param_words(*k));
+  impl_->module = compile_cpp(source, fresh_jit_options());
+  for (const LoopKernel* k : kernels)
+    impl_->kernels.push_back(impl_->module->function<EmulatedKernel>(k->name + "_emulated"));
+}
+
+CudaEmulator::~CudaEmulator() = default;
+
+void CudaEmulator::launch(const KernelCall& call) {
+  const LoopKernel& k = call.kernel;
+  const CudaLaunch plan = plan_cuda_launch(k, call.size, call.stride, kEmulatedDevice);
+  if (plan.grid == 0) return;
+  modes_.insert(plan.mode);
+  // The parameter words, as emit_cuda.hpp lays them out.
+  std::vector<long long> words{plan.mode};
+  words.insert(words.end(), call.size.begin(), call.size.end());
+  for (char* p : call.data) words.push_back(reinterpret_cast<long long>(p));
+  words.insert(words.end(), call.stride.begin(), call.stride.end());
+  if (static_cast<int>(words.size()) != cuda_param_words(k))
+    throw InternalError(fmt::format("{}: {} parameter words, the kernel takes {}", k.name,
+                                    words.size(), cuda_param_words(k)));
+
+  EmulatedKernel* kernel = impl_->kernels.at(static_cast<std::size_t>(call.index));
+  std::lock_guard lock(launch_mutex);
+  scheduler = &impl_->scheduler;
+  block_dim = {static_cast<unsigned>(plan.block), 1, 1};
+  grid_dim = {static_cast<unsigned>(plan.grid), 1, 1};
+  for (long long b = 0; b < plan.grid; ++b) {
+    Block block(plan.block);
+    current_block = &block;
+    block_index = {static_cast<unsigned>(b), 0, 0};
+    run_fibers(plan.block, [&] { kernel(words.data()); });
+  }
+  current_block = nullptr;
+  scheduler = nullptr;
+}
+
+}  // namespace cgvm::test
