@@ -78,8 +78,28 @@ bool is_identity(const Ints& perm) {
   return true;
 }
 
-// Sums a's axes_a against b's axes_b: both operands are transposed so that the summed axes
-// meet in the middle, flattened to matrices, multiplied, and the free axes unflattened.
+// x as the matrix whose rows flatten x's axes `left` (sizes `left_dims`) and whose columns
+// flatten its axes `right`. Where x holds them in that order it is a reshape; where it holds
+// `right` first and then `left` (tensordot's sum over the leading axes: x^T @ y), it is the
+// reshape to the other matrix, transposed: a view that BLAS reads with its transpose flag,
+// where transposing first would make the reshape copy x. Else transposed, then reshaped.
+Var as_matrix(const Var& x, const Ints& left, const Ints& right, const std::vector<Dim>& left_dims,
+              const std::vector<Dim>& right_dims, std::source_location loc) {
+  Ints perm = left, swapped = right;
+  perm.insert(perm.end(), right.begin(), right.end());
+  swapped.insert(swapped.end(), left.begin(), left.end());
+  const bool matrix = left.size() == 1 && right.size() == 1;
+  auto flat = [&](const Var& v, const std::vector<Dim>& r, const std::vector<Dim>& c) {
+    // Already a matrix: reshape(x, x's own shape) -> x
+    return matrix ? v : reshape(v, {dims_product(r, loc), dims_product(c, loc)}, loc);
+  };
+  if (is_identity(perm)) return flat(x, left_dims, right_dims);
+  if (is_identity(swapped)) return transpose(flat(x, right_dims, left_dims), {1, 0}, loc);
+  return flat(transpose(x, perm, loc), left_dims, right_dims);
+}
+
+// Sums a's axes_a against b's axes_b: both operands are brought to matrices whose summed axes
+// meet in the middle (as_matrix), multiplied, and the free axes unflattened.
 Var contract(const Var& a0, const Var& b0, const std::vector<std::int64_t>& axes_a0,
              const std::vector<std::int64_t>& axes_b0, std::string_view op,
              std::source_location loc) {
@@ -109,16 +129,8 @@ Var contract(const Var& a0, const Var& b0, const std::vector<std::int64_t>& axes
   for (auto ax : free_a) rows.push_back(size_of(a, ax, unknown_dim, loc));
   for (auto ax : free_b) cols.push_back(size_of(b, ax, unknown_dim, loc));
 
-  Ints perm_a = free_a, perm_b = axes_b;
-  perm_a.insert(perm_a.end(), axes_a.begin(), axes_a.end());
-  perm_b.insert(perm_b.end(), free_b.begin(), free_b.end());
-  Var ta = is_identity(perm_a) ? a : transpose(a, perm_a, loc);
-  Var tb = is_identity(perm_b) ? b : transpose(b, perm_b, loc);
-  // Already a matrix: reshape(x, x's own shape) -> x
-  if (free_a.size() != 1 || axes_a.size() != 1)
-    ta = reshape(ta, {dims_product(rows, loc), dims_product(summed_a, loc)}, loc);
-  if (free_b.size() != 1 || axes_b.size() != 1)
-    tb = reshape(tb, {dims_product(summed_b, loc), dims_product(cols, loc)}, loc);
+  Var ta = as_matrix(a, free_a, axes_a, rows, summed_a, loc);
+  Var tb = as_matrix(b, axes_b, free_b, summed_b, cols, loc);
   Var c = matmul(ta, tb, loc);
   if (free_a.size() == 1 && free_b.size() == 1) return c;
   rows.insert(rows.end(), cols.begin(), cols.end());

@@ -11,8 +11,10 @@
 #include "runtime/random.hpp"
 #include "support.hpp"
 #include "symbolic/contraction.hpp"
+#include "symbolic/elementwise.hpp"
 #include "symbolic/interpreter.hpp"
 #include "symbolic/op_list.hpp"
+#include "symbolic/shape.hpp"
 #include "symbolic/source.hpp"
 #include "symbolic/value_checks.hpp"  // tests/symbolic/
 
@@ -257,6 +259,39 @@ TEST_CASE("contraction: tensordot with a count and with axis lists") {
   check_array(evaluate(tensordot(su, bu, {0, 2}, {0, 1}),
                        {{su, values[4].second}, {bu, values[5].second}}),
               float64, {2, 2}, {59, 64, 139, 155});
+}
+
+// Summed axes stored first (sum over t and b of x[t, b]^T y[t, b], BPTT's weight gradients) or
+// last in the right operand: the operand is reshaped to the other matrix and transposed, a
+// view BLAS reads with its transpose flag, not transposed whole and then copied by reshape.
+TEST_CASE("contraction: tensordot over stored-first summed axes reshapes, then transposes") {
+  Var x = tensor("x", float64, {3, 2, 4}), y = tensor("y", float64, {3, 2, 5});
+  Var z = tensor3("z", float64);
+  Bindings values{{x, Array::uniform(1, {3, 2, 4}, -1, 1, float64)},
+                  {y, Array::uniform(2, {3, 2, 5}, -1, 1, float64)},
+                  {z, Array::uniform(3, {5, 2, 4}, -1, 1, float64)}};
+  // The operand as the product reads it: transpose(reshape(v)), v itself below.
+  auto reshaped_then_transposed = [](const Var& operand, const Var& v) {
+    const Node& t = *operand.node();
+    return &t.op() == &ops::dimshuffle_op() && t.attrs().get_ints("pattern") == Ints{1, 0} &&
+           &t.input(0).node()->op() == &ops::reshape_op() && t.input(0).node()->input(0).same(v);
+  };
+  // x's (t, b) against y's (t, b): x enters as reshape(x, [6, 4])^T
+  Var leading = tensordot(x, y, {0, 1}, {0, 1});
+  REQUIRE(&leading.node()->op() == &ops::matmul_op());
+  CHECK(reshaped_then_transposed(leading.node()->input(0), x));
+  Var want = (dimshuffle(x, {0, 1, 2, -1}) * dimshuffle(y, {0, 1, -1, 2})).sum({0, 1});
+  CHECK(allclose(evaluate(leading, values), evaluate(want, values), 1e-12, 1e-12));
+  // x's (b, i) against z's (b, i), which z stores after its free axis: z enters as
+  // reshape(z, [5, 8])^T; unknown sizes alike
+  Var trailing = tensordot(x, z, {1, 2}, {1, 2});
+  REQUIRE(&trailing.node()->op() == &ops::matmul_op());
+  CHECK(reshaped_then_transposed(trailing.node()->input(1), z));
+  Var want2 = (dimshuffle(x, {0, -1, 1, 2}) * dimshuffle(z, {-1, 0, 1, 2})).sum({2, 3});
+  CHECK(allclose(evaluate(trailing, values), evaluate(want2, values), 1e-12, 1e-12));
+  // summed axes stored in another order: transposed first, as before
+  Var swapped = tensordot(x, y, {1, 0}, {1, 0});
+  CHECK(allclose(evaluate(swapped, values), evaluate(want, values), 1e-12, 1e-12));
 }
 
 TEST_CASE("contraction: user errors name the op, the types and the line") {
