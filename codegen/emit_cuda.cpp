@@ -163,7 +163,11 @@ class CudaKernelEmitter : public KernelWriter {
     line("const long long inner_total = {};", extent(k_.inner));
     open_block("for (long long t = blockIdx.x * (long long)blockDim.x + threadIdx.x; "
                "t < outer_total * inner_total; t += (long long)gridDim.x * blockDim.x)");
-    line("const long long outer = t / inner_total, inner = t - outer * inner_total;");
+    // (No division where one side is a single point: a 64-bit division costs tens of
+    // instructions per element.)
+    if (k_.outer.empty()) line("const long long outer = 0, inner = t;");
+    else if (k_.inner.empty()) line("const long long outer = t, inner = 0;");
+    else line("const long long outer = t / inner_total, inner = t - outer * inner_total;");
     enter_outer_point("outer");
     const std::vector<int> full = full_results();
     if (!full.empty())
