@@ -31,6 +31,7 @@ void check_compiled(const std::vector<Var>& inputs, const std::vector<Var>& outp
                             {.on_unused_input = OnUnusedInput::Ignore, .mode = Mode::Interpret});
   std::vector<Value> args(values.begin(), values.end());
   Outputs got = compiled(args), want = reference(args);
+  REQUIRE(got.size() == outputs.size());
   for (std::size_t i = 0; i < outputs.size(); ++i)
     check_same(got[i], want[i], what + " output " + std::to_string(i));
 }
