@@ -61,6 +61,8 @@ __forceinline__ short cgvm_shfl_down(short v, int offset) {
 )";
 
 constexpr int kWarp = 32;
+// Column mode's block (and the shared slots each reduction has): 8 rows of a warp.
+constexpr int kColumnBlock = 256;
 
 long long product(std::span<const long long> size, const std::vector<int>& dims) {
   long long n = 1;
@@ -179,32 +181,45 @@ class CudaKernelEmitter : public KernelWriter {
   void reduction_kernel() {
     for (std::size_t i = 0; i < k_.nodes.size(); ++i)
       if (is_reduction(static_cast<int>(i))) {
-        line("__shared__ {} shared{}[{}];", node_type(static_cast<int>(i)), i, kWarp);
+        // Block mode: one slot per warp; column mode: one per thread (blocks of at most
+        // kColumnBlock threads).
+        line("__shared__ {} shared{}[{}];", node_type(static_cast<int>(i)), i, kColumnBlock);
         if (k_.nodes[i]->op().emit_reduce(*k_.nodes[i]).propagate_nan)
-          line("__shared__ bool shared_nan{}[{}];", i, kWarp);
+          line("__shared__ bool shared_nan{}[{}];", i, kColumnBlock);
       }
-    line("const bool block_mode = params.w[0] != 0;");
+    // Per mode: how many outer points a block takes per round, which of them this thread
+    // has, and which inner points it reduces (emit_cuda.hpp).
+    line("const int mode = (int)params.w[0];");
     line("const long long outer_total = {};", extent(k_.outer));
     line("const long long inner_total = {};", extent(k_.inner));
-    line("const long long outer_first = block_mode ? (long long)blockIdx.x : "
-         "blockIdx.x * (long long)blockDim.x + threadIdx.x;");
-    line("const long long outer_step = block_mode ? (long long)gridDim.x : "
-         "(long long)gridDim.x * blockDim.x;");
-    line("const long long inner_first = block_mode ? (long long)threadIdx.x : 0;");
-    line("const long long inner_step = block_mode ? (long long)blockDim.x : 1;");
-    // In block mode every thread of a block runs the same outer points, so the barriers of
-    // the block reductions are reached by all of them.
-    open_block("for (long long outer = outer_first; outer < outer_total; outer += outer_step)");
+    line("const long long group = mode == 0 ? (long long)blockDim.x : mode == 1 ? 1 : {};", kWarp);
+    line("const long long member = mode == 0 ? (long long)threadIdx.x : mode == 1 ? 0 : "
+         "threadIdx.x % {};", kWarp);
+    line("const long long inner_first = mode == 0 ? 0 : mode == 1 ? (long long)threadIdx.x : "
+         "threadIdx.x / {};", kWarp);
+    line("const long long inner_step = mode == 0 ? 1 : mode == 1 ? (long long)blockDim.x : "
+         "blockDim.x / {};", kWarp);
+    // Every thread of a block runs the same rounds, so the barriers of the block reductions
+    // are reached by all of them; a thread past the last outer point computes point 0 again
+    // (valid memory) and stores nothing.
+    open_block("for (long long round = blockIdx.x; round * group < outer_total; round += gridDim.x)");
+    line("const bool active = round * group + member < outer_total;");
+    line("const long long outer = active ? round * group + member : 0;");
     enter_outer_point("outer");
     for (std::size_t i = 0; i < k_.nodes.size(); ++i)
       if (is_reduction(static_cast<int>(i))) reduction_pass(static_cast<int>(i));
     const std::vector<int> full = full_results();
     if (!full.empty()) {
+      open_block("if (active)");
       open_block("for (long long inner = inner_first; inner < inner_total; inner += inner_step)");
       at_inner_point("inner", [&](const IndexFn& index) { store_full_results(full, index); });
       close_block();
+      close_block();
     }
-    store_outer_results("!block_mode || threadIdx.x == 0");
+    // One thread per outer point writes it: any in mode 0, the first in mode 1, the first
+    // row in mode 2.
+    store_outer_results(fmt::format(
+        "active && (mode == 0 || (mode == 1 ? threadIdx.x == 0 : threadIdx.x < {}))", kWarp));
   }
 
   // `acc` (and `nan`) combined across the warp: lane 0 ends with the warp's value.
@@ -241,7 +256,7 @@ class CudaKernelEmitter : public KernelWriter {
       if (e.propagate_nan) line("{} |= {} != {};", nan, x, x);
     });
     close_block();
-    open_block("if (block_mode)");
+    open_block("if (mode == 1)");
     // Each warp's value to shared memory, the first warp combines them, and every thread
     // reads the block's value.
     warp_combine(e, type, acc, nan);
@@ -266,6 +281,26 @@ class CudaKernelEmitter : public KernelWriter {
     line("{} = {}[0];", acc, shared);
     if (e.propagate_nan) line("{} = {}[0];", nan, shared_nan);
     // The next outer point writes the shared slots again.
+    line("__syncthreads();");
+    close_block();
+    open_block("if (mode == 2)");
+    // Each row's partial to shared memory; the first row folds the others in and every
+    // row reads its column's value.
+    line("{}[threadIdx.x] = {};", shared, acc);
+    if (e.propagate_nan) line("{}[threadIdx.x] = {};", shared_nan, nan);
+    line("__syncthreads();");
+    open_block(fmt::format("if (threadIdx.x < {})", kWarp));
+    open_block(fmt::format("for (unsigned row = 1; row < blockDim.x / {}; ++row)", kWarp));
+    line("const {} other = {}[threadIdx.x + row * {}];", type, shared, kWarp);
+    line("{} = {};", acc, reduce_step(e, acc, "other"));
+    if (e.propagate_nan) line("{} = {} | {}[threadIdx.x + row * {}];", nan, nan, shared_nan, kWarp);
+    close_block();
+    line("{}[threadIdx.x] = {};", shared, acc);
+    if (e.propagate_nan) line("{}[threadIdx.x] = {};", shared_nan, nan);
+    close_block();
+    line("__syncthreads();");
+    line("{} = {}[threadIdx.x % {}];", acc, shared, kWarp);
+    if (e.propagate_nan) line("{} = {}[threadIdx.x % {}];", nan, shared_nan, kWarp);
     line("__syncthreads();");
     close_block();
     define_reduction(r, e, acc, nan);
@@ -318,27 +353,36 @@ CudaLaunch plan_cuda_launch(const LoopKernel& kernel, std::span<const long long>
     launch.grid = grid_for(outer * inner, launch.block);
     return launch;
   }
-  // A block per outer point when its threads read neighbouring elements of a long enough
-  // reduced extent (the innermost reduced dim is contiguous in the first operand that walks
-  // it) or when there are too few outer points to keep the device busy with a thread each.
-  const int num_dims = kernel.num_dims;
-  const int last = kernel.inner.empty() ? -1 : kernel.inner.back();
-  bool contiguous = false;
-  for (std::size_t a = 0; a < kernel.operands.size() && last >= 0; ++a)
-    if (std::ranges::find(kernel.operands[a].dims, last) != kernel.operands[a].dims.end()) {
-      contiguous = stride[a * num_dims + last] == 1 || size[last] == 1;
-      break;
-    }
+  // Which layout reads memory in order: the innermost reduced dim contiguous (rows: a block
+  // per outer point, threads side by side along the row), or the innermost outer dim
+  // contiguous (columns: threads side by side across outer points). Judged on the first
+  // operand that walks the dim.
+  auto unit_stride = [&](int dim) {
+    for (std::size_t a = 0; a < kernel.operands.size(); ++a)
+      if (std::ranges::find(kernel.operands[a].dims, dim) != kernel.operands[a].dims.end())
+        return stride[a * kernel.num_dims + dim] == 1 || size[dim] == 1;
+    return false;
+  };
+  const bool rows = !kernel.inner.empty() && unit_stride(kernel.inner.back());
+  const bool columns = !kernel.outer.empty() && unit_stride(kernel.outer.back());
   const bool few_outputs = outer < 4LL * kWarp * std::max(1, device.multiprocessors);
-  if (inner > kWarp && (contiguous || few_outputs)) {
+  if (inner > kWarp && !rows && columns && outer >= kWarp) {
+    // Columns: a warp of neighbouring outer points, rows of threads splitting the reduced
+    // points between them.
+    launch.mode = 2;
+    launch.block = std::min(kColumnBlock, max_block);
+    launch.grid = std::min(max_grid, (outer + kWarp - 1) / kWarp);
+  } else if (inner > kWarp && (rows || few_outputs)) {
+    // A block per outer point (also when there are too few to keep the device busy with a
+    // thread each), no more threads than the reduced extent can use.
     launch.mode = 1;
     launch.block = static_cast<int>(std::min<long long>(
         std::min(256, max_block), (inner + kWarp - 1) / kWarp * kWarp));
     launch.grid = std::min(max_grid, outer);
-    return launch;
+  } else {
+    launch.block = std::min(256, max_block);
+    launch.grid = grid_for(outer, launch.block);
   }
-  launch.block = std::min(256, max_block);
-  launch.grid = grid_for(outer, launch.block);
   return launch;
 }
 

@@ -12,8 +12,10 @@
 //   extern "C" __global__ void cgkN(const cgkN_params params);
 //
 // with one parameter, passed by value, whose words are (D loop dims, A args):
-//   w[0]                 the mode (reduction kernels): 0 a thread per outer point, 1 a block
-//                        per outer point (plan_cuda_launch chooses)
+//   w[0]                 the mode of a reduction kernel (plan_cuda_launch chooses): 0 a
+//                        thread per outer point, 1 a block per outer point, 2 a warp of
+//                        neighbouring outer points per block, its rows of threads
+//                        splitting the reduced points
 //   w[1 .. 1+D)          the extent of each loop dim
 //   w[1+D .. 1+D+A)      the device address of each arg: operands, then results
 //   w[1+D+A .. +A*D)     [a * D + d]: arg a's element stride along dim d, 0 where it does not
@@ -21,12 +23,14 @@
 // Compile with cuda_compile_options().
 //
 // Map kernels run a grid-stride loop over every point (all dims flattened, the last one
-// fastest). Reduction kernels loop over outer points; in mode 0 each thread reduces its own
-// points serially (many outputs, or reductions over strided dims: neighbouring threads then
-// read neighbouring elements); in mode 1 a block shares each outer point, its threads
-// stride over the reduced points and combine with warp shuffles and shared memory (few
-// outputs, long contiguous rows: row softmax, row sums). Blocks are a multiple of 32
-// threads.
+// fastest). Reduction kernels run rounds of outer points, the same rounds for every thread
+// of a block. Mode 0: each thread reduces its own outer point serially (many outputs, short
+// reductions). Mode 1: a block shares each outer point, its threads stride over the reduced
+// points and combine with warp shuffles and shared memory (long contiguous rows: row
+// softmax, row sums). Mode 2: a block takes 32 neighbouring outer points, one per lane, and
+// its rows of threads split the reduced points, combined in shared memory (sums down
+// columns: bias gradients, softmax over axis 0), so that a warp reads consecutive
+// addresses. Blocks are a multiple of 32 threads, at most 256 in mode 2.
 #include <span>
 #include <string>
 #include <string_view>

@@ -71,7 +71,9 @@ TEST_CASE("emit_cuda: a row softmax reduces with shuffles and shared memory, NaN
   CHECK(source.find("__shared__ bool shared_nan") != std::string::npos);  // max keeps NaN
   CHECK(source.find("cgvm_shfl_down(") != std::string::npos);
   CHECK(source.find("__syncthreads();") != std::string::npos);
-  CHECK(source.find("const bool block_mode = params.w[0] != 0;") != std::string::npos);
+  CHECK(source.find("const int mode = (int)params.w[0];") != std::string::npos);
+  CHECK(source.find("if (mode == 1)") != std::string::npos);  // the block reduction
+  CHECK(source.find("if (mode == 2)") != std::string::npos);  // the column reduction
 }
 
 TEST_CASE("emit_cuda: launch plans") {
@@ -105,12 +107,18 @@ TEST_CASE("emit_cuda: launch plans") {
     CHECK(l.block == 256);
     CHECK(l.grid == (100000 + 255) / 256);
   }
-  SUBCASE("sums down columns: a thread per column when there are enough of them") {
+  SUBCASE("sums down columns: a warp of columns per block, rows of threads down them") {
     Var x = matrix("x");
     Program p = lower_as_written({x}, {x.sum(Axes{0})});
-    CHECK(plan(p.kernels[0], {512, 100000}).mode == 0);
-    // Few columns: the threads of a block share each column instead.
+    CudaLaunch l = plan(p.kernels[0], {100000, 512});
+    CHECK(l.mode == 2);
+    CHECK(l.block == 256);
+    CHECK(l.grid == 512 / 32);
+    CHECK(plan(p.kernels[0], {512, 1000000}).grid == 32 * 132);  // capped; the rounds loop
+    // Fewer columns than a warp: a block per column instead.
     CHECK(plan(p.kernels[0], {100000, 8}).mode == 1);
+    // Short columns: a thread per column.
+    CHECK(plan(p.kernels[0], {20, 512}).mode == 0);
   }
   SUBCASE("everything into one value: one block") {
     Var v = vector("v");

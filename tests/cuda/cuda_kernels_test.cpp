@@ -124,12 +124,15 @@ std::set<int> every_reduction() {
                    {values_for(dtype, {4, 5, 6}, 8).transpose({2, 0, 1})}, what + " strided");
     check_kernels(runner, program, {x}, all, {values_for(dtype, {2, 70, 3}, 9)},
                    what + " longer");
+    // 40 strided reduced points under 66 contiguous outer points: columns.
+    check_kernels(runner, program, {x}, all, {values_for(dtype, {2, 40, 33}, 10)},
+                   what + " columns");
     if constexpr (requires { runner.modes(); })
       modes.insert(runner.modes().begin(), runner.modes().end());
     Program identity_program = lower_as_written({x}, with_identity);
     Runner identity_runner(identity_program);
     check_kernels(identity_runner, identity_program, {x}, with_identity,
-                   {values_for(dtype, {2, 0, 3}, 10)}, what + " empty");
+                   {values_for(dtype, {2, 0, 3}, 11)}, what + " empty");
   }
   return modes;
 }
@@ -145,6 +148,10 @@ void softmax_and_friends() {
                  "a wide matrix");
   check_kernels(runner, program, {x}, outputs,
                  {Array::normal(12, {150, 6}, 0, 2).transpose()}, "a transposed one");
+  // Columns of 40 under 70 contiguous columns: softmax(x, 0) in column mode, its results
+  // stored per point.
+  check_kernels(runner, program, {x}, outputs, {float_values(DType::Float32, {40, 70}, 13)},
+                "a tall matrix");
 }
 
 template <class Runner>
@@ -198,8 +205,8 @@ TEST_SUITE("cuda") {
     every_elementwise_op<CudaEmulator>();
   }
   TEST_CASE("cuda kernels, emulated: every reduction over each axis set") {
-    // Both strategies ran: a thread per output, and a block per output with shuffles.
-    CHECK(every_reduction<CudaEmulator>() == std::set<int>{0, 1});
+    // Every strategy ran: a thread per output, a block per output with shuffles, columns.
+    CHECK(every_reduction<CudaEmulator>() == std::set<int>{0, 1, 2});
   }
   TEST_CASE("cuda kernels, emulated: softmax along rows and columns, logsumexp and mean") {
     softmax_and_friends<CudaEmulator>();
