@@ -78,10 +78,8 @@ void bind_args(DeviceKernel& k, const std::vector<Shape>& shapes,
   k.plan = plan_cuda_launch(lk, size, stride,
                             {.multiprocessors = device.multiprocessors,
                              .max_threads_per_block = device.max_threads_per_block});
-  k.words = {k.plan.mode};
-  k.words.insert(k.words.end(), size.begin(), size.end());
-  for (cuda::DevicePtr p : addresses) k.words.push_back(static_cast<long long>(p));
-  k.words.insert(k.words.end(), stride.begin(), stride.end());
+  const std::vector<long long> device_addresses(addresses.begin(), addresses.end());
+  k.words = cuda_kernel_parameter(lk, k.plan, size, device_addresses, stride);
 }
 
 // Median seconds per launch of `issue` over the repetitions.

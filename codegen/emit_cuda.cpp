@@ -7,6 +7,7 @@
 
 #include "codegen/kernel_writer.hpp"
 #include "codegen/prelude.hpp"
+#include "runtime/error.hpp"
 
 namespace cgvm {
 namespace {
@@ -335,6 +336,20 @@ std::string emit_cuda(const Program& program) {
   };
   emit_all(program);
   return source;
+}
+
+std::vector<long long> cuda_kernel_parameter(const LoopKernel& kernel, const CudaLaunch& launch,
+                                             std::span<const long long> size,
+                                             std::span<const long long> address,
+                                             std::span<const long long> stride) {
+  std::vector<long long> words{launch.mode};
+  words.insert(words.end(), size.begin(), size.end());
+  words.insert(words.end(), address.begin(), address.end());
+  words.insert(words.end(), stride.begin(), stride.end());
+  if (static_cast<int>(words.size()) != cuda_param_words(kernel))
+    throw InternalError(fmt::format("{}: {} parameter words, the kernel takes {}", kernel.name,
+                                    words.size(), cuda_param_words(kernel)));
+  return words;
 }
 
 CudaLaunch plan_cuda_launch(const LoopKernel& kernel, std::span<const long long> size,

@@ -74,4 +74,12 @@ struct CudaLaunch {
 CudaLaunch plan_cuda_launch(const LoopKernel& kernel, std::span<const long long> size,
                             std::span<const long long> stride, const CudaDeviceShape& device);
 
+// The kernel's parameter for one launch, as laid out above: `launch.mode`, `size`, the args'
+// device addresses (`address`, operands then results), `stride`. Throws InternalError when
+// the parts do not add up to cuda_param_words(kernel).
+std::vector<long long> cuda_kernel_parameter(const LoopKernel& kernel, const CudaLaunch& launch,
+                                             std::span<const long long> size,
+                                             std::span<const long long> address,
+                                             std::span<const long long> stride);
+
 }  // namespace cgvm

@@ -87,10 +87,9 @@ void StagedKernels::launch(const KernelCall& call) {
                        span.first * static_cast<long long>(element);
   }
 
-  std::vector<long long> words{plan.mode};
-  words.insert(words.end(), call.size.begin(), call.size.end());
-  for (const Staged& s : staged) words.push_back(s.device_address);
-  words.insert(words.end(), call.stride.begin(), call.stride.end());
+  std::vector<long long> addresses;
+  for (const Staged& s : staged) addresses.push_back(s.device_address);
+  std::vector<long long> words = cuda_kernel_parameter(k, plan, call.size, addresses, call.stride);
   void* params[] = {words.data(), nullptr};
   impl_->kernels.at(static_cast<std::size_t>(call.index))
       .launch({.grid = {static_cast<unsigned>(plan.grid)},

@@ -59,6 +59,13 @@ TEST_CASE("emit_cuda: one __global__ function per kernel, its parameter sized fo
   CHECK(source.find("extern \"C\" __global__ void cgk0(const cgk0_params params)") !=
         std::string::npos);
   CHECK(source.find("cgm::tanh") != std::string::npos);
+  // One launch's parameter: mode, sizes, addresses, strides; a wrong count is our bug.
+  const std::vector<long long> size{5, 7}, address{100, 200, 300}, stride{7, 1, 7, 1, 7, 1};
+  const CudaLaunch launch{.grid = 1, .block = 64, .mode = 0};
+  CHECK(cuda_kernel_parameter(k, launch, size, address, stride) ==
+        std::vector<long long>{0, 5, 7, 100, 200, 300, 7, 1, 7, 1, 7, 1});
+  CHECK_THROWS_AS(cuda_kernel_parameter(k, launch, size, {address.data(), 2}, stride),
+                  InternalError);
   // A map kernel has no barrier.
   CHECK(source.find("__syncthreads") == std::string::npos);
 }

@@ -12,10 +12,8 @@
 #include <mutex>
 #include <vector>
 
-#include "codegen/prelude.hpp"
 #include "jit/jit.hpp"
 #include "jit/jit_helpers.hpp"
-#include "runtime/error.hpp"
 
 namespace cgvm::test {
 namespace {
@@ -217,14 +215,11 @@ void CudaEmulator::launch(const KernelCall& call) {
   const CudaLaunch plan = plan_cuda_launch(k, call.size, call.stride, kEmulatedDevice);
   if (plan.grid == 0) return;
   modes_.insert(plan.mode);
-  // The parameter words, as emit_cuda.hpp lays them out.
-  std::vector<long long> words{plan.mode};
-  words.insert(words.end(), call.size.begin(), call.size.end());
-  for (char* p : call.data) words.push_back(reinterpret_cast<long long>(p));
-  words.insert(words.end(), call.stride.begin(), call.stride.end());
-  if (static_cast<int>(words.size()) != cuda_param_words(k))
-    throw InternalError(fmt::format("{}: {} parameter words, the kernel takes {}", k.name,
-                                    words.size(), cuda_param_words(k)));
+  // The "device" addresses are the host's.
+  std::vector<long long> addresses;
+  for (char* p : call.data) addresses.push_back(reinterpret_cast<long long>(p));
+  const std::vector<long long> words =
+      cuda_kernel_parameter(k, plan, call.size, addresses, call.stride);
 
   EmulatedKernel* kernel = impl_->kernels.at(static_cast<std::size_t>(call.index));
   std::lock_guard lock(launch_mutex);
