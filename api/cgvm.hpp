@@ -20,4 +20,5 @@
 #include "symbolic/shape.hpp"
 #include "symbolic/shared.hpp"
 #include "symbolic/source.hpp"
+#include "device.hpp"
 #include "function.hpp"

@@ -65,6 +65,89 @@ Executor::Executor(Program program, KernelLauncher launcher)
   slots_ = make_slots(program_);
 }
 
+Executor::Executor(Program program, DeviceBackend device)
+    : program_(std::move(program)),
+      launcher_(std::move(device.launch)),
+      context_(std::move(device.context)) {
+  slots_ = make_slots(program_);
+}
+
+Device Executor::device() const { return context_ ? context_->device() : Device::cpu(); }
+
+namespace {
+
+bool runs_on_device(const Node& node) {
+  const auto& on_device = node.op().on_device;
+  return on_device && on_device(node);
+}
+
+// Whether an eval reads tensor data (not only integer scalars such as sizes and indices,
+// which stay on the host anyway).
+bool reads_data(const Node& node) {
+  return std::any_of(node.inputs().begin(), node.inputs().end(), [](const Var& v) {
+    return v.rank() > 0 || is_float(v.dtype());
+  });
+}
+
+void collect_host_steps(const Program& p, std::vector<std::string>& out) {
+  for (const Step& step : p.steps) {
+    if (step.kind == Step::Kind::Loop) collect_host_steps(p.loops[step.loop].body, out);
+    if (step.kind == Step::Kind::Eval && !runs_on_device(*step.node) && reads_data(*step.node))
+      out.push_back(fmt::format("{} at {}", step.node->op().name,
+                                format_location(step.node->location())));
+  }
+}
+
+// The most elements an integer operand of a kernel run on the host may have (a shape).
+constexpr std::int64_t max_size_operand = 8;
+
+// Integer and bool scalars (indices, sizes, flags) stay on the host, where an eval reads
+// them with item(); everything else an eval on a device reads goes there.
+bool stays_on_host(const Array& a) { return a.rank() == 0 && !is_float(a.dtype()); }
+
+}  // namespace
+
+std::vector<std::string> Executor::host_steps() const {
+  std::vector<std::string> out;
+  if (context_) collect_host_steps(program_, out);
+  return out;
+}
+
+const Array& Executor::on_device(const Program& p, std::vector<Array>& values, int v) const {
+  Array& value = values[v];
+  if (value.context() == context_) return value;
+  const Var& var = p.values[v];
+  if (is_constant(var)) {
+    std::lock_guard lock(constants_mutex_);
+    auto [it, fresh] = device_constants_.try_emplace({&p, v});
+    if (fresh) it->second = value.to(context_);
+    return value = it->second;
+  }
+  return value = value.to(context_);
+}
+
+void Executor::run_kernel_on_host(const Program& p, const Step& step,
+                                  std::vector<Array>& values) const {
+  Bindings bindings;
+  for (int v : step.inputs) bindings.emplace_back(p.values[v], values[v]);
+  std::vector<Var> results;
+  for (int v : step.outputs) results.push_back(p.values[v]);
+  std::vector<Array> outs = evaluate(results, bindings);
+  for (std::size_t i = 0; i < outs.size(); ++i) values[step.outputs[i]] = std::move(outs[i]);
+}
+
+void Executor::run_eval(const Program& p, const Step& step, std::vector<Array>& values) const {
+  std::vector<Array> ins;
+  const bool here = context_ && runs_on_device(*step.node);
+  for (int v : step.inputs) {
+    if (!context_) ins.push_back(values[v]);
+    else if (!here) ins.push_back(values[v].to_host());  // no device form: copied over
+    else ins.push_back(stays_on_host(values[v]) ? values[v] : on_device(p, values, v));
+  }
+  std::vector<Array> outs = step.node->op().eval(EvalArgs{*step.node, ins});
+  for (std::size_t i = 0; i < outs.size(); ++i) values[step.outputs[i]] = std::move(outs[i]);
+}
+
 Executor::Slots Executor::make_slots(const Program& p) {
   Slots s;
   s.buffers.resize(p.num_slots);
@@ -75,6 +158,15 @@ Executor::Slots Executor::make_slots(const Program& p) {
 void Executor::run_kernel(const Program& p, const Step& step, std::vector<Array>& values,
                           std::vector<Array>& slots, const std::vector<const Array*>* into) const {
   const LoopKernel& k = p.kernels[step.kernel];
+  if (context_) {
+    // Arithmetic on sizes (a few integers on the host) stays there; data goes over.
+    const bool sizes_only = std::all_of(step.inputs.begin(), step.inputs.end(), [&](int v) {
+      const Array& a = values[v];
+      return a.on_host() && !is_float(a.dtype()) && a.size() <= max_size_operand;
+    });
+    if (sizes_only) return run_kernel_on_host(p, step, values);
+    for (int v : step.inputs) on_device(p, values, v);
+  }
   const int nd = k.num_dims;
   std::vector<long long> size(nd, -1);
   for (const KernelArg& a : k.operands) {
@@ -129,10 +221,11 @@ void Executor::run_kernel(const Program& p, const Step& step, std::vector<Array>
     if (place && place->shape() == shape && place->dtype() == dtype) {
       out = *place;  // a scan body's result, written into its row of the stacked output
     } else if (slot < 0) {
-      out = Array::empty(shape, dtype);
+      out = Array::empty(shape, dtype, context_);
     } else {
       std::size_t need = static_cast<std::size_t>(shape_size(shape)) * dtype_size(dtype);
-      if (slots[slot].nbytes() < need) slots[slot] = Array::empty({static_cast<std::int64_t>(need)}, DType::UInt8);
+      if (slots[slot].nbytes() < need || slots[slot].context() != context_)
+        slots[slot] = Array::empty({static_cast<std::int64_t>(need)}, DType::UInt8, context_);
       out = slots[slot].reinterpret(shape, dtype);
     }
     bind(static_cast<int>(k.operands.size() + r), res, out);
@@ -163,6 +256,10 @@ void Executor::run_loop(const Program& p, const Step& step, std::vector<Array>& 
                         Slots& slots, bool check) const {
   const Program& body = p.loops[step.loop].body;
   Slots& body_slots = slots.loops[step.loop];
+  // Device mode: the loop's data goes over once, not at every step that reads it.
+  if (context_)
+    for (int v : step.inputs)
+      if (!stays_on_host(values[v])) on_device(p, values, v);
   std::vector<Array> inputs;
   for (int v : step.inputs) inputs.push_back(values[v]);
   std::vector<Array> body_values(body.values.size());
@@ -179,14 +276,24 @@ void Executor::run_loop(const Program& p, const Step& step, std::vector<Array>& 
     for (int v : body.outputs) out.push_back(body_values[v]);
     return out;
   };
-  std::vector<Array> outputs = run_scan(*step.node, inputs, run_step);
+  std::vector<Array> outputs = run_scan(*step.node, inputs, run_step, context_);
   for (std::size_t i = 0; i < outputs.size(); ++i) values[step.outputs[i]] = std::move(outputs[i]);
 }
 
 void Executor::run_program(const Program& p, std::vector<Array>& values, Slots& slots,
                            bool check, const std::vector<const Array*>* into) const {
-  for (const auto& [id, var] : p.sources)
-    values[id] = is_constant(var) ? *constant_value(var) : SharedVar(var).get_value(true);
+  for (const auto& [id, var] : p.sources) {
+    if (is_constant(var)) {
+      values[id] = *constant_value(var);
+      continue;
+    }
+    // A device program's state moves to its device for good; a host program reads a
+    // host copy of state that lives on a device.
+    const SharedVar shared(var);
+    if (context_) shared.state()->place(context_);
+    values[id] = context_ ? shared.get_value(/*borrow=*/true)
+                          : shared.get_value(/*borrow=*/true).to_host();
+  }
   for (std::size_t s = 0; s < p.steps.size(); ++s) {
     const Step& step = p.steps[s];
     if (step.kind == Step::Kind::Kernel) {
@@ -194,14 +301,11 @@ void Executor::run_program(const Program& p, std::vector<Array>& values, Slots& 
     } else if (step.kind == Step::Kind::Loop) {
       run_loop(p, step, values, slots, check);
     } else {
-      std::vector<Array> ins;
-      for (int v : step.inputs) ins.push_back(values[v]);
-      std::vector<Array> outs = step.node->op().eval(EvalArgs{*step.node, ins});
-      for (std::size_t i = 0; i < outs.size(); ++i) values[step.outputs[i]] = std::move(outs[i]);
+      run_eval(p, step, values);
     }
     if (check && step.kind == Step::Kind::Kernel) {
       Bindings bindings;
-      for (int v : step.inputs) bindings.emplace_back(p.values[v], values[v]);
+      for (int v : step.inputs) bindings.emplace_back(p.values[v], values[v].to_host());
       std::vector<Var> results;
       for (int v : step.outputs) results.push_back(p.values[v]);
       std::vector<Array> want = evaluate(results, bindings);
@@ -241,7 +345,7 @@ std::vector<Array> Executor::run(const std::vector<Array>& inputs, bool check) c
 
   std::vector<Array> results;
   for (int v : p.outputs) {
-    Array r = values[v];
+    Array r = context_ ? values[v].to(context_) : values[v];
     // A result must not share a kept buffer: the next call would overwrite it.
     bool in_slot = std::any_of(slots.buffers.begin(), slots.buffers.end(),
                                [&](const Array& b) { return b.storage() && r.shares_storage(b); });

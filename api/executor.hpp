@@ -10,6 +10,7 @@
 // scan body's kernels write the step's results straight into the rows of the loop's
 // stacked outputs.
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -25,9 +26,12 @@ class CompiledModule;
 using KernelFn = void(const long long* size, char* const* data, const long long* stride,
                       long long begin, long long end);
 
-// Runs kernels other than through the compiled C++ unit: the CUDA backend launches them on
-// a device, tests run the emitted CUDA kernels on a CPU emulation of one.
-using KernelLauncher = std::function<void(const KernelCall&)>;
+// A device to keep a program's values on: its memory, copies and products (the context)
+// and what runs the program's kernels there (device addresses in the KernelCall).
+struct DeviceBackend {
+  std::shared_ptr<DeviceContext> context;
+  KernelLauncher launch;
+};
 
 class Executor {
  public:
@@ -36,6 +40,17 @@ class Executor {
   Executor(Program program, std::shared_ptr<const CompiledModule> module);
   // Every kernel goes to `launcher`; evals and loops run here as usual.
   Executor(Program program, KernelLauncher launcher);
+  // Values live on `device`: kernel results and slot buffers are allocated there and its
+  // launcher runs the kernels; an eval whose op runs on a device (OpDef::on_device) runs
+  // there too (views, copies, cuBLAS products). Values are moved when a step needs them
+  // elsewhere, and the moved copy replaces the value for later readers (constants are
+  // moved once and kept): host inputs go to the device where a step reads them; a kernel
+  // whose operands are all a few integers on the host (sizes computed from shapes) runs on
+  // the host through the interpreter; integer scalars stay on the host for the evals that read
+  // them (indices, sizes); an eval with no device form copies its operands to the host
+  // (host_steps() lists them).
+  // Shared variables are moved to the device for good. Results are device arrays.
+  Executor(Program program, DeviceBackend device);
 
   // Runs the program; `inputs` in Program::inputs order. With `check`, every step's
   // results are compared with the interpreter's on the same operands, and the first that
@@ -44,6 +59,11 @@ class Executor {
   std::vector<Array> run(const std::vector<Array>& inputs, bool check = false) const;
 
   const Program& program() const { return program_; }
+  // The device the values live on (cpu unless built with a DeviceBackend).
+  Device device() const;
+  // Eval steps, loop bodies included, that run on the host although the executor keeps
+  // its values on a device: "take at model.cpp:12", in program order. Empty on the host.
+  std::vector<std::string> host_steps() const;
 
  private:
   // Buffers kept between calls: one per slot of a program (grown as needed), and those of
@@ -62,11 +82,20 @@ class Executor {
                   std::vector<Array>& buffers, const std::vector<const Array*>* into) const;
   void run_loop(const Program& p, const Step& step, std::vector<Array>& values, Slots& slots,
                 bool check) const;
+  void run_eval(const Program& p, const Step& step, std::vector<Array>& values) const;
+  // Device mode: `values[v]`, moved to the device (and kept there for later readers).
+  const Array& on_device(const Program& p, std::vector<Array>& values, int v) const;
+  // Device mode: a kernel whose operands are all on the host, run by the interpreter.
+  void run_kernel_on_host(const Program& p, const Step& step, std::vector<Array>& values) const;
 
   Program program_;
   std::shared_ptr<const CompiledModule> module_;
   std::vector<KernelFn*> kernels_;  // every kernel of the unit, loop bodies' included
   KernelLauncher launcher_;         // instead of kernels_, when set
+  std::shared_ptr<DeviceContext> context_;  // device mode: where values live
+  // Device mode: constants moved to the device, per (program, value), kept across calls.
+  mutable std::mutex constants_mutex_;
+  mutable std::map<std::pair<const Program*, int>, Array> device_constants_;
   mutable std::mutex slots_mutex_;
   mutable Slots slots_;
 };

@@ -9,6 +9,7 @@
 #include <unordered_set>
 
 #include "codegen/emit_cpp.hpp"
+#include "codegen/emit_cuda.hpp"
 #include "codegen/lower.hpp"
 #include "codegen/memory_report.hpp"
 #include "executor.hpp"
@@ -28,6 +29,7 @@ namespace cgvm {
 struct Function::Impl {
   std::string name;
   Mode mode = Mode::Interpret;
+  Device device;
   std::vector<Var> inputs;
   std::vector<Var> outputs;             // as the user gave them
   std::vector<Var> graph;               // outputs then update values, after givens
@@ -239,7 +241,8 @@ void compile(Function::Impl& f) {
   auto start = clock::now();
   // Dumps show every pass, so they bypass the cache.
   std::optional<GraphCache> cache;
-  if (dump_dir.empty()) cache.emplace(f);
+  // The cache keeps the C++ unit; a device function emits CUDA and goes without it.
+  if (dump_dir.empty() && f.device.is_cpu()) cache.emplace(f);
   if (cache && !cache->usable()) cache.reset();
   std::optional<std::pair<std::vector<Var>, std::string>> hit;
   if (cache) hit = cache->load(r.graph_cache);
@@ -259,20 +262,30 @@ void compile(Function::Impl& f) {
   r.lower_ms = ms_since(t);
   if (!dump_dir.empty()) write_dump(dump_dir, f.name, "program.txt", program.str());
   t = clock::now();
+  const bool on_host = f.device.is_cpu();
   if (hit) {
     f.source = std::move(hit->second);
   } else {
-    f.source = emit_cpp(program);
+    f.source = on_host ? emit_cpp(program) : emit_cuda(program);
     if (cache) cache->store(g.outputs, f.source);
   }
   r.emit_ms = ms_since(t);
-  if (!dump_dir.empty()) write_dump(dump_dir, f.name, "source.cpp", f.source);
+  if (!dump_dir.empty()) write_dump(dump_dir, f.name, on_host ? "source.cpp" : "source.cu", f.source);
   r.kernels = static_cast<int>(all_kernels(program).size());
   r.steps = static_cast<int>(program.steps.size());
-  std::shared_ptr<const CompiledModule> module;
-  if (r.kernels > 0)
-    module = compile_cpp(f.source, {.codegen_version = "cgvm-kernels-1"}, &r.jit);
-  f.executor = std::make_shared<Executor>(std::move(program), std::move(module));
+  r.device = f.device;
+  if (on_host) {
+    std::shared_ptr<const CompiledModule> module;
+    if (r.kernels > 0)
+      module = compile_cpp(f.source, {.codegen_version = "cgvm-kernels-1"}, &r.jit);
+    f.executor = std::make_shared<Executor>(std::move(program), std::move(module));
+  } else {
+    const DeviceProvider provider = detail::provider(f.device.kind);
+    DeviceBackend backend{.context = provider.context(f.device.ordinal)};
+    if (r.kernels > 0) backend.launch = provider.kernels(program, backend.context, &r.device_compile_ms);
+    f.executor = std::make_shared<Executor>(std::move(program), std::move(backend));
+    r.host_steps = f.executor->host_steps();
+  }
   f.optimized = std::move(g.outputs);
   f.fusion = std::move(g.fusion);
   r.total_ms = ms_since(start);
@@ -287,11 +300,19 @@ std::string FunctionReport::to_string() const {
                                     p.stats.rewrites ? fmt::format(" ({} rewrites)", p.stats.rewrites)
                                     : p.changed      ? ""
                                                      : " (unchanged)"));
-  return fmt::format("{:.2f} ms: graph cache {}, optimize {:.2f} [{}], lower {:.2f}, emit {:.2f}, "
-                     "jit {:.2f} ({}); {} kernels, {} steps",
-                     total_ms, graph_cache, optimize_ms, fmt::join(pass_text, ", "), lower_ms, emit_ms,
-                     jit.total_ms, jit.memory_hit ? "memory hit" : jit.disk_hit ? "disk hit" : jit.path,
-                     kernels, steps);
+  const std::string compiled =
+      device.is_cpu()
+          ? fmt::format("jit {:.2f} ({})", jit.total_ms,
+                        jit.memory_hit ? "memory hit" : jit.disk_hit ? "disk hit" : jit.path)
+          : fmt::format("{} kernels compiled and loaded {:.2f}", device.str(), device_compile_ms);
+  std::string text = fmt::format(
+      "{:.2f} ms: graph cache {}, optimize {:.2f} [{}], lower {:.2f}, emit {:.2f}, {}; {} "
+      "kernels, {} steps",
+      total_ms, graph_cache, optimize_ms, fmt::join(pass_text, ", "), lower_ms, emit_ms, compiled,
+      kernels, steps);
+  if (!host_steps.empty())
+    text += fmt::format("; on the host: {}", fmt::join(host_steps, ", "));
+  return text;
 }
 
 Outputs::operator Array() const {
@@ -307,6 +328,13 @@ Function function(const std::vector<Var>& inputs, const std::vector<Var>& output
   auto impl = std::make_shared<Function::Impl>();
   impl->name = options.name;
   impl->mode = options.mode;
+  impl->device = options.device;
+  if (!options.device.is_cpu() && options.mode == Mode::Interpret)
+    throw_error("function",
+                fmt::format("the interpret mode runs on the host; device {} needs Mode::Compiled "
+                            "or Mode::Debug",
+                            options.device.str()),
+                loc);
   impl->inputs = inputs;
   impl->outputs = outputs;
 
@@ -343,6 +371,10 @@ Outputs Function::operator()(const std::vector<Value>& values) const {
     std::string why = f.inputs[i].type().mismatch(a);
     if (!why.empty())
       throw Error(fmt::format("{}: input {} ({}): {}", fname, i, label(f.inputs[i]), why));
+    if (!a.on_host() && f.device.is_cpu())
+      throw Error(fmt::format("{}: input {} ({}) is on {}, but the function runs on the host; "
+                              "pass to_host() of it, or make the function with .device = {}",
+                              fname, i, label(f.inputs[i]), a.device().str(), a.device().str()));
     bindings.emplace_back(f.inputs[i], a);
     given.push_back(a);
   }
@@ -371,6 +403,7 @@ const std::vector<Var>& Function::outputs() const { return impl_->outputs; }
 const std::vector<Var>& Function::graph_outputs() const { return impl_->graph; }
 const std::string& Function::name() const { return impl_->name; }
 Mode Function::mode() const { return impl_->mode; }
+Device Function::device() const { return impl_->device; }
 const FunctionReport& Function::compile_report() const { return impl_->report; }
 std::string Function::program() const {
   return impl_->executor ? impl_->executor->program().str() : "";

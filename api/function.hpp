@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "codegen/memory_report.hpp"
+#include "device.hpp"
 #include "jit/jit.hpp"
 #include "optimizer/pipeline.hpp"
 #include "runtime/array.hpp"
@@ -46,6 +47,11 @@ struct FunctionOptions {
   OnUnusedInput on_unused_input = OnUnusedInput::Raise;
   Mode mode = Mode::Compiled;
   std::string name;  // shown in errors and reports
+  // Where the function runs (api/device.hpp). On a GPU: kernels compiled with NVRTC,
+  // products by cuBLAS, shared variables moved there for good, inputs taken from the host
+  // or the device, outputs left on the device (to_host() or item() copies them back).
+  // Compiled and debug modes only.
+  Device device = Device::cpu();
 };
 
 // An input value at a call: an Array, or a C++ number for a rank-0 input (converted to the
@@ -90,6 +96,12 @@ struct FunctionReport {
   double total_ms = 0;     // the whole function() call
   int kernels = 0;         // generated loop kernels
   int steps = 0;           // kernels + eval steps
+  // A device function: where it runs, the time NVRTC (or its cache) and loading took, and
+  // the steps that have no device form and run on the host, copying their operands
+  // ("take at model.cpp:12").
+  Device device;
+  double device_compile_ms = 0;
+  std::vector<std::string> host_steps;
   std::string to_string() const;
 };
 
@@ -111,9 +123,10 @@ class Function {
   std::vector<Var> updated_shared() const;
   const std::string& name() const;
   Mode mode() const;
+  Device device() const;
 
   // Compiled and debug modes: the time report, the program (steps, kernels, slots) and the
-  // generated C++. Empty for the interpret mode.
+  // generated C++ (CUDA C++ for a GPU function). Empty for the interpret mode.
   const FunctionReport& compile_report() const;
   std::string program() const;
   const std::string& source() const;

@@ -14,6 +14,7 @@
 // kept between calls and shared by values whose lifetimes do not overlap, or taken over from
 // an operand that dies at that step (in place).
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <string>
 #include <vector>
@@ -99,6 +100,10 @@ struct KernelCall {
   std::span<char* const> data;        // operands, then results
   std::span<const long long> stride;  // [arg * num_dims + dim], in elements
 };
+
+// Runs kernels other than through the compiled C++ unit: the CUDA backend launches them on
+// a device, tests run the emitted CUDA kernels on a CPU emulation of one.
+using KernelLauncher = std::function<void(const KernelCall&)>;
 
 // Every kernel of `program` and of its loop bodies, in table order.
 std::vector<const LoopKernel*> all_kernels(const Program& program);

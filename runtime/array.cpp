@@ -39,8 +39,12 @@ Storage::Storage(std::size_t bytes)
 Storage::Storage(void* data, std::size_t bytes, std::shared_ptr<void> keep_alive)
     : data_(data), bytes_(bytes), owned_(false), keep_alive_(std::move(keep_alive)) {}
 
+Storage::Storage(std::shared_ptr<DeviceContext> context, std::size_t bytes)
+    : data_(context->allocate(bytes)), bytes_(bytes), owned_(false), context_(std::move(context)) {}
+
 Storage::~Storage() {
-  if (owned_) Allocator::global().release(data_, bytes_);
+  if (context_) context_->release(data_, bytes_);
+  else if (owned_) Allocator::global().release(data_, bytes_);
 }
 
 Array::Array() : storage_(std::make_shared<Storage>(sizeof(float))) {
@@ -55,7 +59,9 @@ Array::Array(std::shared_ptr<Storage> storage, std::int64_t offset, Shape shape,
       strides_(std::move(strides)),
       dtype_(dtype) {}
 
-Array Array::empty(const Shape& shape, DType dtype) {
+Array Array::empty(const Shape& shape, DType dtype) { return empty(shape, dtype, nullptr); }
+
+Array Array::empty(const Shape& shape, DType dtype, const std::shared_ptr<DeviceContext>& context) {
   std::int64_t count = 1;
   for (std::int64_t d : shape) {
     if (d < 0)
@@ -67,8 +73,9 @@ Array Array::empty(const Shape& shape, DType dtype) {
   if (__builtin_mul_overflow(count, static_cast<std::int64_t>(dtype_size(dtype)), &bytes))
     throw Error(fmt::format("Array::empty: shape {} of {} is too large", shape_str(shape),
                             dtype_name(dtype)));
-  return Array(std::make_shared<Storage>(static_cast<std::size_t>(bytes)), 0, shape,
-               contiguous_strides(shape), dtype);
+  auto storage = context ? std::make_shared<Storage>(context, static_cast<std::size_t>(bytes))
+                         : std::make_shared<Storage>(static_cast<std::size_t>(bytes));
+  return Array(std::move(storage), 0, shape, contiguous_strides(shape), dtype);
 }
 
 std::int64_t Array::shape(int axis) const {
@@ -121,31 +128,47 @@ std::int64_t element_offset(std::span<const std::int64_t> index, const Shape& sh
 
 }  // namespace
 
-const void* Array::element_ptr(std::initializer_list<std::int64_t> index, DType expected) const {
-  check_dtype(expected);
-  std::span<const std::int64_t> idx(index.begin(), index.size());
-  const std::int64_t offset = element_offset(idx, shape_, strides_, "Array::at");
-  return static_cast<const char*>(raw_data()) +
-         offset * static_cast<std::int64_t>(dtype_size(dtype_));
+void Array::check_host(const char* what) const {
+  if (!on_host())
+    throw Error(fmt::format("{}: the array ({}{}) is on {}, where the host cannot address it; "
+                            "to_host() copies it",
+                            what, dtype_name(dtype_), shape_str(shape_), device().str()));
 }
 
-void* Array::element_ptr(std::initializer_list<std::int64_t> index, DType expected) {
-  return const_cast<void*>(std::as_const(*this).element_ptr(index, expected));
+void Array::read_element(std::span<const std::int64_t> index, DType expected, void* value,
+                         const char* what) const {
+  check_dtype(expected);
+  const std::int64_t offset = element_offset(index, shape_, strides_, what);
+  const std::size_t bytes = dtype_size(dtype_);
+  const char* at = static_cast<const char*>(raw_data()) + offset * static_cast<std::int64_t>(bytes);
+  if (on_host()) std::memcpy(value, at, bytes);
+  else context()->copy_to_host(value, at, bytes);
+}
+
+void Array::write_element(std::span<const std::int64_t> index, DType expected,
+                          const void* value, const char* what) {
+  check_dtype(expected);
+  const std::int64_t offset = element_offset(index, shape_, strides_, what);
+  const std::size_t bytes = dtype_size(dtype_);
+  char* at = static_cast<char*>(raw_data()) + offset * static_cast<std::int64_t>(bytes);
+  if (on_host()) std::memcpy(at, value, bytes);
+  else context()->copy_from_host(at, value, bytes);
 }
 
 double Array::get_as_double(std::span<const std::int64_t> index) const {
-  const std::int64_t offset = element_offset(index, shape_, strides_, "Array::get_as_double");
   return visit_dtype(dtype_, [&](auto tag) {
     using T = typename decltype(tag)::type;
-    return static_cast<double>(static_cast<const T*>(raw_data())[offset]);
+    T value;
+    read_element(index, dtype_, &value, "Array::get_as_double");
+    return static_cast<double>(value);
   });
 }
 
 void Array::set_from_double(std::span<const std::int64_t> index, double value) {
-  const std::int64_t offset = element_offset(index, shape_, strides_, "Array::set_from_double");
   visit_dtype(dtype_, [&](auto tag) {
     using T = typename decltype(tag)::type;
-    static_cast<T*>(raw_data())[offset] = cast_value<T>(value);
+    const T v = cast_value<T>(value);
+    write_element(index, dtype_, &v, "Array::set_from_double");
   });
 }
 

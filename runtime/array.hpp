@@ -4,6 +4,7 @@
 // Copies of an Array share storage (like numpy views); views (slice, transpose, broadcast,
 // index) never copy. Strides are counted in elements, not bytes, and may be zero (broadcast)
 // or negative (reversed slices). `copy()` / `contiguous()` make a fresh C-ordered array.
+// An array lives on the host or on a device (runtime/device.hpp says what works where).
 #include <cstdint>
 #include <initializer_list>
 #include <iosfwd>
@@ -12,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "runtime/device.hpp"
 #include "runtime/dtype.hpp"
 #include "runtime/error.hpp"
 
@@ -31,17 +33,22 @@ class Storage {
   // Wraps memory owned elsewhere; `keep_alive` (may be empty) is dropped when the last
   // Array goes.
   Storage(void* data, std::size_t bytes, std::shared_ptr<void> keep_alive);
+  // `bytes` of memory on `context`'s device, given back to it when the last Array goes.
+  Storage(std::shared_ptr<DeviceContext> context, std::size_t bytes);
   ~Storage();
   Storage(const Storage&) = delete;
   Storage& operator=(const Storage&) = delete;
   void* data() const { return data_; }
   std::size_t bytes() const { return bytes_; }
+  // The device the bytes are on; nullptr for host memory.
+  const std::shared_ptr<DeviceContext>& context() const { return context_; }
 
  private:
   void* data_;
   std::size_t bytes_;
   bool owned_;
   std::shared_ptr<void> keep_alive_;
+  std::shared_ptr<DeviceContext> context_;
 };
 
 class Generator;  // runtime/random.hpp
@@ -53,6 +60,9 @@ class Array {
 
   // --- construction ---------------------------------------------------------------
   static Array empty(const Shape& shape, DType dtype = DType::Float32);  // uninitialised
+  // Uninitialised, on `context`'s device (on the host when it is nullptr).
+  static Array empty(const Shape& shape, DType dtype,
+                     const std::shared_ptr<DeviceContext>& context);
   static Array zeros(const Shape& shape, DType dtype = DType::Float32);
   static Array ones(const Shape& shape, DType dtype = DType::Float32);
   static Array full(const Shape& shape, double value, DType dtype = DType::Float32);
@@ -91,6 +101,19 @@ class Array {
   static Array from_external(void* data, const Shape& shape, const Strides& strides,
                              DType dtype, std::shared_ptr<void> keep_alive = {});
 
+  // --- where it lives -----------------------------------------------------------------
+  Device device() const;
+  bool on_host() const { return !storage_->context(); }
+  // The device's context; nullptr on the host.
+  const std::shared_ptr<DeviceContext>& context() const { return storage_->context(); }
+  // Uninitialised, of this shape and dtype, where this array lives (torch's new_empty).
+  Array new_empty(const Shape& shape, DType dtype) const;
+  // A C-contiguous host copy of a device array; *this when already on the host.
+  Array to_host() const;
+  // A C-contiguous copy on `context`'s device (the host when nullptr); *this when it
+  // already lives there.
+  Array to(const std::shared_ptr<DeviceContext>& context) const;
+
   // --- properties --------------------------------------------------------------------
   DType dtype() const { return dtype_; }
   const Shape& shape() const { return shape_; }
@@ -105,22 +128,27 @@ class Array {
   const std::shared_ptr<Storage>& storage() const { return storage_; }
   std::int64_t offset() const { return offset_; }  // in elements, into storage
 
-  // Pointer to element [0, 0, ...]. The typed form checks the dtype (Error on mismatch).
+  // Pointer to element [0, 0, ...]: for a device array, a device address. The typed form
+  // checks the dtype and that the array is on the host (Error on either mismatch).
   void* raw_data() const;
   template <class T>
   T* data() const {
     check_dtype(dtype_of<T>);
+    check_host("Array::data");
     return static_cast<T*>(raw_data());
   }
 
-  // --- element access (bounds-checked, negative indices allowed) ---------------------
+  // --- element access (bounds-checked, negative indices allowed; on a device, each
+  // access copies one element) --------------------------------------------------------
   template <class T>
   T at(std::initializer_list<std::int64_t> index) const {
-    return *static_cast<const T*>(element_ptr(index, dtype_of<T>));
+    T value;
+    read_element({index.begin(), index.size()}, dtype_of<T>, &value, "Array::at");
+    return value;
   }
   template <class T>
   void set(std::initializer_list<std::int64_t> index, T value) {
-    *static_cast<T*>(element_ptr(index, dtype_of<T>)) = value;
+    write_element({index.begin(), index.size()}, dtype_of<T>, &value, "Array::set");
   }
   // Any dtype, converted through double.
   double get_as_double(std::span<const std::int64_t> index) const;
@@ -166,8 +194,13 @@ class Array {
   Array(std::shared_ptr<Storage> storage, std::int64_t offset, Shape shape, Strides strides,
         DType dtype);
   void check_dtype(DType expected) const;
-  const void* element_ptr(std::initializer_list<std::int64_t> index, DType expected) const;
-  void* element_ptr(std::initializer_list<std::int64_t> index, DType expected);
+  // cgvm::Error "<what>: the array is on cuda:0 ..." unless it is on the host.
+  void check_host(const char* what) const;
+  // Copies the element at `index` (of dtype `expected`) out of / into the array.
+  void read_element(std::span<const std::int64_t> index, DType expected, void* value,
+                    const char* what) const;
+  void write_element(std::span<const std::int64_t> index, DType expected, const void* value,
+                     const char* what);
 
   std::shared_ptr<Storage> storage_;
   std::int64_t offset_ = 0;  // elements

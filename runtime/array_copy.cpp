@@ -62,12 +62,14 @@ Array Array::copy() const { return astype(dtype_); }
 Array Array::contiguous() const { return is_contiguous() ? *this : copy(); }
 
 Array Array::astype(DType dtype) const {
-  Array out = empty(shape_, dtype);
-  convert_into(out, *this);
+  Array out = new_empty(shape_, dtype);
+  if (on_host()) convert_into(out, *this);
+  else context()->convert(out, *this);
   return out;
 }
 
-void Array::assign(const Array& src) {
+void Array::assign(const Array& value) {
+  const Array src = value.to(context());  // a host value for a device array moves there
   Array from = [&] {
     try {
       return src.broadcast_to(shape_);
@@ -80,10 +82,15 @@ void Array::assign(const Array& src) {
   // Overlapping source and destination (a.assign(reversed view of a)) must read every
   // element before any is written, as numpy does.
   if (shares_storage(src)) from = from.copy();
-  convert_into(*this, from);
+  if (on_host()) convert_into(*this, from);
+  else context()->convert(*this, from);
 }
 
 void Array::fill(double value) {
+  if (!on_host()) {
+    assign(full({}, value, dtype_));
+    return;
+  }
   visit_dtype(dtype_, [&](auto tag) {
     using T = typename decltype(tag)::type;
     const T v = cast_value<T>(value);
@@ -94,6 +101,31 @@ void Array::fill(double value) {
                    for (std::int64_t k = 0; k < n; ++k) out[oa + k * sa] = v;
                  });
   });
+}
+
+// --- between the host and devices ------------------------------------------------------
+
+Device Array::device() const { return on_host() ? Device::cpu() : context()->device(); }
+
+Array Array::new_empty(const Shape& shape, DType dtype) const {
+  return empty(shape, dtype, context());
+}
+
+Array Array::to_host() const {
+  if (on_host()) return *this;
+  const Array c = contiguous();
+  Array out = empty(shape_, dtype_);
+  if (out.nbytes() > 0) context()->copy_to_host(out.raw_data(), c.raw_data(), out.nbytes());
+  return out;
+}
+
+Array Array::to(const std::shared_ptr<DeviceContext>& target) const {
+  if (target == context()) return *this;
+  if (!target) return to_host();
+  const Array host = to_host().contiguous();
+  Array out = empty(shape_, dtype_, target);
+  if (out.nbytes() > 0) target->copy_from_host(out.raw_data(), host.raw_data(), out.nbytes());
+  return out;
 }
 
 std::vector<double> Array::to_double_vector() const { return to_vector<double>(); }

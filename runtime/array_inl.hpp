@@ -39,6 +39,7 @@ T Array::item() const {
   if (size() != 1)
     throw Error(fmt::format("Array::item: array of shape {} has {} elements, expected 1",
                             shape_str(shape_), size()));
+  if (!on_host()) return to_host().item<T>();
   // With one element every stride is irrelevant: raw_data() points at it.
   return visit_dtype(dtype_, [&](auto tag) -> T {
     using S = typename decltype(tag)::type;
@@ -48,6 +49,7 @@ T Array::item() const {
 
 template <class T>
 std::vector<T> Array::to_vector() const {
+  if (!on_host()) return to_host().to_vector<T>();
   const Array c = dtype_ == dtype_of<T> ? contiguous() : astype(dtype_of<T>);
   const T* p = c.data<T>();
   return std::vector<T>(p, p + c.size());

@@ -233,6 +233,7 @@ class Layout {
 
 std::string Array::to_string() const {
   if (size() == 0) return "[]";
+  if (!on_host()) return to_host().to_string();
   const bool summarise = size() > summary_threshold;
   std::vector<std::string> words = visit_dtype(dtype_, [&](auto tag) {
     using T = typename decltype(tag)::type;

@@ -280,7 +280,7 @@ std::string serialize_npy(const Array& array) {
   out += '\0';
   for (std::size_t i = 0; i < prefix - 8; ++i) out += static_cast<char>(header.size() >> (8 * i));
   out += header;
-  const Array c = array.contiguous();
+  const Array c = array.to_host().contiguous();
   const std::size_t header_end = out.size();
   out.append(c.nbytes(), '\0');
   if (c.nbytes() > 0) std::memcpy(out.data() + header_end, c.raw_data(), c.nbytes());

@@ -124,6 +124,13 @@ struct OpDef {
   // allows; it copies a value it cannot view). The memory report counts none.
   bool view = false;
 
+  // Whether `eval` also runs where its inputs live when they are on a device
+  // (runtime/device.hpp), for this node: it only makes views, allocates with new_empty,
+  // copies and converts through Array methods, reads scalars with item() and multiplies
+  // floats through the device's gemm. Empty: host only (a device executor copies the
+  // operands to the host and says so; api/executor.hpp).
+  std::function<bool(const Node&)> on_device;
+
   // Code generation (codegen/). An elementwise op with `emit` fuses into loop kernels; a
   // reduction with `emit_reduce` fuses with its producers and consumers. Any other op runs
   // in compiled functions through `eval` (matmul's eval is the BLAS call).
@@ -136,6 +143,9 @@ struct OpDef {
     return std::move(*this);
   }
 };
+
+// on_device for an eval that works on any device for every node.
+bool any_device(const Node&);
 
 // Emitters for the common forms: `f(a, b)` and `(a op b)`.
 EmitFn emit_call(std::string function);

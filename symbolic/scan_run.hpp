@@ -11,6 +11,7 @@
 // copied from (with the shape checked first). Nothing is allocated per step except by the
 // body itself.
 #include <functional>
+#include <memory>
 #include <span>
 #include <vector>
 
@@ -26,7 +27,9 @@ using ScanStep = std::function<std::vector<Array>(const std::vector<Array>& inpu
                                                   const std::vector<const Array*>& into)>;
 
 // Runs the scan `node` on its input values, calling `step` once per step; returns the
-// node's outputs.
-std::vector<Array> run_scan(const Node& node, std::span<const Array> inputs, const ScanStep& step);
+// node's outputs. Histories and stacks are allocated on `context`'s device (the host when
+// it is nullptr); initial values elsewhere are copied there.
+std::vector<Array> run_scan(const Node& node, std::span<const Array> inputs, const ScanStep& step,
+                            const std::shared_ptr<DeviceContext>& context = nullptr);
 
 }  // namespace cgvm

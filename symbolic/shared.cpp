@@ -12,7 +12,8 @@ SharedState::SharedState(Array value, std::string name, TensorType type)
 
 Array SharedState::get(bool borrow) const {
   std::lock_guard lock(mutex_);
-  return borrow ? value_ : value_.copy();
+  if (borrow) return value_;
+  return value_.on_host() ? value_.copy() : value_.to_host();
 }
 
 void SharedState::set(const Array& value, bool borrow, std::source_location loc) {
@@ -20,9 +21,21 @@ void SharedState::set(const Array& value, bool borrow, std::source_location loc)
   if (!why.empty())
     throw_error("set_value",
                 fmt::format("shared variable '{}': {}", name_.empty() ? "?" : name_, why), loc);
-  Array stored = borrow ? value : value.copy();
   std::lock_guard lock(mutex_);
-  value_ = std::move(stored);
+  const bool moves = value.context() != home_;
+  value_ = moves ? value.to(home_) : borrow ? value : value.copy();
+}
+
+void SharedState::place(const std::shared_ptr<DeviceContext>& context) {
+  std::lock_guard lock(mutex_);
+  if (context == home_) return;
+  value_ = value_.to(context);
+  home_ = context;
+}
+
+Device SharedState::device() const {
+  std::lock_guard lock(mutex_);
+  return home_ ? home_->device() : Device::cpu();
 }
 
 SharedVar::SharedVar(const Var& v) : Var(v), state_(shared_state(v)) {

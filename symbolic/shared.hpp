@@ -11,21 +11,31 @@
 
 namespace cgvm {
 
+//
+// A shared variable lives on the host or on one device (place()); it stays there: a value
+// set later is copied to where the variable lives, and get() without borrow returns a host
+// copy wherever it lives.
 class SharedState {
  public:
   SharedState(Array value, std::string name, TensorType type);
-  // The current value. With borrow, the stored array itself (writes show through).
+  // The current value: a fresh host copy, or with borrow the stored array itself (writes
+  // show through; on a device when the variable lives there).
   Array get(bool borrow = false) const;
   // Replaces the value; its dtype and rank must match the variable's type (cgvm::Error
   // naming the variable and `loc` otherwise). Shapes may change where the type allows.
+  // The value is stored where the variable lives (copied there when it is elsewhere).
   void set(const Array& value, bool borrow = false,
            std::source_location loc = std::source_location::current());
+  // Moves the value to `context`'s device (the host when nullptr); it lives there from now.
+  void place(const std::shared_ptr<DeviceContext>& context);
+  Device device() const;
   const TensorType& type() const { return type_; }
   const std::string& name() const { return name_; }
 
  private:
   mutable std::mutex mutex_;
   Array value_;
+  std::shared_ptr<DeviceContext> home_;  // where it lives; nullptr: the host
   std::string name_;
   TensorType type_;
 };
@@ -40,6 +50,8 @@ class SharedVar : public Var {
                  std::source_location loc = std::source_location::current()) const {
     state_->set(value, borrow, loc);
   }
+  // Where the value lives; cgvm::to_device (api/device.hpp) moves it.
+  Device device() const { return state_->device(); }
   const std::shared_ptr<SharedState>& state() const { return state_; }
 
  private:

@@ -147,6 +147,22 @@ void blas_product(const T* a, const Layout& la, const T* b, const Layout& lb, T*
                beta, c, n);
 }
 
+// The same product on a device: `out` (the result) says which; a, b and c are device
+// addresses of the blocks.
+void device_product(const Array& out, const void* a, const Layout& la, const void* b,
+                     const Layout& lb, void* c, std::int64_t m, std::int64_t n, std::int64_t k,
+                     double alpha, double beta) {
+  out.context()->gemm(DeviceGemm{.dtype = out.dtype(), .trans_a = la.blas.trans,
+                                 .trans_b = lb.blas.trans, .m = m, .n = n, .k = k,
+                                 .alpha = alpha, .beta = beta, .a = a, .lda = la.blas.ld,
+                                 .b = b, .ldb = lb.blas.ld, .c = c, .ldc = n});
+}
+
+const void* offset_bytes(const void* p, std::int64_t bytes) {
+  return static_cast<const char*>(p) + bytes;
+}
+void* offset_bytes(void* p, std::int64_t bytes) { return static_cast<char*>(p) + bytes; }
+
 // One (m x k) @ (k x n) product into a contiguous m x n block.
 template <class T>
 void multiply_block(const T* a, const Layout& la, const T* b, const Layout& lb, T* c,
@@ -189,10 +205,19 @@ std::vector<Array> eval_matmul(const EvalArgs& e) {
   out_shape.insert(out_shape.end(), {m, n});
   a = a.broadcast_to(full_a);
   b = b.broadcast_to(full_b);
-  Array out = Array::empty(out_shape, a.dtype());
+  Array out = a.new_empty(out_shape, a.dtype());
   Layout la = layout_of(a), lb = layout_of(b);
   Strides batch_a(a.strides().begin(), a.strides().end() - 2);
   Strides batch_b(b.strides().begin(), b.strides().end() - 2);
+  if (!out.on_host()) {
+    const std::size_t bytes = dtype_size(a.dtype());
+    std::int64_t block = 0;
+    for (NdIter<2> it(batch, {&batch_a, &batch_b}); !it.done(); it.next(), ++block)
+      device_product(out, offset_bytes(a.raw_data(), it.offset(0) * bytes), la,
+                     offset_bytes(b.raw_data(), it.offset(1) * bytes), lb,
+                     offset_bytes(out.raw_data(), block * m * n * bytes), m, n, k, 1, 0);
+    return {out.reshape(result_shape(batch, m, n, a_vec, b_vec))};
+  }
   visit_dtype(a.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
     const T* pa = static_cast<const T*>(a.raw_data());
@@ -277,9 +302,13 @@ std::vector<Array> eval_gemm(const EvalArgs& e) {
   if (!layout_of(a).blas.ok) a = a.contiguous();
   if (!layout_of(b).blas.ok) b = b.contiguous();
   const double alpha = e.attrs().get_double("alpha"), beta = e.attrs().get_double("beta");
-  Array out = Array::empty(out_shape, a.dtype());
+  Array out = a.new_empty(out_shape, a.dtype());
   if (beta != 0) out.assign(c);  // else BLAS overwrites the output without reading it
   const Layout la = layout_of(a), lb = layout_of(b);
+  if (!out.on_host()) {
+    device_product(out, a.raw_data(), la, b.raw_data(), lb, out.raw_data(), m, n, k, alpha, beta);
+    return {out};
+  }
   visit_dtype(a.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
     if constexpr (std::is_floating_point_v<T>)
@@ -321,6 +350,7 @@ const OpDef& matmul_op() {
       .infer = infer_matmul,
       .eval = eval_matmul,
       .grad = matmul_grad,
+      .on_device = [](const Node& n) { return is_float(n.output(0).dtype()); },
   };
   return def;
 }
@@ -339,6 +369,7 @@ const OpDef& gemm_op() {
       .infer = infer_gemm,
       .eval = eval_gemm,
       .grad = gemm_grad,
+      .on_device = any_device,
   };
   return def;
 }

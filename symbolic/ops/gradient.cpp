@@ -18,6 +18,7 @@ OpDef identity_op(std::string_view name, GradFn grad) {
       .eval = [](const EvalArgs& a) { return std::vector<Array>{a.inputs[0]}; },
       .grad = std::move(grad),
       .view = true,
+      .on_device = any_device,
   };
 }
 

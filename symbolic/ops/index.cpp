@@ -162,6 +162,7 @@ const OpDef& subtensor_op() {
         return grads;
       },
       .view = true,
+      .on_device = any_device,
   };
   return def;
 }

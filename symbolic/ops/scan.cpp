@@ -176,6 +176,7 @@ const OpDef& scan_last_op() {
       },
       .grad = scan_detail::grad_scan_last,
       .view = true,
+      .on_device = any_device,
   };
   return def;
 }

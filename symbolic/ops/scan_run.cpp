@@ -23,7 +23,7 @@ namespace {
 void ensure_rows(Array& stack, std::int64_t rows, std::int64_t limit) {
   if (rows <= stack.shape(0)) return;
   const std::int64_t grown = std::min(limit, std::max(rows, 2 * stack.shape(0)));
-  Array bigger = Array::empty(with_first(grown, without_first(stack.shape())), stack.dtype());
+  Array bigger = stack.new_empty(with_first(grown, without_first(stack.shape())), stack.dtype());
   bigger.slice(0, 0, stack.shape(0)).assign(stack);
   stack = std::move(bigger);
 }
@@ -35,7 +35,8 @@ bool same_view(const Array& a, const Array& b) {
 
 }  // namespace
 
-std::vector<Array> run_scan(const Node& node, std::span<const Array> in, const ScanStep& step) {
+std::vector<Array> run_scan(const Node& node, std::span<const Array> in, const ScanStep& step,
+                            const std::shared_ptr<DeviceContext>& context) {
   const Layout l(node.attrs());
   const Subgraph& body = *node.attrs().get_subgraph("body");
   const std::string label = scan_detail::scan_label(l.name);
@@ -83,7 +84,7 @@ std::vector<Array> run_scan(const Node& node, std::span<const Array> in, const S
                        s, init.shape(0), fmt::join(taps, ", "), depth[s]));
     const Shape state = stacked ? without_first(init.shape()) : init.shape();
     const std::int64_t rows = depth[s] + (ring[s] ? 1 : first_rows);
-    history[s] = Array::empty(with_first(rows, state), init.dtype());
+    history[s] = Array::empty(with_first(rows, state), init.dtype(), context);
     history[s].slice(0, 0, depth[s]).assign(stacked ? init : init.expand_dims(0));
   }
   // Row `a` of state s's history, counted from its first initial row.
@@ -97,7 +98,7 @@ std::vector<Array> run_scan(const Node& node, std::span<const Array> in, const S
   for (int m = 0; m < l.maps; ++m) {
     const TensorType& t = body.outputs[S + m].type();
     if (std::find(t.shape.begin(), t.shape.end(), unknown_dim) != t.shape.end()) continue;
-    stacks[m] = Array::empty(with_first(first_rows, t.shape), t.dtype);
+    stacks[m] = Array::empty(with_first(first_rows, t.shape), t.dtype, context);
     allocated[m] = true;
   }
 
@@ -140,7 +141,7 @@ std::vector<Array> run_scan(const Node& node, std::span<const Array> in, const S
     for (int m = 0; m < l.maps; ++m) {
       const Array& o = out[S + m];
       if (!allocated[m]) {
-        stacks[m] = Array::empty(with_first(first_rows, o.shape()), o.dtype());
+        stacks[m] = Array::empty(with_first(first_rows, o.shape()), o.dtype(), context);
         allocated[m] = true;
         places[S + m] = stacks[m].index(0, t);
       } else if (same_view(o, places[S + m])) {
@@ -167,7 +168,7 @@ std::vector<Array> run_scan(const Node& node, std::span<const Array> in, const S
     const TensorType& t = body.outputs[S + m].type();  // no step ran: an empty stack
     Shape shape = t.shape;
     for (auto& d : shape) d = d == unknown_dim ? 0 : d;
-    results.push_back(Array::empty(with_first(0, shape), t.dtype));
+    results.push_back(Array::empty(with_first(0, shape), t.dtype, context));
   }
   return results;
 }

@@ -248,7 +248,7 @@ std::vector<Array> eval_concatenate(const EvalArgs& a) {
                            shape_str(a.inputs[0].shape()), shape_str(p.shape()), j));
     shape[axis] += p.shape()[axis];
   }
-  Array out = Array::empty(shape, a.output_type().dtype);
+  Array out = a.inputs[0].new_empty(shape, a.output_type().dtype);
   std::int64_t offset = 0;
   for (const Array& p : a.inputs) {
     out.slice(axis, offset, offset + p.shape()[axis]).assign(p);
@@ -311,7 +311,8 @@ const OpDef& reshape_op() {
                          .infer = infer_reshape,
                          .eval = eval_reshape,
                          .grad = grad_reshape,
-                         .view = true};
+                         .view = true,
+                         .on_device = any_device};
   return def;
 }
 
@@ -324,7 +325,8 @@ const OpDef& dimshuffle_op() {
                          .infer = infer_dimshuffle,
                          .eval = eval_dimshuffle,
                          .grad = grad_dimshuffle,
-                         .view = true};
+                         .view = true,
+                         .on_device = any_device};
   return def;
 }
 
@@ -337,7 +339,8 @@ const OpDef& broadcast_to_op() {
                          .infer = infer_broadcast_to,
                          .eval = eval_broadcast_to,
                          .grad = grad_broadcast_to,
-                         .view = true};
+                         .view = true,
+                         .on_device = any_device};
   return def;
 }
 
@@ -349,7 +352,8 @@ const OpDef& concatenate_op() {
                          .max_inputs = -1,
                          .infer = infer_concatenate,
                          .eval = eval_concatenate,
-                         .grad = grad_concatenate};
+                         .grad = grad_concatenate,
+                         .on_device = any_device};
   return def;
 }
 
@@ -372,6 +376,7 @@ const OpDef& shape_of_op() {
             Array::scalar<std::int64_t>(x.shape()[a.attrs().get_int("axis")])};
       },
       // No .grad: the int64 output never receives a gradient.
+      .on_device = any_device,
   };
   return def;
 }
@@ -397,6 +402,7 @@ const OpDef& make_vector_op() {
             Array::from_vector(values, {static_cast<std::int64_t>(values.size())})};
       },
       // No .grad: the int64 output never receives a gradient.
+      .on_device = any_device,
   };
   return def;
 }

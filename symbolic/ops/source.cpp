@@ -50,7 +50,7 @@ const OpDef& shared_op() {
         return std::vector<TensorType>{a.attrs.get_shared("state")->type()};
       },
       .eval = [](const EvalArgs& a) {
-        return std::vector<Array>{a.attrs().get_shared("state")->get(/*borrow=*/true)};
+        return std::vector<Array>{a.attrs().get_shared("state")->get(/*borrow=*/true).to_host()};
       },
   };
   return def;

@@ -135,6 +135,8 @@ int mem_free(std::uint64_t ptr) {
   std::free(reinterpret_cast<void*>(ptr));
   return with_context();
 }
+int mem_alloc_async(std::uint64_t* ptr, std::size_t bytes, void*) { return mem_alloc(ptr, bytes); }
+int mem_free_async(std::uint64_t ptr, void*) { return mem_free(ptr); }
 int memset_d8(std::uint64_t dst, unsigned char value, std::size_t n, void*) {
   std::memset(reinterpret_cast<void*>(dst), value, n);
   return with_context();
@@ -179,6 +181,8 @@ const Entry kEntries[] = {
     {"cuMemGetInfo", reinterpret_cast<void*>(mem_get_info)},
     {"cuMemAlloc", reinterpret_cast<void*>(mem_alloc)},
     {"cuMemFree", reinterpret_cast<void*>(mem_free)},
+    {"cuMemAllocAsync", reinterpret_cast<void*>(mem_alloc_async)},
+    {"cuMemFreeAsync", reinterpret_cast<void*>(mem_free_async)},
     {"cuMemsetD8Async", reinterpret_cast<void*>(memset_d8)},
     {"cuMemcpyHtoDAsync", reinterpret_cast<void*>(copy_htod)},
     {"cuMemcpyDtoHAsync", reinterpret_cast<void*>(copy_dtoh)},

@@ -1,0 +1,98 @@
+#include "cuda/context.hpp"
+
+#include <fmt/format.h>
+
+#include <vector>
+
+#include "codegen/conversion.hpp"
+#include "cuda/blas.hpp"
+#include "runtime/array.hpp"
+
+namespace cgvm::cuda {
+
+struct Context::Conversion {
+  Conversion(DType from, DType to, int rank, int device)
+      : program(conversion_program(from, to, rank)), kernels(program, device) {}
+  Program program;
+  ProgramKernels kernels;
+};
+
+std::shared_ptr<Context> Context::get(int device) {
+  require();
+  const int count = device_count();
+  if (device < 0 || device >= count)
+    throw Error(fmt::format("cuda: there is no device {}: {} device(s) found", device, count));
+  // Per plugin instance too: after detail::reload_plugin() (tests) a device is reached
+  // through another driver, and a context made through the old one must not be handed out.
+  static std::mutex mutex;
+  static std::map<std::pair<const CgvmCudaPlugin*, int>, std::shared_ptr<Context>> contexts;
+  std::lock_guard lock(mutex);
+  auto& context = contexts[{&detail::driver_plugin(), device}];
+  if (!context) context = std::make_shared<Context>(device);
+  return context;
+}
+
+// The stream is made on the device: set it current before the members are built.
+Context::Context(int device)
+    : ordinal_(device), info_((set_device(device), device_info(device))) {}
+
+void* Context::allocate(std::size_t bytes) {
+  set_device(ordinal_);
+  // Stream-ordered memory rejects 0 bytes; an empty array still gets a distinct address.
+  return reinterpret_cast<void*>(static_cast<std::uintptr_t>(allocate_async(bytes ? bytes : 1, stream_)));
+}
+
+void Context::release(void* ptr, std::size_t) noexcept {
+  try {
+    free_async(static_cast<DevicePtr>(reinterpret_cast<std::uintptr_t>(ptr)), stream_);
+  } catch (const std::exception&) {
+    // Freeing only fails when the device is already lost; the memory goes with it.
+  }
+}
+
+namespace {
+DevicePtr address(const void* p) { return static_cast<DevicePtr>(reinterpret_cast<std::uintptr_t>(p)); }
+}  // namespace
+
+void Context::copy_to_host(void* host_dst, const void* device_src, std::size_t bytes) {
+  set_device(ordinal_);
+  cuda::copy_to_host(host_dst, address(device_src), bytes, stream_);
+}
+
+void Context::copy_from_host(void* device_dst, const void* host_src, std::size_t bytes) {
+  set_device(ordinal_);
+  // From pageable memory (every Array's) the driver stages the bytes before returning, so
+  // the caller may reuse host_src at once, and the stream's queued work is not waited for.
+  cuda::copy_to_device_async(address(device_dst), host_src, bytes, stream_);
+}
+
+void Context::convert(const Array& dst, const Array& src) {
+  if (dst.size() == 0) return;
+  set_device(ordinal_);
+  if (dst.dtype() == src.dtype() && dst.is_contiguous() && src.is_contiguous()) {
+    copy_device_async(address(dst.raw_data()), address(src.raw_data()), dst.nbytes(), stream_);
+    return;
+  }
+  Conversion* conversion;
+  {
+    std::lock_guard lock(mutex_);
+    auto& entry = conversions_[{src.dtype(), dst.dtype(), dst.rank()}];
+    if (!entry) entry = std::make_unique<Conversion>(src.dtype(), dst.dtype(), dst.rank(), ordinal_);
+    conversion = entry.get();
+  }
+  const ConversionCall call(conversion->program, dst, src);
+  conversion->kernels.launch(call.call(), stream_);
+}
+
+void Context::gemm(const DeviceGemm& g) {
+  set_device(ordinal_);
+  // cuBLAS is column-major: the row-major C = op(A) op(B) is C^T = op(B)^T op(A)^T.
+  cuda::gemm(Gemm{.dtype = g.dtype, .transpose_a = g.trans_b, .transpose_b = g.trans_a,
+                  .m = g.n, .n = g.m, .k = g.k, .alpha = g.alpha, .beta = g.beta,
+                  .a = address(g.b), .b = address(g.a), .c = address(g.c),
+                  .lda = g.ldb, .ldb = g.lda, .ldc = g.ldc, .stream = stream_});
+}
+
+void Context::synchronize() { stream_.synchronize(); }
+
+}  // namespace cgvm::cuda

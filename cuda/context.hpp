@@ -1,0 +1,52 @@
+#pragma once
+// A GPU as a DeviceContext (runtime/device.hpp): what device arrays, device functions and
+// shared variables placed on a GPU go through.
+//
+// One context per device and process, made on first use. Its work is ordered on one
+// stream of its own: stream-ordered allocation (cuMemAllocAsync, so freed memory is reused
+// without a device-wide synchronisation), copies, conversions (the op table's cast as a
+// kernel, codegen/conversion.hpp, compiled once per dtype pair and rank) and cuBLAS
+// products. Device functions launch their kernels on the same stream, so nothing waits
+// until a result is copied to the host.
+#include <map>
+#include <memory>
+#include <mutex>
+#include <tuple>
+
+#include "cuda/backend.hpp"
+#include "cuda/device.hpp"
+#include "cuda/program_kernels.hpp"
+#include "runtime/device.hpp"
+
+namespace cgvm::cuda {
+
+class Context final : public DeviceContext {
+ public:
+  // The context of `device`. Throws cgvm::Error ("cuda: CUDA is not available: ...") when
+  // there is no usable GPU, or names the device count when `device` is out of range.
+  static std::shared_ptr<Context> get(int device = 0);
+
+  Device device() const override { return Device::cuda(ordinal_); }
+  void* allocate(std::size_t bytes) override;
+  void release(void* ptr, std::size_t bytes) noexcept override;
+  void copy_to_host(void* host_dst, const void* device_src, std::size_t bytes) override;
+  void copy_from_host(void* device_dst, const void* host_src, std::size_t bytes) override;
+  void convert(const Array& dst, const Array& src) override;
+  void gemm(const DeviceGemm& g) override;
+  void synchronize() override;
+
+  StreamRef stream() const { return stream_.ref(); }
+  const DeviceInfo& info() const { return info_; }
+
+  explicit Context(int device);  // use get()
+
+ private:
+  int ordinal_;
+  DeviceInfo info_;
+  Stream stream_;
+  struct Conversion;
+  std::mutex mutex_;
+  std::map<std::tuple<DType, DType, int>, std::unique_ptr<Conversion>> conversions_;
+};
+
+}  // namespace cgvm::cuda

@@ -1,0 +1,80 @@
+#include "cuda/program_kernels.hpp"
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <vector>
+
+#include "codegen/emit_cuda.hpp"
+#include "cuda/backend.hpp"
+#include "cuda/compile.hpp"
+#include "cuda/module.hpp"
+#include "runtime/log.hpp"
+
+namespace cgvm::cuda {
+
+struct ProgramKernels::Impl {
+  DeviceInfo device;
+  Module module;
+  std::vector<Kernel> kernels;  // by kernel table index
+  double compile_ms = 0;
+  bool from_cache = false;
+};
+
+ProgramKernels::ProgramKernels(const Program& program, int device)
+    : impl_(std::make_unique<Impl>()) {
+  const auto start = std::chrono::steady_clock::now();
+  require();
+  set_device(device);
+  impl_->device = device_info(device);
+  const std::string source = emit_cuda(program);
+  CompileOptions options;
+  options.nvrtc_options = cuda_compile_options();
+  options.program_name = "cgvm_kernels.cu";
+  CudaCode code;
+  try {
+    code = compile_cubin(source, impl_->device.arch(), options);
+  } catch (const Error& e) {
+    // An NVRTC older than the GPU: PTX of the newest architecture it knows would do, but
+    // we cannot tell which that is; compute_80 runs on every GPU since Ampere.
+    warn(fmt::format("cuda: no CUBIN for {} ({}); compiling PTX for compute_80",
+                     impl_->device.arch(), e.what()));
+    code = compile_ptx(source, "compute_80", options);
+  }
+  impl_->from_cache = code.from_cache;
+  impl_->module = Module::load(code);
+  for (const LoopKernel* k : all_kernels(program)) impl_->kernels.push_back(impl_->module.kernel(k->name));
+  impl_->compile_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+}
+
+ProgramKernels::~ProgramKernels() = default;
+
+double ProgramKernels::compile_ms() const { return impl_->compile_ms; }
+bool ProgramKernels::from_cache() const { return impl_->from_cache; }
+
+void ProgramKernels::launch(const KernelCall& call, StreamRef stream) const {
+  std::vector<long long> address(call.data.size());
+  for (std::size_t a = 0; a < address.size(); ++a)
+    address[a] = static_cast<long long>(reinterpret_cast<std::uintptr_t>(call.data[a]));
+  launch(call, address, stream);
+}
+
+void ProgramKernels::launch(const KernelCall& call, std::span<const long long> address,
+                            StreamRef stream) const {
+  const LoopKernel& k = call.kernel;
+  const CudaLaunch plan = plan_cuda_launch(
+      k, call.size, call.stride,
+      {.multiprocessors = impl_->device.multiprocessors,
+       .max_threads_per_block = impl_->device.max_threads_per_block});
+  if (plan.grid == 0) return;
+  std::vector<long long> words = cuda_kernel_parameter(k, plan, call.size, address, call.stride);
+  void* params[] = {words.data(), nullptr};
+  impl_->kernels.at(static_cast<std::size_t>(call.index))
+      .launch({.grid = {static_cast<unsigned>(plan.grid)},
+               .block = {static_cast<unsigned>(plan.block)},
+               .stream = stream},
+              params);
+}
+
+}  // namespace cgvm::cuda

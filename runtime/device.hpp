@@ -1,0 +1,77 @@
+#pragma once
+// Devices, and the memory of devices other than the host.
+//
+// An Array lives on the host or on a device. A device array's Storage holds a device
+// address and the DeviceContext that made it; the context is the only way to its bytes:
+// views (slice, transpose, broadcast, reshape where the layout allows) cost nothing as on
+// the host, copies and conversions run on the device, and anything that reads elements
+// (item, to_vector, printing, allclose) copies them to the host first. Writing through a
+// raw host pointer (data<T>(), set) is an error that says where the array lives.
+//
+// The runtime knows no device API: the CUDA backend (cuda/context.hpp) implements
+// DeviceContext, and tests implement it over host memory with an emulated GPU.
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "runtime/dtype.hpp"
+
+namespace cgvm {
+
+class Array;
+
+struct Device {
+  enum class Kind : std::uint8_t { CPU, CUDA };
+  Kind kind = Kind::CPU;
+  int ordinal = 0;
+
+  static Device cpu() { return {}; }
+  static Device cuda(int ordinal = 0) { return {Kind::CUDA, ordinal}; }
+  // "cpu", "cuda" (device 0) or "cuda:N"; anything else is a cgvm::Error listing them.
+  static Device parse(const std::string& text);
+  bool is_cpu() const { return kind == Kind::CPU; }
+  std::string str() const;  // "cpu", "cuda:0"
+  friend bool operator==(const Device&, const Device&) = default;
+};
+
+// C = alpha op(A) op(B) + beta C on device memory, row-major (runtime/blas.hpp's
+// convention: ld* are row strides in elements). Float32 or Float64.
+struct DeviceGemm {
+  DType dtype = DType::Float32;
+  bool trans_a = false, trans_b = false;
+  std::int64_t m = 0, n = 0, k = 0;
+  double alpha = 1, beta = 0;
+  const void* a = nullptr;
+  std::int64_t lda = 0;
+  const void* b = nullptr;
+  std::int64_t ldb = 0;
+  void* c = nullptr;
+  std::int64_t ldc = 0;
+};
+
+// One device's memory and the work the runtime asks of it. Work is ordered: each call
+// sees the effects of the calls before it (a context keeps one queue, e.g. a CUDA stream),
+// and copy_to_host returns only once the bytes are there.
+class DeviceContext {
+ public:
+  virtual ~DeviceContext() = default;
+  virtual Device device() const = 0;
+
+  // `bytes` of uninitialised device memory (a device address; never dereferenced on the
+  // host). Throws cgvm::Error when the device is out of memory.
+  virtual void* allocate(std::size_t bytes) = 0;
+  // Gives memory back once the work queued before it is done. Must not throw.
+  virtual void release(void* ptr, std::size_t bytes) noexcept = 0;
+
+  virtual void copy_to_host(void* host_dst, const void* device_src, std::size_t bytes) = 0;
+  virtual void copy_from_host(void* device_dst, const void* host_src, std::size_t bytes) = 0;
+  // dst[i...] = cast(src[i...]) for two arrays of the same shape on this device, with any
+  // strides (src's may be 0: a broadcast); the conversion is runtime/cast.hpp's.
+  virtual void convert(const Array& dst, const Array& src) = 0;
+  virtual void gemm(const DeviceGemm& g) = 0;
+  // Waits until the queued work is done.
+  virtual void synchronize() = 0;
+};
+
+}  // namespace cgvm

@@ -1,0 +1,307 @@
+// Device arrays and device functions (api/device.hpp, the device mode of api/executor.hpp),
+// end to end on the emulated GPU of emulated_gpu.hpp, and on a real one when present:
+// arrays moved, viewed, converted and read back; training steps whose weights live on the
+// device, against the same steps on the CPU; the errors a user meets.
+#include <cstdlib>
+#include <string>
+
+#include "cuda_helpers.hpp"
+#include "emulated_gpu.hpp"
+
+namespace cgvm::test {
+namespace {
+
+const Device gpu = Device::cuda();
+
+// Weights of the MLP of mlp_training_graph, as shared variables, and one SGD step over
+// them: returns the function and the variables.
+struct MlpTrainer {
+  std::vector<SharedVar> weights;
+  Function step{nullptr};
+};
+
+MlpTrainer mlp_trainer(Device device, std::uint64_t seed) {
+  Generator gen(seed);
+  MlpTrainer t;
+  t.weights = {shared(Array::normal(gen, {784, 64}, 0, 0.05), "w0"),
+               shared(Array::zeros({64}), "b0"),
+               shared(Array::normal(gen, {64, 10}, 0, 0.1), "w1"),
+               shared(Array::zeros({10}), "b1")};
+  Var x = matrix("x"), labels = vector("labels", int64);
+  Var logits = dot(relu(dot(x, t.weights[0]) + t.weights[1]), t.weights[2]) + t.weights[3];
+  Var loss = categorical_crossentropy(softmax(logits), labels).mean();
+  std::vector<Var> ws(t.weights.begin(), t.weights.end());
+  std::vector<Var> grads = grad(loss, ws);
+  Replacements updates;
+  for (std::size_t i = 0; i < ws.size(); ++i) updates.emplace_back(ws[i], ws[i] - 0.1 * grads[i]);
+  t.step = function({x, labels}, {loss}, {.updates = updates, .device = device});
+  return t;
+}
+
+Array labels_for(std::int64_t batch) {
+  std::vector<std::int64_t> v;
+  for (std::int64_t i = 0; i < batch; ++i) v.push_back((i * 7) % 10);
+  return Array::from_vector(v);
+}
+
+// Runs `steps` SGD steps on the CPU and on `device` from the same start; compares the
+// losses and the weights after.
+void check_mlp_training(Device device, int steps) {
+  MlpTrainer cpu = mlp_trainer(Device::cpu(), 3), dev = mlp_trainer(device, 3);
+  const Array x = Array::uniform(5, {32, 784}), labels = labels_for(32);
+  for (int s = 0; s < steps; ++s) {
+    const Array want = cpu.step(x, labels);
+    const Array got = dev.step(x, labels);
+    CHECK(got.device() == device);
+    INFO("step " << s);
+    CHECK(allclose(got.to_host(), want, 1e-4, 1e-5));
+  }
+  for (std::size_t i = 0; i < cpu.weights.size(); ++i) {
+    INFO("weight " << cpu.weights[i].name());
+    CHECK(dev.weights[i].device() == device);
+    const Array w = dev.weights[i].get_value();
+    CHECK(w.on_host());
+    CHECK(allclose(w, cpu.weights[i].get_value(), 1e-4, 1e-5));
+  }
+}
+
+}  // namespace
+
+TEST_SUITE("cuda") {
+  TEST_CASE("device arrays: moves, views, conversions and reads on the emulated GPU") {
+    ScopedEmulatedGpu emulated;
+    EmulatedGpu& g = emulated.gpu();
+    const Array a = Array::arange(0, 12, 1, DType::Float32).reshape({3, 4});
+    {
+      Array d = to_device(a, gpu);
+      CHECK(d.device() == gpu);
+      CHECK_FALSE(d.on_host());
+      CHECK(g.bytes_from_host == 48);
+      CHECK(to_device(d, gpu).shares_storage(d));  // already there: no copy
+      CHECK(array_equal(d.to_host(), a));
+      CHECK(d.to_host().on_host());
+      CHECK(d.to_string() == a.to_string());
+      CHECK(d.at<float>({2, 1}) == 9.0f);
+      CHECK(d.index(0, 1).index(0, 3).item<double>() == 7.0);
+      CHECK(d.to_vector<int>() == a.to_vector<int>());
+
+      // Views cost nothing; copies and conversions run the conversion kernel.
+      const std::size_t copied = g.bytes_from_host + g.bytes_to_host;
+      Array t = d.transpose();
+      CHECK(t.shares_storage(d));
+      Array tc = t.copy();
+      CHECK(tc.device() == gpu);
+      CHECK(tc.is_contiguous());
+      CHECK(g.bytes_from_host + g.bytes_to_host == copied);
+      CHECK(array_equal(tc.to_host(), a.transpose().copy()));
+      CHECK(array_equal(d.slice(1, 3, 0, -1).astype(DType::Int32).to_host(),
+                        a.slice(1, 3, 0, -1).astype(DType::Int32)));
+      CHECK(array_equal(d.reshape({2, 6}).to_host(), a.reshape({2, 6})));
+      CHECK(array_equal(t.reshape({12}).to_host(), a.transpose().reshape({12})));
+
+      // Writes: assign moves a host value over first, fill and set write on the device.
+      d.slice(1, 1, 3).assign(Array::from_list<double>({-1, -2}));
+      d.index(0, 0).fill(5);
+      d.set<float>({2, 3}, 100.0f);
+      Array want = a.copy();
+      want.slice(1, 1, 3).assign(Array::from_list<double>({-1, -2}));
+      want.index(0, 0).fill(5);
+      want.set<float>({2, 3}, 100.0f);
+      CHECK(array_equal(d.to_host(), want));
+      CHECK(g.conversions > 0);
+
+      // The host cannot address it: typed pointers say so.
+      CHECK_THROWS_WITH_AS(d.data<float>(),
+                           "Array::data: the array (float32[3, 4]) is on cuda:0, where the host "
+                           "cannot address it; to_host() copies it",
+                           Error);
+      // And a device array goes back to where it came from as the same values.
+      CHECK(array_equal(d.to(nullptr), want));
+    }
+    CHECK(g.live_allocations == 0);
+  }
+
+  TEST_CASE("device functions: an MLP trained by SGD on the emulated GPU follows the CPU") {
+    ScopedEmulatedGpu emulated;
+    check_mlp_training(gpu, 3);
+    CHECK(emulated.programs == 1);
+    CHECK(emulated.gpu().products > 0);
+
+    // With the batch on the device, a step copies nothing back: the weights and their
+    // updates stay there, and so does the loss until it is read. What goes over is two
+    // values the host computes from shapes (the class indices, the batch size as a float).
+    MlpTrainer t = mlp_trainer(gpu, 4);
+    const Array x = to_device(Array::uniform(6, {16, 784}), gpu);
+    const Array labels = to_device(labels_for(16), gpu);
+    const Array first = t.step(x, labels);
+    EmulatedGpu& g = emulated.gpu();
+    const std::size_t to_host = g.bytes_to_host, from_host = g.bytes_from_host;
+    const Array second = t.step(x, labels);
+    CHECK(g.bytes_to_host == to_host);
+    CHECK(g.bytes_from_host - from_host == 10 * 8 + 4);
+    CHECK(second.item<float>() < first.item<float>());  // it learns
+  }
+
+  TEST_CASE("device functions: outputs stay on the device until asked for") {
+    ScopedEmulatedGpu emulated;
+    EmulatedGpu& g = emulated.gpu();
+    Var x = matrix("x"), w = matrix("w");
+    Function f = function({x, w}, {tanh(dot(x, w)), (x * 2).sum()}, {.device = gpu});
+    const Array xa = Array::uniform(1, {8, 5}), wa = Array::uniform(2, {5, 6});
+    const Array xd = to_device(xa, gpu), wd = to_device(wa, gpu);
+    const std::size_t before = g.bytes_to_host;
+    Outputs out = f(xd, wd);
+    CHECK(g.bytes_to_host == before);  // nothing came back
+    CHECK(out[0].device() == gpu);
+    CHECK(out[1].device() == gpu);
+    double twice_sum = 0;
+    for (double v : xa.to_double_vector()) twice_sum += 2 * v;
+    CHECK(out[1].item<double>() == doctest::Approx(twice_sum).epsilon(1e-5));
+    const Array want = function({x, w}, {tanh(dot(x, w))})(xa, wa);
+    CHECK(allclose(out[0].to_host(), want, 1e-5, 1e-6));
+    CHECK(g.bytes_to_host == before + 4 + want.nbytes());  // the scalar, then the matrix
+    // Host inputs are taken too (copied over per call).
+    CHECK(allclose(Array(function({x, w}, {tanh(dot(x, w))}, {.device = gpu})(xa, wa)).to_host(),
+                   want, 1e-5, 1e-6));
+    CHECK(f.device() == gpu);
+    CHECK(f.compile_report().device == gpu);
+    CHECK(contains(f.source(), "__global__"));
+    CHECK(contains(f.compile_report().to_string(), "cuda:0 kernels compiled"));
+  }
+
+  TEST_CASE("device functions: an LSTM trained through scan on the emulated GPU matches the CPU") {
+    ScopedEmulatedGpu emulated;
+    const TrainingGraph g = lstm_training_graph(8);
+    const std::vector<Array> values{Array::uniform(11, {5, 3, 4}, -1, 1),
+                                    Array::uniform(12, {3, 8}, -1, 1),
+                                    Array::uniform(13, {3, 8}, -1, 1),
+                                    Array::uniform(14, {4, 32}, -0.5, 0.5),
+                                    Array::uniform(15, {8, 32}, -0.5, 0.5),
+                                    Array::uniform(16, {32}, -0.5, 0.5)};
+    std::vector<Value> inputs(values.begin(), values.end());
+    const Outputs want = function(g.inputs, g.outputs)(inputs);
+    Function f = function(g.inputs, g.outputs, {.device = gpu});
+    const Outputs got = f(inputs);
+    REQUIRE(got.size() == want.size());
+    for (std::size_t i = 0; i < got.size(); ++i) {
+      INFO("output " << i);
+      CHECK(got[i].device() == gpu);
+      CHECK(allclose(got[i].to_host(), want[i], 1e-4, 1e-5));
+    }
+    INFO(f.compile_report().to_string());
+    CHECK(f.compile_report().host_steps.empty());
+
+    // A later call moves its host inputs over and nothing else: no copy either way per
+    // step of the loops (constants were moved once, sizes never leave the host).
+    EmulatedGpu& gpu_state = emulated.gpu();
+    const std::size_t to_host = gpu_state.bytes_to_host, from_host = gpu_state.bytes_from_host;
+    f(inputs);
+    std::size_t input_bytes = 0;
+    for (const Array& v : values) input_bytes += v.nbytes();
+    CHECK(gpu_state.bytes_from_host - from_host == input_bytes);
+    CHECK(gpu_state.bytes_to_host == to_host);
+  }
+
+  TEST_CASE("device functions: what runs on the host is listed and still right") {
+    ScopedEmulatedGpu emulated;
+    Var x = matrix("x"), i = vector("i", int64);
+    Var y = take(x * 2, i, 0).sum(1);
+    Function f = function({x, i}, {y}, {.device = gpu});
+    REQUIRE(f.compile_report().host_steps.size() == 1);
+    CHECK(f.compile_report().host_steps[0].starts_with("take at "));
+    CHECK(contains(f.compile_report().to_string(), "on the host: take at "));
+    const Array xa = Array::uniform(3, {4, 3}), ia = Array::from_list<std::int64_t>({3, 0, 3});
+    CHECK(allclose(Array(f(xa, ia)).to_host(), function({x, i}, {y})(xa, ia), 1e-5, 1e-6));
+  }
+
+  TEST_CASE("shared variables: placed on a device they stay there; values read as host copies") {
+    ScopedEmulatedGpu emulated;
+    SharedVar w = shared(Array::from_list<float>({1, 2, 3}), "w");
+    CHECK(w.device() == Device::cpu());
+    to_device(w, gpu);
+    CHECK(w.device() == gpu);
+    CHECK(w.get_value(/*borrow=*/true).device() == gpu);
+    CHECK(w.get_value().on_host());
+    w.set_value(Array::from_list<float>({4, 5, 6}));  // copied over: it lives there
+    CHECK(w.get_value(/*borrow=*/true).device() == gpu);
+    // A CPU function reads it through a host copy and writes its update back there.
+    Var x = vector("x");
+    Function f = function({x}, {(w * x).sum()}, {.updates = {{w, w + 1}}});
+    CHECK(f(Array::from_list<float>({1, 1, 1}))[0].item<float>() == 15.0f);
+    CHECK(w.device() == gpu);
+    CHECK(w.get_value().to_vector<float>() == std::vector<float>{5, 6, 7});
+    // A device function moves a host variable there for good.
+    SharedVar v = shared(Array::from_list<float>({1, 1}), "v");
+    Function g = function({}, {v.sum()}, {.updates = {{v, v * 3}}, .device = gpu});
+    CHECK(g().size() == 1);
+    CHECK(v.device() == gpu);
+    CHECK(v.get_value().to_vector<float>() == std::vector<float>{3, 3});
+    to_device(v, Device::cpu());
+    CHECK(v.device() == Device::cpu());
+    CHECK(v.get_value(/*borrow=*/true).on_host());
+  }
+
+  TEST_CASE("device errors: device arrays given to host code, bad devices, the interpret mode") {
+    ScopedEmulatedGpu emulated;
+    Var x = vector("x");
+    Function host_f = function({x}, {x + 1}, {.name = "inc"});
+    CHECK_THROWS_WITH_AS(host_f(to_device(Array::ones({3}), gpu)),
+                         "function 'inc': input 0 ('x') is on cuda:0, but the function runs on the "
+                         "host; pass to_host() of it, or make the function with .device = cuda:0",
+                         Error);
+    CHECK_THROWS_WITH_AS(function({x}, {x + 1}, {.mode = Mode::Interpret, .device = gpu}),
+                         doctest::Contains("the interpret mode runs on the host; device cuda:0 "
+                                           "needs Mode::Compiled or Mode::Debug"),
+                         Error);
+    CHECK_THROWS_WITH_AS(Device::parse("gpu0"),
+                         "unknown device 'gpu0': expected \"cpu\", \"cuda\" or \"cuda:N\"", Error);
+    CHECK(Device::parse("cuda:1") == Device::cuda(1));
+    CHECK(Device::parse("cuda") == Device::cuda(0));
+    CHECK(Device::parse("cpu") == Device::cpu());
+    CHECK(Device::cuda(2).str() == "cuda:2");
+  }
+
+#ifdef CGVM_TEST_CUDA_PLUGIN
+  TEST_CASE("device errors: asking for a GPU where there is none says why") {
+    const std::string plugin = fresh_plugin_copy();
+    ScopedCudaEnvironment env({{"CGVM_CUDA_PLUGIN", plugin.c_str()},
+                               {"CGVM_CUDA_DRIVER", CGVM_TEST_FAKE_LIBCUDA}});
+    Var x = vector("x");
+    CHECK_THROWS_WITH_AS(function({x}, {x + 1}, {.device = gpu}),
+                         doctest::Contains("cuda: CUDA is not available: no CUDA device"), Error);
+    CHECK_THROWS_WITH_AS(to_device(Array::ones({2}), gpu),
+                         doctest::Contains("cuda: CUDA is not available"), Error);
+    // Nothing was moved or lost: the CPU path still works.
+    CHECK(Array(function({x}, {x + 1})(Array::ones({2}))).to_vector<float>() ==
+          std::vector<float>{2, 2});
+  }
+
+  TEST_CASE("device arrays through the CUDA backend: a context over the fake driver's memory") {
+    // The real provider, cuda::Context, over a driver whose device memory is host memory:
+    // stream-ordered allocation, copies both ways and device-to-device copies go through
+    // the plugin. (Kernels and cuBLAS need a GPU: the case below.)
+    const std::string plugin = fresh_plugin_copy();
+    ScopedCudaEnvironment env({{"CGVM_CUDA_PLUGIN", plugin.c_str()},
+                               {"CGVM_CUDA_DRIVER", CGVM_TEST_FAKE_LIBCUDA_HOST},
+                               {"CGVM_FAKE_CUDA_DRIVER_VERSION", nullptr}});
+    const Array a = Array::uniform(7, {4, 5});
+    const Array d = to_device(a, gpu);
+    CHECK(d.device() == gpu);
+    CHECK(device_context(gpu) == d.context());  // one context per device
+    CHECK(array_equal(d.to_host(), a));
+    const Array c = d.copy();
+    CHECK_FALSE(c.shares_storage(d));
+    CHECK(array_equal(c.index(0, 2).to_host(), a.index(0, 2)));
+    CHECK(d.at<float>({3, 4}) == a.at<float>({3, 4}));
+    CHECK_THROWS_WITH_AS(to_device(a, Device::cuda(3)),
+                         "cuda: there is no device 3: 1 device(s) found", Error);
+  }
+#endif
+
+  TEST_CASE("device functions on a GPU: an MLP trained by SGD follows the CPU") {
+    CGVM_REQUIRE_GPU_OR_SKIP();
+    check_mlp_training(gpu, 3);
+  }
+}
+
+}  // namespace cgvm::test

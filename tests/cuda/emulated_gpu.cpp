@@ -1,0 +1,110 @@
+#include "emulated_gpu.hpp"
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+#include "codegen/conversion.hpp"
+#include "runtime/blas.hpp"
+#include "support.hpp"
+
+namespace cgvm::test {
+namespace {
+
+constexpr std::uintptr_t kDeviceBit = std::uintptr_t(1) << 62;
+
+void* flip(const void* p) {
+  return reinterpret_cast<void*>(reinterpret_cast<std::uintptr_t>(p) ^ kDeviceBit);
+}
+
+// `call` with its device addresses turned back into host ones, for the emulator.
+void launch_on_host(CudaEmulator& emulator, const KernelCall& call) {
+  std::vector<char*> data(call.data.size());
+  for (std::size_t a = 0; a < data.size(); ++a) data[a] = static_cast<char*>(EmulatedGpu::host(call.data[a]));
+  emulator.launch(KernelCall{call.program, call.kernel, call.index, call.size, data, call.stride});
+}
+
+}  // namespace
+
+void* EmulatedGpu::host(const void* device_address) { return flip(device_address); }
+
+void* EmulatedGpu::allocate(std::size_t bytes) {
+  void* p = std::aligned_alloc(64, (std::max<std::size_t>(bytes, 1) + 63) / 64 * 64);
+  if (!p) throw Error("emulated GPU: out of memory");
+  std::lock_guard lock(mutex_);
+  ++live_allocations;
+  return flip(p);
+}
+
+void EmulatedGpu::release(void* ptr, std::size_t) noexcept {
+  std::free(flip(ptr));
+  std::lock_guard lock(mutex_);
+  --live_allocations;
+}
+
+void EmulatedGpu::copy_to_host(void* host_dst, const void* device_src, std::size_t bytes) {
+  std::memcpy(host_dst, flip(device_src), bytes);
+  bytes_to_host += bytes;
+}
+
+void EmulatedGpu::copy_from_host(void* device_dst, const void* host_src, std::size_t bytes) {
+  std::memcpy(flip(device_dst), host_src, bytes);
+  bytes_from_host += bytes;
+}
+
+void EmulatedGpu::convert(const Array& dst, const Array& src) {
+  CHECK_MESSAGE(dst.device() == device(), "convert: dst is on " << dst.device().str());
+  CHECK_MESSAGE(src.device() == device(), "convert: src is on " << src.device().str());
+  Conversion* c;
+  {
+    std::lock_guard lock(mutex_);
+    ++conversions;
+    auto [it, fresh] = conversions_.try_emplace({src.dtype(), dst.dtype(), dst.rank()});
+    if (fresh) {
+      it->second.program = conversion_program(src.dtype(), dst.dtype(), dst.rank());
+      it->second.emulator = std::make_unique<CudaEmulator>(it->second.program);
+    }
+    c = &it->second;
+  }
+  const ConversionCall call(c->program, dst, src);
+  launch_on_host(*c->emulator, call.call());
+}
+
+void EmulatedGpu::gemm(const DeviceGemm& g) {
+  ++products;
+  if (g.dtype == DType::Float32)
+    blas::gemm(g.trans_a, g.trans_b, g.m, g.n, g.k, static_cast<float>(g.alpha),
+               static_cast<const float*>(flip(g.a)), g.lda, static_cast<const float*>(flip(g.b)),
+               g.ldb, static_cast<float>(g.beta), static_cast<float*>(flip(g.c)), g.ldc);
+  else if (g.dtype == DType::Float64)
+    blas::gemm(g.trans_a, g.trans_b, g.m, g.n, g.k, g.alpha, static_cast<const double*>(flip(g.a)),
+               g.lda, static_cast<const double*>(flip(g.b)), g.ldb, g.beta,
+               static_cast<double*>(flip(g.c)), g.ldc);
+  else
+    FAIL("emulated GPU: gemm of " << dtype_name(g.dtype));
+}
+
+KernelLauncher emulated_kernels(const Program& program) {
+  auto emulator = std::make_shared<CudaEmulator>(program);
+  return [emulator](const KernelCall& call) { launch_on_host(*emulator, call); };
+}
+
+ScopedEmulatedGpu::ScopedEmulatedGpu() {
+  saved_ = detail::replace_cuda_provider(DeviceProvider{
+      .context = [gpu = gpu_](int ordinal) -> std::shared_ptr<DeviceContext> {
+        if (ordinal != 0) throw Error("emulated GPU: there is only device 0");
+        return gpu;
+      },
+      .kernels = [this](const Program& program, const std::shared_ptr<DeviceContext>&,
+                        double*) {
+        ++programs;
+        return emulated_kernels(program);
+      },
+  });
+}
+
+ScopedEmulatedGpu::~ScopedEmulatedGpu() { detail::replace_cuda_provider(std::move(saved_)); }
+
+}  // namespace cgvm::test

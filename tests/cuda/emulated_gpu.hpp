@@ -1,0 +1,68 @@
+#pragma once
+// A GPU emulated on the CPU, so that CI runs device functions end to end: device arrays,
+// the device executor, shared variables placed on a device, scan on a device.
+//
+// Memory is host memory, but the addresses handed out are the host's with bit 62 flipped:
+// non-canonical on x86-64, so host code that dereferences device memory by mistake
+// faults at once, as it would with a real GPU, instead of passing. Kernels run the emitted
+// CUDA through CudaEmulator (threads as fibers); conversions run the conversion program
+// a real GPU runs (codegen/conversion.hpp); products use host BLAS. It counts the bytes
+// copied each way and the live allocations, so tests can check what moved.
+#include <map>
+#include <memory>
+#include <mutex>
+#include <tuple>
+
+#include "cgvm.hpp"
+#include "cuda_emulator.hpp"
+
+namespace cgvm::test {
+
+class EmulatedGpu final : public DeviceContext {
+ public:
+  Device device() const override { return Device::cuda(0); }
+  void* allocate(std::size_t bytes) override;
+  void release(void* ptr, std::size_t bytes) noexcept override;
+  void copy_to_host(void* host_dst, const void* device_src, std::size_t bytes) override;
+  void copy_from_host(void* device_dst, const void* host_src, std::size_t bytes) override;
+  void convert(const Array& dst, const Array& src) override;
+  void gemm(const DeviceGemm& g) override;
+  void synchronize() override {}
+
+  // The host address behind a device address.
+  static void* host(const void* device_address);
+
+  std::size_t bytes_to_host = 0, bytes_from_host = 0;
+  long long live_allocations = 0;
+  int conversions = 0, products = 0;
+
+ private:
+  struct Conversion {
+    Program program;
+    std::unique_ptr<CudaEmulator> emulator;
+  };
+  std::mutex mutex_;
+  std::map<std::tuple<DType, DType, int>, Conversion> conversions_;
+};
+
+// Launches a Program's kernels on the emulated GPU (device addresses in the call).
+KernelLauncher emulated_kernels(const Program& program);
+
+// While it lives, Device::cuda() is the emulated GPU for function(), to_device and
+// device_context; the real provider comes back after.
+class ScopedEmulatedGpu {
+ public:
+  ScopedEmulatedGpu();
+  ~ScopedEmulatedGpu();
+  ScopedEmulatedGpu(const ScopedEmulatedGpu&) = delete;
+  ScopedEmulatedGpu& operator=(const ScopedEmulatedGpu&) = delete;
+  EmulatedGpu& gpu() { return *gpu_; }
+  const std::shared_ptr<EmulatedGpu>& context() const { return gpu_; }
+  int programs = 0;  // kernel programs compiled for it
+
+ private:
+  std::shared_ptr<EmulatedGpu> gpu_ = std::make_shared<EmulatedGpu>();
+  DeviceProvider saved_;
+};
+
+}  // namespace cgvm::test
