@@ -126,13 +126,22 @@ const Array& Executor::on_device(const Program& p, std::vector<Array>& values, i
   return value = value.to(context_);
 }
 
-void Executor::run_kernel_on_host(const Program& p, const Step& step,
-                                  std::vector<Array>& values) const {
+namespace {
+
+// What the interpreter gives for a kernel step's results, on host copies of its operands.
+std::vector<Array> interpret(const Program& p, const Step& step, const std::vector<Array>& values) {
   Bindings bindings;
-  for (int v : step.inputs) bindings.emplace_back(p.values[v], values[v]);
+  for (int v : step.inputs) bindings.emplace_back(p.values[v], values[v].to_host());
   std::vector<Var> results;
   for (int v : step.outputs) results.push_back(p.values[v]);
-  std::vector<Array> outs = evaluate(results, bindings);
+  return evaluate(results, bindings);
+}
+
+}  // namespace
+
+void Executor::run_kernel_on_host(const Program& p, const Step& step,
+                                  std::vector<Array>& values) const {
+  std::vector<Array> outs = interpret(p, step, values);
   for (std::size_t i = 0; i < outs.size(); ++i) values[step.outputs[i]] = std::move(outs[i]);
 }
 
@@ -304,11 +313,7 @@ void Executor::run_program(const Program& p, std::vector<Array>& values, Slots& 
       run_eval(p, step, values);
     }
     if (check && step.kind == Step::Kind::Kernel) {
-      Bindings bindings;
-      for (int v : step.inputs) bindings.emplace_back(p.values[v], values[v].to_host());
-      std::vector<Var> results;
-      for (int v : step.outputs) results.push_back(p.values[v]);
-      std::vector<Array> want = evaluate(results, bindings);
+      std::vector<Array> want = interpret(p, step, values);
       for (std::size_t i = 0; i < want.size(); ++i) {
         std::string where;
         if (close_enough(values[step.outputs[i]], want[i], where)) continue;
@@ -317,7 +322,7 @@ void Executor::run_program(const Program& p, std::vector<Array>& values, Slots& 
         std::vector<std::string> nodes;
         for (const Node* kn : k.nodes)
           nodes.push_back(fmt::format("{} at {}", kn->op().name, format_location(kn->location())));
-        const Node& n = *results[i].node();
+        const Node& n = *p.values[step.outputs[i]].node();
         throw_error(n.op().name,
                     fmt::format("debug mode: compiled kernel {} differs from the interpreter: {}; "
                                 "the kernel computes {}",

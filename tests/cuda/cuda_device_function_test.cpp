@@ -211,7 +211,11 @@ TEST_SUITE("cuda") {
     CHECK(f.compile_report().host_steps[0].starts_with("take at "));
     CHECK(contains(f.compile_report().to_string(), "on the host: take at "));
     const Array xa = Array::uniform(3, {4, 3}), ia = Array::from_list<std::int64_t>({3, 0, 3});
-    CHECK(allclose(Array(f(xa, ia)).to_host(), function({x, i}, {y})(xa, ia), 1e-5, 1e-6));
+    const Array want = function({x, i}, {y})(xa, ia);
+    CHECK(allclose(Array(f(xa, ia)).to_host(), want, 1e-5, 1e-6));
+    // The debug mode checks every device kernel against the interpreter as on the host.
+    Function checked = function({x, i}, {y}, {.mode = Mode::Debug, .device = gpu});
+    CHECK(allclose(Array(checked(xa, ia)).to_host(), want, 1e-5, 1e-6));
   }
 
   TEST_CASE("shared variables: placed on a device they stay there; values read as host copies") {
