@@ -1,12 +1,12 @@
 #pragma once
-// Copies on a device: dst[i...] = cast(src[i...]) for two strided arrays of one shape, the
-// DeviceContext::convert that Array::copy, astype and assign use there (runtime/device.hpp).
+// Copies and accumulations on a device: the work DeviceContext::convert and ::accumulate
+// do (runtime/device.hpp) for Array::copy, astype, assign and an inc_subtensor's update.
 //
-// The kernel is the op table's cast lowered as a map over `rank` dims of unknown size, so a
-// device converts exactly as the host does (runtime/cast.hpp), and the CUDA emitter needs
-// nothing of its own for it. A device keeps one such program per (from, to, rank) and
-// launches its one kernel with the call below.
-#include <memory>
+// Each is an op of the table lowered as one map kernel over `rank` dims of unknown size
+// (cast for a conversion, add or logical_or for an accumulation), so a device computes
+// exactly what the host does (runtime/cast.hpp, the ops' scalar rules) and the CUDA emitter
+// needs nothing of its own. A device keeps one program per dtypes and rank and launches
+// its one kernel with an ElementwiseCall.
 #include <vector>
 
 #include "codegen/program.hpp"
@@ -14,14 +14,18 @@
 
 namespace cgvm {
 
-// One map kernel: operand 0 the source, result 0 the destination, loop dim d = axis d.
+// dst = cast(src): input 0 is src.
 Program conversion_program(DType from, DType to, int rank);
+// dst = dst + src (logical or for bool; integers wrap): input 0 is dst, input 1 src. The
+// kernel writes each element of dst after reading it, so dst may be its own result.
+Program accumulation_program(DType dtype, int rank);
 
-// The launch of `program`'s kernel for dst = cast(src): sizes and strides from the arrays,
-// their addresses (device addresses for device arrays). Holds the spans the call points to.
-class ConversionCall {
+// The launch of such a program's kernel: `inputs` bound to the program's inputs in order,
+// the result written into `dst` (all of one shape; device addresses for device arrays).
+// Holds the sizes, addresses and strides the KernelCall points to.
+class ElementwiseCall {
  public:
-  ConversionCall(const Program& program, const Array& dst, const Array& src);
+  ElementwiseCall(const Program& program, const Array& dst, const std::vector<Array>& inputs);
   KernelCall call() const;
 
  private:

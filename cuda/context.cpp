@@ -10,12 +10,20 @@
 
 namespace cgvm::cuda {
 
-struct Context::Conversion {
-  Conversion(DType from, DType to, int rank, int device)
-      : program(conversion_program(from, to, rank)), kernels(program, device) {}
+struct Context::CopyKernel {
+  CopyKernel(Program p, int device) : program(std::move(p)), kernels(program, device) {}
   Program program;
   ProgramKernels kernels;
 };
+
+const Context::CopyKernel& Context::copy_kernel(bool accumulation, DType to, DType from, int rank) {
+  std::lock_guard lock(mutex_);
+  auto& entry = copy_kernels_[{accumulation, to, from, rank}];
+  if (!entry)
+    entry = std::make_unique<CopyKernel>(
+        accumulation ? accumulation_program(to, rank) : conversion_program(from, to, rank), ordinal_);
+  return *entry;
+}
 
 std::shared_ptr<Context> Context::get(int device) {
   require();
@@ -73,15 +81,15 @@ void Context::convert(const Array& dst, const Array& src) {
     copy_device_async(address(dst.raw_data()), address(src.raw_data()), dst.nbytes(), stream_);
     return;
   }
-  Conversion* conversion;
-  {
-    std::lock_guard lock(mutex_);
-    auto& entry = conversions_[{src.dtype(), dst.dtype(), dst.rank()}];
-    if (!entry) entry = std::make_unique<Conversion>(src.dtype(), dst.dtype(), dst.rank(), ordinal_);
-    conversion = entry.get();
-  }
-  const ConversionCall call(conversion->program, dst, src);
-  conversion->kernels.launch(call.call(), stream_);
+  const CopyKernel& k = copy_kernel(false, dst.dtype(), src.dtype(), dst.rank());
+  k.kernels.launch(ElementwiseCall(k.program, dst, {src}).call(), stream_);
+}
+
+void Context::accumulate(const Array& dst, const Array& src) {
+  if (dst.size() == 0) return;
+  set_device(ordinal_);
+  const CopyKernel& k = copy_kernel(true, dst.dtype(), src.dtype(), dst.rank());
+  k.kernels.launch(ElementwiseCall(k.program, dst, {dst, src}).call(), stream_);
 }
 
 void Context::gemm(const DeviceGemm& g) {

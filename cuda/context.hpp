@@ -6,7 +6,7 @@
 // stream of its own: stream-ordered allocation (cuMemAllocAsync, so freed memory is reused
 // without a device-wide synchronisation), copies, conversions (the op table's cast as a
 // kernel, codegen/conversion.hpp, compiled once per dtype pair and rank) and cuBLAS
-// products. Device functions launch their kernels on the same stream, so nothing waits
+// products, and accumulations (add as a kernel). Device functions launch their kernels on the same stream, so nothing waits
 // until a result is copied to the host.
 #include <map>
 #include <memory>
@@ -32,6 +32,7 @@ class Context final : public DeviceContext {
   void copy_to_host(void* host_dst, const void* device_src, std::size_t bytes) override;
   void copy_from_host(void* device_dst, const void* host_src, std::size_t bytes) override;
   void convert(const Array& dst, const Array& src) override;
+  void accumulate(const Array& dst, const Array& src) override;
   void gemm(const DeviceGemm& g) override;
   void synchronize() override;
 
@@ -44,9 +45,12 @@ class Context final : public DeviceContext {
   int ordinal_;
   DeviceInfo info_;
   Stream stream_;
-  struct Conversion;
+  // The elementwise kernels of convert and accumulate, compiled on first use, by (is an
+  // accumulation, dtype of dst, dtype of src, rank).
+  struct CopyKernel;
+  const CopyKernel& copy_kernel(bool accumulation, DType to, DType from, int rank);
   std::mutex mutex_;
-  std::map<std::tuple<DType, DType, int>, std::unique_ptr<Conversion>> conversions_;
+  std::map<std::tuple<bool, DType, DType, int>, std::unique_ptr<CopyKernel>> copy_kernels_;
 };
 
 }  // namespace cgvm::cuda

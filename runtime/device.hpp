@@ -69,6 +69,9 @@ class DeviceContext {
   // dst[i...] = cast(src[i...]) for two arrays of the same shape on this device, with any
   // strides (src's may be 0: a broadcast); the conversion is runtime/cast.hpp's.
   virtual void convert(const Array& dst, const Array& src) = 0;
+  // dst[i...] += src[i...] (logical or for bool; integers wrap), one dtype, one shape; dst
+  // has no two elements at one address.
+  virtual void accumulate(const Array& dst, const Array& src) = 0;
   virtual void gemm(const DeviceGemm& g) = 0;
   // Waits until the queued work is done.
   virtual void synchronize() = 0;

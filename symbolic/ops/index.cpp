@@ -203,6 +203,7 @@ const OpDef& inc_subtensor_op() {
         grads[1] = sum_to_shape(region_of(a, 2, g), a.input(1).type(), a.loc());
         return grads;
       },
+      .on_device = any_device,
   };
   return def;
 }

@@ -213,6 +213,10 @@ Array broadcast_update(const TensorType& y_type, const Array& y, const Shape& re
 void accumulate(const Array& dst, const Array& src) {
   CGVM_ASSERT(dst.dtype() == src.dtype() && dst.shape() == src.shape(),
               "accumulate needs equal dtypes and shapes");
+  if (!dst.on_host()) {
+    dst.context()->accumulate(dst, src.to(dst.context()));
+    return;
+  }
   visit_dtype(dst.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
     T* d = static_cast<T*>(dst.raw_data());

@@ -72,7 +72,8 @@ std::string index_type_problem(const TensorType& indices);
 void check_update_type(const TensorType& y, const TensorType& region, const FailFn& fail);
 Array broadcast_update(const TensorType& y_type, const Array& y, const Shape& region,
                        const FailFn& fail);
-// dst += src elementwise; same dtype, src already broadcast to dst's shape.
+// dst += src elementwise; same dtype, src already broadcast to dst's shape. On a device, the
+// device accumulates (runtime/device.hpp).
 void accumulate(const Array& dst, const Array& src);
 
 }  // namespace cgvm::index_detail

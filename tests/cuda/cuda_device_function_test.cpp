@@ -218,6 +218,30 @@ TEST_SUITE("cuda") {
     CHECK(allclose(Array(checked(xa, ia)).to_host(), want, 1e-5, 1e-6));
   }
 
+  TEST_CASE("device functions: region updates and their gradients run on the device") {
+    ScopedEmulatedGpu emulated;
+    Var x = matrix("x"), y = row("y"), n = matrix("n", int32), b = matrix("b", bool_);
+    Var updated = inc_subtensor(x(slice(1, 3)), y);  // y broadcast down the rows
+    Var set = set_subtensor(x(slice(), 0), y(0, 0) * 2);
+    Var cost = (x(slice(0, 2), slice(1, 3)) * x(slice(0, 2), slice(1, 3))).sum();
+    std::vector<Var> outputs{updated, set, grad(cost, x), inc_subtensor(n(1), n(0)),
+                             inc_subtensor(b(0), b(1))};
+    Function f = function({x, y, n, b}, outputs, {.device = gpu});
+    CHECK(f.compile_report().host_steps.empty());
+    const Array xa = Array::uniform(1, {4, 3}), ya = Array::uniform(2, {1, 3});
+    const Array na = Array::from_list<std::int32_t>({2147483647, -3, 5, 1, 2, 3}, {2, 3});
+    const Array ba = Array::from_list<bool>({true, false, false, false, true, false}, {2, 3});
+    const Outputs want = function({x, y, n, b}, outputs)(xa, ya, na, ba);
+    const Outputs got = f(xa, ya, na, ba);
+    for (std::size_t i = 0; i < want.size(); ++i) {
+      INFO("output " << i);
+      CHECK(got[i].device() == gpu);
+      CHECK(allclose(got[i].to_host(), want[i], 1e-6, 1e-7));
+      if (!is_float(want[i].dtype())) CHECK(array_equal(got[i].to_host(), want[i]));
+    }
+    CHECK(emulated.gpu().accumulations > 0);
+  }
+
   TEST_CASE("shared variables: placed on a device they stay there; values read as host copies") {
     ScopedEmulatedGpu emulated;
     SharedVar w = shared(Array::from_list<float>({1, 2, 3}), "w");

@@ -54,22 +54,30 @@ void EmulatedGpu::copy_from_host(void* device_dst, const void* host_src, std::si
   bytes_from_host += bytes;
 }
 
-void EmulatedGpu::convert(const Array& dst, const Array& src) {
-  CHECK_MESSAGE(dst.device() == device(), "convert: dst is on " << dst.device().str());
-  CHECK_MESSAGE(src.device() == device(), "convert: src is on " << src.device().str());
-  Conversion* c;
+void EmulatedGpu::run_copy_kernel(bool accumulation, const Array& dst,
+                                  const std::vector<Array>& inputs) {
+  CHECK_MESSAGE(dst.device() == device(), "dst is on " << dst.device().str());
+  for (const Array& a : inputs) CHECK_MESSAGE(a.device() == device(), "an input is on " << a.device().str());
+  const DType from = inputs.back().dtype();
+  CopyKernel* k;
   {
     std::lock_guard lock(mutex_);
-    ++conversions;
-    auto [it, fresh] = conversions_.try_emplace({src.dtype(), dst.dtype(), dst.rank()});
+    ++(accumulation ? accumulations : conversions);
+    auto [it, fresh] = copy_kernels_.try_emplace({accumulation, dst.dtype(), from, dst.rank()});
     if (fresh) {
-      it->second.program = conversion_program(src.dtype(), dst.dtype(), dst.rank());
+      it->second.program = accumulation ? accumulation_program(dst.dtype(), dst.rank())
+                                        : conversion_program(from, dst.dtype(), dst.rank());
       it->second.emulator = std::make_unique<CudaEmulator>(it->second.program);
     }
-    c = &it->second;
+    k = &it->second;
   }
-  const ConversionCall call(c->program, dst, src);
-  launch_on_host(*c->emulator, call.call());
+  launch_on_host(*k->emulator, ElementwiseCall(k->program, dst, inputs).call());
+}
+
+void EmulatedGpu::convert(const Array& dst, const Array& src) { run_copy_kernel(false, dst, {src}); }
+
+void EmulatedGpu::accumulate(const Array& dst, const Array& src) {
+  run_copy_kernel(true, dst, {dst, src});
 }
 
 void EmulatedGpu::gemm(const DeviceGemm& g) {

@@ -26,6 +26,7 @@ class EmulatedGpu final : public DeviceContext {
   void copy_to_host(void* host_dst, const void* device_src, std::size_t bytes) override;
   void copy_from_host(void* device_dst, const void* host_src, std::size_t bytes) override;
   void convert(const Array& dst, const Array& src) override;
+  void accumulate(const Array& dst, const Array& src) override;
   void gemm(const DeviceGemm& g) override;
   void synchronize() override {}
 
@@ -34,15 +35,17 @@ class EmulatedGpu final : public DeviceContext {
 
   std::size_t bytes_to_host = 0, bytes_from_host = 0;
   long long live_allocations = 0;
-  int conversions = 0, products = 0;
+  int conversions = 0, accumulations = 0, products = 0;
 
  private:
-  struct Conversion {
+  struct CopyKernel {
     Program program;
     std::unique_ptr<CudaEmulator> emulator;
   };
+  // As cuda::Context: by (is an accumulation, dtype of dst, dtype of src, rank).
+  void run_copy_kernel(bool accumulation, const Array& dst, const std::vector<Array>& inputs);
   std::mutex mutex_;
-  std::map<std::tuple<DType, DType, int>, Conversion> conversions_;
+  std::map<std::tuple<bool, DType, DType, int>, CopyKernel> copy_kernels_;
 };
 
 // Launches a Program's kernels on the emulated GPU (device addresses in the call).
