@@ -10,8 +10,8 @@ namespace {
 
 DeviceProvider cuda_provider() {
   return {
-      .context = [](int ordinal) -> std::shared_ptr<DeviceContext> {
-        return cuda::Context::get(ordinal);
+      .context = [](int ordinal, const std::source_location& loc) -> std::shared_ptr<DeviceContext> {
+        return cuda::Context::get(ordinal, loc);
       },
       .kernels = [](const Program& program, const std::shared_ptr<DeviceContext>& context,
                     double* compile_ms) -> KernelLauncher {
@@ -48,13 +48,17 @@ DeviceProvider provider(Device::Kind kind) {
 
 }  // namespace detail
 
-std::shared_ptr<DeviceContext> device_context(Device device) {
+std::shared_ptr<DeviceContext> device_context(Device device, std::source_location loc) {
   if (device.is_cpu()) return nullptr;
-  return detail::provider(device.kind).context(device.ordinal);
+  return detail::provider(device.kind).context(device.ordinal, loc);
 }
 
-Array to_device(const Array& a, Device device) { return a.to(device_context(device)); }
+Array to_device(const Array& a, Device device, std::source_location loc) {
+  return a.to(device_context(device, loc));
+}
 
-void to_device(const SharedVar& v, Device device) { v.state()->place(device_context(device)); }
+void to_device(const SharedVar& v, Device device, std::source_location loc) {
+  v.state()->place(device_context(device, loc));
+}
 
 }  // namespace cgvm

@@ -13,6 +13,7 @@
 // then: a program that never asks for a device never loads cuBLAS or NVRTC.
 #include <functional>
 #include <memory>
+#include <source_location>
 
 #include "codegen/program.hpp"
 #include "runtime/array.hpp"
@@ -21,18 +22,24 @@
 
 namespace cgvm {
 
-// The context of `device`, one per device and process; nullptr for the CPU.
-std::shared_ptr<DeviceContext> device_context(Device device);
+// The context of `device`, one per device and process; nullptr for the CPU. Errors name
+// the caller's line.
+std::shared_ptr<DeviceContext> device_context(
+    Device device, std::source_location loc = std::source_location::current());
 // A copy of `a` on `device` (`a` itself when it is already there).
-Array to_device(const Array& a, Device device);
+Array to_device(const Array& a, Device device,
+                std::source_location loc = std::source_location::current());
 // Moves the variable's value to `device`; it lives there from now on (shared.hpp).
-void to_device(const SharedVar& v, Device device);
+void to_device(const SharedVar& v, Device device,
+               std::source_location loc = std::source_location::current());
 
-// How a kind of device is reached: its contexts, and what compiles a Program's kernels
+// How a kind of device is reached: its contexts (errors at the given user's line), and
+// what compiles a Program's kernels
 // for it and launches them (device addresses in the KernelCall, ordered on the context's
 // queue). `compile_ms`, when not null, receives the time compiling took.
 struct DeviceProvider {
-  std::function<std::shared_ptr<DeviceContext>(int ordinal)> context;
+  std::function<std::shared_ptr<DeviceContext>(int ordinal, const std::source_location& loc)>
+      context;
   std::function<KernelLauncher(const Program& program,
                                const std::shared_ptr<DeviceContext>& context,
                                double* compile_ms)>

@@ -234,7 +234,7 @@ class GraphCache {
 
 // The compiled path of the recipe: optimize -> lower -> emit -> compile -> bind, with the
 // first and third skipped on a graph-cache hit.
-void compile(Function::Impl& f) {
+void compile(Function::Impl& f, const std::source_location& loc) {
   using clock = std::chrono::steady_clock;
   const std::string dump_dir = options().dump_dir;
   FunctionReport& r = f.report;
@@ -281,7 +281,7 @@ void compile(Function::Impl& f) {
     f.executor = std::make_shared<Executor>(std::move(program), std::move(module));
   } else {
     const DeviceProvider provider = detail::provider(f.device.kind);
-    DeviceBackend backend{.context = provider.context(f.device.ordinal)};
+    DeviceBackend backend{.context = provider.context(f.device.ordinal, loc)};
     if (r.kernels > 0) backend.launch = provider.kernels(program, backend.context, &r.device_compile_ms);
     f.executor = std::make_shared<Executor>(std::move(program), std::move(backend));
     r.host_steps = f.executor->host_steps();
@@ -354,7 +354,7 @@ Function function(const std::vector<Var>& inputs, const std::vector<Var>& output
     if (is_constant(node->output(0))) impl->constants.push_back(*constant_value(node->output(0)));
   }
   impl->graph = std::move(graph);
-  if (impl->mode != Mode::Interpret) compile(*impl);
+  if (impl->mode != Mode::Interpret) compile(*impl, loc);
   return Function(std::move(impl));
 }
 

@@ -25,11 +25,12 @@ const Context::CopyKernel& Context::copy_kernel(bool accumulation, DType to, DTy
   return *entry;
 }
 
-std::shared_ptr<Context> Context::get(int device) {
-  require();
+std::shared_ptr<Context> Context::get(int device, const std::source_location& where) {
+  require(where);
   const int count = device_count();
   if (device < 0 || device >= count)
-    throw Error(fmt::format("cuda: there is no device {}: {} device(s) found", device, count));
+    throw_error("cuda", fmt::format("there is no device {}: {} device(s) found", device, count),
+                where);
   // Per plugin instance too: after detail::reload_plugin() (tests) a device is reached
   // through another driver, and a context made through the old one must not be handed out.
   static std::mutex mutex;

@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <source_location>
 #include <tuple>
 
 #include "cuda/backend.hpp"
@@ -22,9 +23,11 @@ namespace cgvm::cuda {
 
 class Context final : public DeviceContext {
  public:
-  // The context of `device`. Throws cgvm::Error ("cuda: CUDA is not available: ...") when
-  // there is no usable GPU, or names the device count when `device` is out of range.
-  static std::shared_ptr<Context> get(int device = 0);
+  // The context of `device`. Throws cgvm::Error ("cuda: CUDA is not available: ...", at
+  // `where`: the user's line) when there is no usable GPU, or names the device count when
+  // `device` is out of range.
+  static std::shared_ptr<Context> get(
+      int device = 0, const std::source_location& where = std::source_location::current());
 
   Device device() const override { return Device::cuda(ordinal_); }
   void* allocate(std::size_t bytes) override;

@@ -202,6 +202,33 @@ TEST_SUITE("cuda") {
     CHECK(gpu_state.bytes_to_host == to_host);
   }
 
+  TEST_CASE("device functions: while loops, symbolic step counts and backward scans") {
+    ScopedEmulatedGpu emulated;
+    // until: the stack grows on the device past its first rows (a while loop's stacks
+    // start at 64 rows), and the condition is read back each step.
+    Var start = vector("start"), xs = matrix("xs"), k = scalar("k", int64);
+    Var grow = scan(
+        [](const StepArgs& v) {
+          Var next = v[0] * 1.5;
+          return StepResult({next}, next.sum() > 1e12);
+        },
+        {.outputs_info = {start}, .n_steps = 200})[0];
+    Var backwards = scan([](const StepArgs& v) { return v[0] + v[1]; },
+                         {.sequences = {xs}, .outputs_info = {start}, .go_backwards = true})[0];
+    Var counted = scan([](const StepArgs& v) { return v[0] * 2; },
+                       {.outputs_info = {start}, .n_steps = k})[0];
+    const std::vector<Var> inputs{start, xs, k}, outputs{grow, backwards, counted};
+    const Array s0 = Array::from_list<float>({1, 2}), xa = Array::uniform(4, {5, 2});
+    const Outputs want = function(inputs, outputs)(s0, xa, 3);
+    const Outputs got = function(inputs, outputs, {.device = gpu})(s0, xa, 3);
+    CHECK(want[0].shape(0) > 64);
+    for (std::size_t i = 0; i < want.size(); ++i) {
+      INFO("output " << i);
+      CHECK(got[i].device() == gpu);
+      CHECK(allclose(got[i].to_host(), want[i], 1e-5, 1e-6));
+    }
+  }
+
   TEST_CASE("device functions: what runs on the host is listed and still right") {
     ScopedEmulatedGpu emulated;
     Var x = matrix("x"), i = vector("i", int64);
@@ -295,8 +322,15 @@ TEST_SUITE("cuda") {
     ScopedCudaEnvironment env({{"CGVM_CUDA_PLUGIN", plugin.c_str()},
                                {"CGVM_CUDA_DRIVER", CGVM_TEST_FAKE_LIBCUDA}});
     Var x = vector("x");
-    CHECK_THROWS_WITH_AS(function({x}, {x + 1}, {.device = gpu}),
-                         doctest::Contains("cuda: CUDA is not available: no CUDA device"), Error);
+    // The error names the user's line, not the library's.
+    int line = 0;
+    try {
+      line = __LINE__, function({x}, {x + 1}, {.device = gpu});
+      FAIL("function() made a GPU function without a GPU");
+    } catch (const Error& e) {
+      CHECK(contains(e.what(), "cuda: CUDA is not available: no CUDA device"));
+      CHECK(contains(e.what(), fmt::format("cuda_device_function_test.cpp:{}", line)));
+    }
     CHECK_THROWS_WITH_AS(to_device(Array::ones({2}), gpu),
                          doctest::Contains("cuda: CUDA is not available"), Error);
     // Nothing was moved or lost: the CPU path still works.
@@ -321,8 +355,14 @@ TEST_SUITE("cuda") {
     CHECK_FALSE(c.shares_storage(d));
     CHECK(array_equal(c.index(0, 2).to_host(), a.index(0, 2)));
     CHECK(d.at<float>({3, 4}) == a.at<float>({3, 4}));
-    CHECK_THROWS_WITH_AS(to_device(a, Device::cuda(3)),
-                         "cuda: there is no device 3: 1 device(s) found", Error);
+    int line = 0;
+    try {
+      line = __LINE__, to_device(a, Device::cuda(3));
+      FAIL("to_device found a device 3");
+    } catch (const Error& e) {
+      CHECK(contains(e.what(), "cuda: there is no device 3: 1 device(s) found\n  at "));
+      CHECK(contains(e.what(), fmt::format("cuda_device_function_test.cpp:{}", line)));
+    }
   }
 #endif
 

@@ -101,8 +101,9 @@ KernelLauncher emulated_kernels(const Program& program) {
 
 ScopedEmulatedGpu::ScopedEmulatedGpu() {
   saved_ = detail::replace_cuda_provider(DeviceProvider{
-      .context = [gpu = gpu_](int ordinal) -> std::shared_ptr<DeviceContext> {
-        if (ordinal != 0) throw Error("emulated GPU: there is only device 0");
+      .context = [gpu = gpu_](int ordinal, const std::source_location& loc)
+          -> std::shared_ptr<DeviceContext> {
+        if (ordinal != 0) throw_error("emulated GPU", "there is only device 0", loc);
         return gpu;
       },
       .kernels = [this](const Program& program, const std::shared_ptr<DeviceContext>&,
