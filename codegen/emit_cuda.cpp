@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <map>
 
 #include "codegen/kernel_writer.hpp"
 #include "codegen/prelude.hpp"
@@ -91,6 +92,8 @@ class CudaKernelEmitter : public KernelWriter {
   int size_word(int d) const { return 1 + d; }
   int data_word(int a) const { return 1 + k_.num_dims + a; }
   int stride_word(int a, int d) const { return 1 + k_.num_dims + num_args_ + a * k_.num_dims + d; }
+  int splits_word() const { return cuda_param_words(k_) - 2; }
+  int scratch_word() const { return cuda_param_words(k_) - 1; }
 
   void declare_args() {
     declare_sizes([this](int d) { return fmt::format("params.w[{}]", size_word(d)); });
@@ -180,6 +183,7 @@ class CudaKernelEmitter : public KernelWriter {
   }
 
   void reduction_kernel() {
+    int reductions = 0;
     for (std::size_t i = 0; i < k_.nodes.size(); ++i)
       if (is_reduction(static_cast<int>(i))) {
         // Block mode: one slot per warp; column mode: one per thread (blocks of at most
@@ -187,28 +191,42 @@ class CudaKernelEmitter : public KernelWriter {
         line("__shared__ {} shared{}[{}];", node_type(static_cast<int>(i)), i, kColumnBlock);
         if (k_.nodes[i]->op().emit_reduce(*k_.nodes[i]).propagate_nan)
           line("__shared__ bool shared_nan{}[{}];", i, kColumnBlock);
+        partial_slot_[static_cast<int>(i)] = reductions++;
       }
-    // Per mode: how many outer points a block takes per round, which of them this thread
-    // has, and which inner points it reduces (emit_cuda.hpp).
+    // Per mode: the work items (outer points; in mode 3 an outer point's share of the
+    // reduced points), how many a block takes per round, which of them this thread has,
+    // and which reduced points it reduces (emit_cuda.hpp).
     line("const int mode = (int)params.w[0];");
     line("const long long outer_total = {};", extent(k_.outer));
     line("const long long inner_total = {};", extent(k_.inner));
-    line("const long long group = mode == 0 ? (long long)blockDim.x : mode == 1 ? 1 : {};", kWarp);
-    line("const long long member = mode == 0 ? (long long)threadIdx.x : mode == 1 ? 0 : "
-         "threadIdx.x % {};", kWarp);
-    line("const long long inner_first = mode == 0 ? 0 : mode == 1 ? (long long)threadIdx.x : "
-         "threadIdx.x / {};", kWarp);
-    line("const long long inner_step = mode == 0 ? 1 : mode == 1 ? (long long)blockDim.x : "
-         "blockDim.x / {};", kWarp);
+    line("const long long splits = params.w[{}];", splits_word());
+    line("char* const scratch = (char*)params.w[{}];", scratch_word());
+    line("const long long chunk = (inner_total + splits - 1) / splits;");
+    line("const long long items = mode == 3 ? outer_total * splits : outer_total;");
+    line("const long long group = mode == 0 || mode == 4 ? (long long)blockDim.x : "
+         "mode == 2 ? {} : 1;", kWarp);
+    line("const long long member = mode == 0 || mode == 4 ? (long long)threadIdx.x : "
+         "mode == 2 ? threadIdx.x % {} : 0;", kWarp);
     // Every thread of a block runs the same rounds, so the barriers of the block reductions
-    // are reached by all of them; a thread past the last outer point computes point 0 again
-    // (valid memory) and stores nothing.
-    open_block("for (long long round = blockIdx.x; round * group < outer_total; round += gridDim.x)");
-    line("const bool active = round * group + member < outer_total;");
-    line("const long long outer = active ? round * group + member : 0;");
+    // are reached by all of them; a thread past the last item computes item 0 again (valid
+    // memory) and stores nothing.
+    open_block("for (long long round = blockIdx.x; round * group < items; round += gridDim.x)");
+    line("const bool active = round * group + member < items;");
+    line("const long long item = active ? round * group + member : 0;");
+    line("const long long outer = mode == 3 ? item / splits : item;");
+    line("const long long split = mode == 3 ? item - outer * splits : 0;");
+    line("const long long inner_first = mode == 0 ? 0 : mode == 1 ? (long long)threadIdx.x : "
+         "mode == 2 ? threadIdx.x / {} : mode == 3 ? split * chunk + threadIdx.x : 0;", kWarp);
+    line("const long long split_end = (split + 1) * chunk;");
+    line("const long long inner_end = mode == 3 ? (split_end < inner_total ? split_end : "
+         "inner_total) : mode == 4 ? 0 : inner_total;");
+    line("const long long inner_step = mode == 0 ? 1 : mode == 1 || mode == 3 ? "
+         "(long long)blockDim.x : blockDim.x / {};", kWarp);
     enter_outer_point("outer");
     for (std::size_t i = 0; i < k_.nodes.size(); ++i)
       if (is_reduction(static_cast<int>(i))) reduction_pass(static_cast<int>(i));
+    // Mode 3 only leaves its partials in the scratch memory.
+    open_block("if (mode != 3)");
     const std::vector<int> full = full_results();
     if (!full.empty()) {
       open_block("if (active)");
@@ -217,10 +235,12 @@ class CudaKernelEmitter : public KernelWriter {
       close_block();
       close_block();
     }
-    // One thread per outer point writes it: any in mode 0, the first in mode 1, the first
-    // row in mode 2.
+    // One thread per outer point writes it: any in modes 0 and 4, the first in mode 1, the
+    // first row in mode 2.
     store_outer_results(fmt::format(
-        "active && (mode == 0 || (mode == 1 ? threadIdx.x == 0 : threadIdx.x < {}))", kWarp));
+        "active && (mode == 0 || mode == 4 || (mode == 1 ? threadIdx.x == 0 : threadIdx.x < {}))",
+        kWarp));
+    close_block();
   }
 
   // `acc` (and `nan`) combined across the warp: lane 0 ends with the warp's value.
@@ -246,7 +266,7 @@ class CudaKernelEmitter : public KernelWriter {
     const std::string x = input_expr(r, 0);
     line("{} {} = {};", type, acc, init);
     if (e.propagate_nan) line("bool {} = false;", nan);
-    open_block("for (long long inner = inner_first; inner < inner_total; inner += inner_step)");
+    open_block("for (long long inner = inner_first; inner < inner_end; inner += inner_step)");
     at_inner_point("inner", [&](const IndexFn& index) {
       emit_points(nodes, index);
       if (src < 0) {  // the reduction reads an operand directly
@@ -257,7 +277,20 @@ class CudaKernelEmitter : public KernelWriter {
       if (e.propagate_nan) line("{} |= {} != {};", nan, x, x);
     });
     close_block();
-    open_block("if (mode == 1)");
+    // Mode 3's partial, and mode 4's combination of them: 16 bytes per reduction and item,
+    // the accumulator first, its NaN flag at byte 8.
+    auto partial = [&](const std::string& item) {
+      return fmt::format("(scratch + ({} * outer_total * splits + {}) * 16)", partial_slot_.at(r), item);
+    };
+    open_block("if (mode == 4)");
+    open_block("for (long long s = 0; s < splits; ++s)");
+    line("const char* const slot = {};", partial("outer * splits + s"));
+    line("const {} other = *(const {}*)slot;", type, type);
+    line("{} = {};", acc, reduce_step(e, acc, "other"));
+    if (e.propagate_nan) line("{} = {} | *(const bool*)(slot + 8);", nan, nan);
+    close_block();
+    close_block();
+    open_block("if (mode == 1 || mode == 3)");
     // Each warp's value to shared memory, the first warp combines them, and every thread
     // reads the block's value.
     warp_combine(e, type, acc, nan);
@@ -283,6 +316,11 @@ class CudaKernelEmitter : public KernelWriter {
     if (e.propagate_nan) line("{} = {}[0];", nan, shared_nan);
     // The next outer point writes the shared slots again.
     line("__syncthreads();");
+    open_block("if (mode == 3 && active && threadIdx.x == 0)");
+    line("char* const slot = {};", partial("item"));
+    line("*({}*)slot = {};", type, acc);
+    if (e.propagate_nan) line("*(bool*)(slot + 8) = {};", nan);
+    close_block();
     close_block();
     open_block("if (mode == 2)");
     // Each row's partial to shared memory; the first row folds the others in and every
@@ -306,6 +344,8 @@ class CudaKernelEmitter : public KernelWriter {
     close_block();
     define_reduction(r, e, acc, nan);
   }
+
+  std::map<int, int> partial_slot_;  // reduction node -> its place among the kernel's reductions
 };
 
 }  // namespace
@@ -325,7 +365,7 @@ std::vector<std::string> cuda_compile_options() {
 
 int cuda_param_words(const LoopKernel& kernel) {
   const int args = static_cast<int>(kernel.operands.size() + kernel.results.size());
-  return 1 + kernel.num_dims + args + args * kernel.num_dims;
+  return 1 + kernel.num_dims + args + args * kernel.num_dims + 2;
 }
 
 std::string emit_cuda(const Program& program) {
@@ -341,15 +381,52 @@ std::string emit_cuda(const Program& program) {
 std::vector<long long> cuda_kernel_parameter(const LoopKernel& kernel, const CudaLaunch& launch,
                                              std::span<const long long> size,
                                              std::span<const long long> address,
-                                             std::span<const long long> stride) {
+                                             std::span<const long long> stride,
+                                             long long scratch) {
   std::vector<long long> words{launch.mode};
   words.insert(words.end(), size.begin(), size.end());
   words.insert(words.end(), address.begin(), address.end());
   words.insert(words.end(), stride.begin(), stride.end());
+  words.push_back(launch.splits);
+  words.push_back(scratch);
   if (static_cast<int>(words.size()) != cuda_param_words(kernel))
     throw InternalError(fmt::format("{}: {} parameter words, the kernel takes {}", kernel.name,
                                     words.size(), cuda_param_words(kernel)));
   return words;
+}
+
+std::vector<CudaLaunch> cuda_passes(const CudaLaunch& plan) {
+  if (plan.mode != 3) return {plan};
+  CudaLaunch final_pass = plan;
+  final_pass.mode = 4;
+  final_pass.grid = plan.final_grid;
+  final_pass.block = plan.final_block;
+  return {plan, final_pass};
+}
+
+bool cuda_splittable(const LoopKernel& kernel) {
+  if (!kernel.reduces) return false;
+  auto walks_inner = [&](const KernelArg& a) {
+    return std::ranges::any_of(a.dims, [&](int d) { return std::ranges::find(kernel.inner, d) != kernel.inner.end(); });
+  };
+  if (std::ranges::any_of(kernel.results, walks_inner)) return false;
+  // Reduction i reads reduction j when j is among the nodes i's inputs come from.
+  const int n = static_cast<int>(kernel.nodes.size());
+  auto is_reduction = [&](int i) { return static_cast<bool>(kernel.nodes[i]->op().emit_reduce); };
+  for (int i = 0; i < n; ++i) {
+    if (!is_reduction(i)) continue;
+    std::vector<int> stack(kernel.sources[i].begin(), kernel.sources[i].end());
+    std::vector<bool> seen(static_cast<std::size_t>(n), false);
+    while (!stack.empty()) {
+      const int j = stack.back();
+      stack.pop_back();
+      if (j < 0 || seen[j]) continue;
+      seen[j] = true;
+      if (is_reduction(j)) return false;
+      stack.insert(stack.end(), kernel.sources[j].begin(), kernel.sources[j].end());
+    }
+  }
+  return true;
 }
 
 CudaLaunch plan_cuda_launch(const LoopKernel& kernel, std::span<const long long> size,
@@ -381,7 +458,23 @@ CudaLaunch plan_cuda_launch(const LoopKernel& kernel, std::span<const long long>
   const bool rows = !kernel.inner.empty() && unit_stride(kernel.inner.back());
   const bool columns = !kernel.outer.empty() && unit_stride(kernel.outer.back());
   const bool few_outputs = outer < 4LL * kWarp * std::max(1, device.multiprocessors);
-  if (inner > kWarp && !rows && columns && outer >= kWarp) {
+  const int sms = std::max(1, device.multiprocessors);
+  const int split_block = std::min(256, max_block);
+  // Each block of a split takes at least 4 points per thread; enough splits for 4 blocks
+  // per multiprocessor in all.
+  const long long splits = std::min((inner + 4LL * split_block - 1) / (4LL * split_block),
+                                    std::max(1LL, 4LL * sms / outer));
+  if (outer < 2LL * sms && splits >= 2 && cuda_splittable(kernel)) {
+    launch.mode = 3;
+    launch.block = split_block;
+    launch.splits = splits;
+    launch.grid = std::min(max_grid, outer * splits);
+    int reductions = 0;
+    for (const Node* n : kernel.nodes) reductions += n->op().emit_reduce ? 1 : 0;
+    launch.scratch_bytes = static_cast<std::size_t>(reductions * outer * splits * 16);
+    launch.final_block = static_cast<int>(std::min<long long>(split_block, (outer + kWarp - 1) / kWarp * kWarp));
+    launch.final_grid = (outer + launch.final_block - 1) / launch.final_block;
+  } else if (inner > kWarp && !rows && columns && outer >= kWarp) {
     // Columns: a warp of neighbouring outer points, rows of threads splitting the reduced
     // points between them.
     launch.mode = 2;

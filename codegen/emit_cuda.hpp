@@ -15,11 +15,14 @@
 //   w[0]                 the mode of a reduction kernel (plan_cuda_launch chooses): 0 a
 //                        thread per outer point, 1 a block per outer point, 2 a warp of
 //                        neighbouring outer points per block, its rows of threads
-//                        splitting the reduced points
+//                        splitting the reduced points, 3 and 4 the two passes of a split
+//                        reduction
 //   w[1 .. 1+D)          the extent of each loop dim
 //   w[1+D .. 1+D+A)      the device address of each arg: operands, then results
 //   w[1+D+A .. +A*D)     [a * D + d]: arg a's element stride along dim d, 0 where it does not
 //                        walk it
+//   w[W-2], w[W-1]       a split reduction's splits per outer point and the device address
+//                        of its scratch memory (1 and 0 otherwise)
 // Compile with cuda_compile_options().
 //
 // Map kernels run a grid-stride loop over every point (all dims flattened, the last one
@@ -30,7 +33,14 @@
 // softmax, row sums). Mode 2: a block takes 32 neighbouring outer points, one per lane, and
 // its rows of threads split the reduced points, combined in shared memory (sums down
 // columns: bias gradients, softmax over axis 0), so that a warp reads consecutive
-// addresses. Blocks are a multiple of 32 threads, at most 256 in mode 2.
+// addresses. Modes 3 and 4 split a reduction to fewer outputs than the device has
+// multiprocessors (a full sum, a norm) over many blocks: in mode 3 each block reduces one
+// outer point's share of the reduced points, as in mode 1, and leaves the value in the
+// scratch memory; mode 4, a second launch, takes a thread per outer point, combines the
+// shares and stores the results. Only kernels whose results are all per outer point and
+// whose reductions do not read one another are split. Blocks are a multiple of 32 threads,
+// at most 256 in mode 2.
+#include <cstddef>
 #include <span>
 #include <string>
 #include <string_view>
@@ -67,7 +77,21 @@ struct CudaLaunch {
   long long grid = 0;  // blocks; 0: nothing to run (an empty extent)
   int block = 0;       // threads per block, a multiple of 32
   int mode = 0;        // w[0]
+  long long splits = 1;  // modes 3 and 4: blocks sharing each outer point's reduction
+  // Mode 3: the device memory both passes share (the launcher allocates it), and the
+  // second pass (mode 4).
+  std::size_t scratch_bytes = 0;
+  long long final_grid = 0;
+  int final_block = 0;
 };
+
+// The launches one call takes, in order: `plan` itself, or for a split reduction (mode 3)
+// the partial pass then the final one (mode 4), both with the same scratch memory.
+std::vector<CudaLaunch> cuda_passes(const CudaLaunch& plan);
+
+// Whether plan_cuda_launch may split the kernel's reductions (modes 3 and 4): its results
+// are all per outer point, and no reduction reads another's value.
+bool cuda_splittable(const LoopKernel& kernel);
 
 // Grid, block and mode for one launch. `size` holds the extent of each loop dim, `stride`
 // the args' strides as in the parameter ([a * D + d]).
@@ -75,11 +99,13 @@ CudaLaunch plan_cuda_launch(const LoopKernel& kernel, std::span<const long long>
                             std::span<const long long> stride, const CudaDeviceShape& device);
 
 // The kernel's parameter for one launch, as laid out above: `launch.mode`, `size`, the args'
-// device addresses (`address`, operands then results), `stride`. Throws InternalError when
-// the parts do not add up to cuda_param_words(kernel).
+// device addresses (`address`, operands then results), `stride`, `launch.splits` and the
+// scratch memory's address. Throws InternalError when the parts do not add up to
+// cuda_param_words(kernel).
 std::vector<long long> cuda_kernel_parameter(const LoopKernel& kernel, const CudaLaunch& launch,
                                              std::span<const long long> size,
                                              std::span<const long long> address,
-                                             std::span<const long long> stride);
+                                             std::span<const long long> stride,
+                                             long long scratch = 0);
 
 }  // namespace cgvm

@@ -51,19 +51,21 @@ TEST_CASE("emit_cuda: one __global__ function per kernel, its parameter sized fo
   Program p = lower_as_written({x, y}, {tanh(x) * y});
   REQUIRE(p.kernels.size() == 1);
   const LoopKernel& k = p.kernels[0];
-  // mode, 2 dims, 3 args (x, y, the result), 3 x 2 strides.
-  CHECK(cuda_param_words(k) == 1 + 2 + 3 + 6);
+  // mode, 2 dims, 3 args (x, y, the result), 3 x 2 strides, splits and scratch memory.
+  CHECK(cuda_param_words(k) == 1 + 2 + 3 + 6 + 2);
   const std::string source = emit_cuda(p);
   CHECK(source.starts_with(std::string(cuda_prelude())));
-  CHECK(source.find("struct cgk0_params { long long w[12]; };") != std::string::npos);
+  CHECK(source.find("struct cgk0_params { long long w[14]; };") != std::string::npos);
   CHECK(source.find("extern \"C\" __global__ void cgk0(const cgk0_params params)") !=
         std::string::npos);
   CHECK(source.find("cgm::tanh") != std::string::npos);
-  // One launch's parameter: mode, sizes, addresses, strides; a wrong count is our bug.
+  // One launch's parameter: mode, sizes, addresses, strides, splits, scratch memory; a wrong
+  // count is our bug.
   const std::vector<long long> size{5, 7}, address{100, 200, 300}, stride{7, 1, 7, 1, 7, 1};
   const CudaLaunch launch{.grid = 1, .block = 64, .mode = 0};
   CHECK(cuda_kernel_parameter(k, launch, size, address, stride) ==
-        std::vector<long long>{0, 5, 7, 100, 200, 300, 7, 1, 7, 1, 7, 1});
+        std::vector<long long>{0, 5, 7, 100, 200, 300, 7, 1, 7, 1, 7, 1, 1, 0});
+  CHECK(cuda_kernel_parameter(k, {.mode = 3, .splits = 9}, size, address, stride, 4096).back() == 4096);
   CHECK_THROWS_AS(cuda_kernel_parameter(k, launch, size, {address.data(), 2}, stride),
                   InternalError);
   // A map kernel has no barrier.
@@ -79,7 +81,7 @@ TEST_CASE("emit_cuda: a row softmax reduces with shuffles and shared memory, NaN
   CHECK(source.find("cgvm_shfl_down(") != std::string::npos);
   CHECK(source.find("__syncthreads();") != std::string::npos);
   CHECK(source.find("const int mode = (int)params.w[0];") != std::string::npos);
-  CHECK(source.find("if (mode == 1)") != std::string::npos);  // the block reduction
+  CHECK(source.find("if (mode == 1 || mode == 3)") != std::string::npos);  // block reductions
   CHECK(source.find("if (mode == 2)") != std::string::npos);  // the column reduction
 }
 
@@ -122,16 +124,40 @@ TEST_CASE("emit_cuda: launch plans") {
     CHECK(l.block == 256);
     CHECK(l.grid == 512 / 32);
     CHECK(plan(p.kernels[0], {512, 1000000}).grid == 32 * 132);  // capped; the rounds loop
-    // Fewer columns than a warp: a block per column instead.
-    CHECK(plan(p.kernels[0], {100000, 8}).mode == 1);
+    // Fewer columns than a warp: blocks per column instead (few outputs: split).
+    CHECK(plan(p.kernels[0], {100000, 8}).mode == 3);
     // Short columns: a thread per column.
     CHECK(plan(p.kernels[0], {20, 512}).mode == 0);
   }
-  SUBCASE("everything into one value: one block") {
+  SUBCASE("everything into one value: split over the device, then combined") {
     Var v = vector("v");
     Program p = lower_as_written({v}, {v.sum()});
+    REQUIRE(cuda_splittable(p.kernels[0]));
     CudaLaunch l = plan(p.kernels[0], {1 << 20});
-    CHECK(l.mode == 1);
-    CHECK(l.grid == 1);
+    CHECK(l.mode == 3);
+    CHECK(l.block == 256);
+    CHECK(l.splits == 4 * 132);  // four blocks per multiprocessor
+    CHECK(l.grid == 4 * 132);
+    CHECK(l.scratch_bytes == 4 * 132 * 16);
+    const std::vector<CudaLaunch> passes = cuda_passes(l);
+    REQUIRE(passes.size() == 2);
+    CHECK(passes[1].mode == 4);
+    CHECK(passes[1].grid == 1);
+    CHECK(passes[1].block == 32);
+    CHECK(cuda_passes(plan(p.kernels[0], {1000})).size() == 1);  // too short to split: mode 1
+    // Each block takes at least 4 points per thread: 2^12 points make 4 splits.
+    CHECK(plan(p.kernels[0], {1 << 12}).splits == 4);
+  }
+  SUBCASE("split only where every result is per outer point") {
+    Var x = matrix("x"), v = vector("v");
+    // A softmax row's last kernel stores per point: one row stays in one block.
+    Program softmax_row = lower_as_written({x}, {softmax(x)});
+    CHECK_FALSE(cuda_splittable(softmax_row.kernels.back()));
+    CHECK(plan(softmax_row.kernels.back(), {1, 1 << 20}).mode == 1);
+    // Two independent reductions and what follows them: split.
+    Program range = lower_as_written({v}, {v.max() - v.min()});
+    REQUIRE(range.kernels.size() == 1);
+    CHECK(cuda_splittable(range.kernels[0]));
+    CHECK(plan(range.kernels[0], {1 << 20}).scratch_bytes == 2 * 4 * 132 * 16);
   }
 }

@@ -214,26 +214,30 @@ void CudaEmulator::launch(const KernelCall& call) {
   const LoopKernel& k = call.kernel;
   const CudaLaunch plan = plan_cuda_launch(k, call.size, call.stride, kEmulatedDevice);
   if (plan.grid == 0) return;
-  modes_.insert(plan.mode);
-  // The "device" addresses are the host's.
+  // The "device" addresses are the host's; so is a split reduction's scratch memory.
   std::vector<long long> addresses;
   for (char* p : call.data) addresses.push_back(reinterpret_cast<long long>(p));
-  const std::vector<long long> words =
-      cuda_kernel_parameter(k, plan, call.size, addresses, call.stride);
+  std::vector<char> scratch(plan.scratch_bytes);
 
   EmulatedKernel* kernel = impl_->kernels.at(static_cast<std::size_t>(call.index));
   std::lock_guard lock(launch_mutex);
-  scheduler = &impl_->scheduler;
-  block_dim = {static_cast<unsigned>(plan.block), 1, 1};
-  grid_dim = {static_cast<unsigned>(plan.grid), 1, 1};
-  for (long long b = 0; b < plan.grid; ++b) {
-    Block block(plan.block);
-    current_block = &block;
-    block_index = {static_cast<unsigned>(b), 0, 0};
-    run_fibers(plan.block, [&] { kernel(words.data()); });
+  for (const CudaLaunch& pass : cuda_passes(plan)) {
+    modes_.insert(pass.mode);
+    const std::vector<long long> words =
+        cuda_kernel_parameter(k, pass, call.size, addresses, call.stride,
+                              reinterpret_cast<long long>(scratch.data()));
+    scheduler = &impl_->scheduler;
+    block_dim = {static_cast<unsigned>(pass.block), 1, 1};
+    grid_dim = {static_cast<unsigned>(pass.grid), 1, 1};
+    for (long long b = 0; b < pass.grid; ++b) {
+      Block block(pass.block);
+      current_block = &block;
+      block_index = {static_cast<unsigned>(b), 0, 0};
+      run_fibers(pass.block, [&] { kernel(words.data()); });
+    }
+    current_block = nullptr;
+    scheduler = nullptr;
   }
-  current_block = nullptr;
-  scheduler = nullptr;
 }
 
 }  // namespace cgvm::test
