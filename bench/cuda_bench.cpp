@@ -9,12 +9,21 @@
 // Each figure is the median over --reps repetitions of 20 back-to-back launches timed with
 // CUDA events (no host round trip inside). The kernels come from the same lowering as
 // function() (no optimizer passes: the expression as written, fused into one kernel).
+//
+// Then whole device functions (function(..., {.device = Device::cuda()})), at batch 128 and
+// 512, each call followed by a synchronisation (a training loop that reads its loss every
+// step); bench/torch_gpu.py times the same models in PyTorch on the same GPU:
+//   mlp step     bench/mlp_model.hpp's 784-512-512-10 MLP: loss, gradients, SGD updates of
+//                the shared weights (all on the device), the batch already on the device
+//   lstm train   rnn_bench's LSTM (input 128, hidden 256, 50 steps): the loss sum(hs) and
+//                its gradients w.r.t. wx, wh, b, every input already on the device
 // Without a usable GPU it says why and exits 0.
 //
 //   cuda_bench [--reps 11] [--quick]
 #include <cgvm.hpp>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <vector>
 
@@ -25,6 +34,7 @@
 #include "cuda/device.hpp"
 #include "cuda/module.hpp"
 #include "harness.hpp"
+#include "mlp_model.hpp"
 #include "optimizer/fuse_kernels.hpp"
 
 using namespace cgvm;
@@ -99,6 +109,53 @@ double time_on_device(F&& issue, const bench::Config& config, cuda::Stream& stre
   return bench::summarize(per_launch).median;
 }
 
+// Milliseconds per call of `step` (followed by a synchronisation), the median.
+template <class F>
+double ms_per_step(F&& step, const bench::Config& config) {
+  const std::shared_ptr<DeviceContext> gpu = device_context(Device::cuda());
+  return bench::measure([&] { step(); gpu->synchronize(); }, config).median * 1e3;
+}
+
+void mlp_step(std::int64_t batch, const bench::Config& config) {
+  const bench::MlpData data = bench::make_mlp_data(42, batch);
+  const bench::MlpStep s = bench::build_mlp_step(data);
+  const Device gpu = Device::cuda();
+  Function f = function({s.x, s.labels}, {s.loss}, {.updates = s.updates, .device = gpu});
+  const Array x = to_device(data.x, gpu), labels = to_device(data.labels, gpu);
+  const double ms = ms_per_step([&] { f(x, labels); }, config);
+  std::printf("%-12s batch %4lld %10.3f ms per step  (loss after: %.4f)\n", "mlp step",
+              static_cast<long long>(batch), ms, Array(f(x, labels)).item<double>());
+}
+
+void lstm_train(std::int64_t batch, const bench::Config& config) {
+  const std::int64_t steps = 50, input = 128, hidden = 256, g = 4 * hidden;
+  Var xs = tensor3("xs"), h0 = matrix("h0"), c0 = matrix("c0");
+  Var wx = matrix("wx"), wh = matrix("wh"), b = vector("b");
+  auto cell = [hidden](const StepArgs& v) -> StepResult {
+    Var pre = dot(v[0], v[3]) + dot(v[1], v[4]) + v[5];
+    auto gate = [&](std::int64_t k) { return pre(slice(), slice(k * hidden, (k + 1) * hidden)); };
+    Var c = sigmoid(gate(1)) * v[2] + sigmoid(gate(0)) * tanh(gate(2));
+    return std::vector<Var>{sigmoid(gate(3)) * tanh(c), c};
+  };
+  Var hs = scan(cell, {.sequences = {xs}, .outputs_info = {h0, c0},
+                       .non_sequences = {wx, wh, b}, .name = "lstm"})[0];
+  Var loss = hs.sum();
+  std::vector<Var> outputs{loss};
+  for (const Var& d : grad(loss, std::vector<Var>{wx, wh, b})) outputs.push_back(d);
+  const Device gpu = Device::cuda();
+  Function f = function({xs, h0, c0, wx, wh, b}, outputs, {.device = gpu});
+  Generator gen(7);
+  const double k = 1.0 / std::sqrt(static_cast<double>(hidden));
+  std::vector<Value> args;
+  for (const Array& a : {Array::normal(gen, {steps, batch, input}), Array::zeros({batch, hidden}),
+                         Array::zeros({batch, hidden}), Array::uniform(gen, {input, g}, -k, k),
+                         Array::uniform(gen, {hidden, g}, -k, k), Array::uniform(gen, {g}, -k, k)})
+    args.emplace_back(to_device(a, gpu));
+  const double ms = ms_per_step([&] { f(args); }, config);
+  std::printf("%-12s batch %4lld %10.3f ms per step  (%s)\n", "lstm train",
+              static_cast<long long>(batch), ms, f.compile_report().to_string().c_str());
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -164,5 +221,8 @@ int main(int argc, char** argv) {
   std::printf("%-12s %10.3f ms  %8.1f GB/s  %.0f%% of copy (mode %d, grid %lld x %d)\n",
               "softmax", sm_time * 1e3, sm_bw / 1e9, 100 * sm_bw / copy_bw, sm.plan.mode,
               sm.plan.grid, sm.plan.block);
+
+  for (std::int64_t batch : {128, 512}) mlp_step(batch, config);
+  for (std::int64_t batch : {128, 512}) lstm_train(batch, config);
   return 0;
 }

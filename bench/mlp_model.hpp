@@ -23,8 +23,9 @@ struct MlpData {
   cgvm::Array labels;                // int64 [batch], uniform over the 10 classes
 };
 
-inline MlpData make_mlp_data(std::uint64_t seed = 42) {
+inline MlpData make_mlp_data(std::uint64_t seed = 42, std::int64_t batch = 128) {
   MlpData d;
+  d.batch = batch;
   cgvm::Generator gen(seed);
   for (std::size_t i = 0; i + 1 < d.sizes.size(); ++i) {
     double bound = 1.0 / std::sqrt(static_cast<double>(d.sizes[i]));

@@ -82,7 +82,10 @@ void fiber_entry() {
 // Runs `body` on `threads` fibers to the end.
 void run_fibers(int threads, const std::function<void()>& body) {
   scheduler->body = body;
-  scheduler->fibers.resize(static_cast<std::size_t>(threads));
+  // Fibers (and their stacks) are kept for the next block: a launch of fewer threads uses
+  // the first ones.
+  if (scheduler->fibers.size() < static_cast<std::size_t>(threads))
+    scheduler->fibers.resize(static_cast<std::size_t>(threads));
   for (int t = 0; t < threads; ++t) {
     Fiber& f = scheduler->fibers[static_cast<std::size_t>(t)];
     f.index = {static_cast<unsigned>(t), 0, 0};
