@@ -2,8 +2,11 @@
 // the 8x8 handwritten digits shipped in examples/data (see its README for provenance).
 //
 //   example_mlp_digits [--epochs N] [--expect-accuracy A] [--data path/to/digits.npz]
+//                      [--device cpu|cuda|cuda:N]
 //
-// With the defaults (40 epochs) the held-out accuracy is about 97%.
+// With the defaults (40 epochs) the held-out accuracy is about 97%. With --device cuda the
+// training and evaluation functions run on a GPU: the data and the weights are moved there
+// once, and only the losses and accuracies come back.
 #include <cgvm.hpp>
 
 #include <cstdlib>
@@ -17,15 +20,17 @@ using namespace cgvm;
 #define CGVM_EXAMPLES_DATA_DIR "examples/data"
 #endif
 
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
   int epochs = 40;
   double expect_accuracy = 0;
   std::string data = std::string(CGVM_EXAMPLES_DATA_DIR) + "/digits.npz";
+  Device device = Device::cpu();
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string flag = argv[i];
     if (flag == "--epochs") epochs = std::atoi(argv[i + 1]);
     else if (flag == "--expect-accuracy") expect_accuracy = std::atof(argv[i + 1]);
     else if (flag == "--data") data = argv[i + 1];
+    else if (flag == "--device") device = Device::parse(argv[i + 1]);
   }
 
   // Shuffle with a fixed seed, scale pixels 0..16 to 0..1; 1500 images train, 297 test.
@@ -43,8 +48,9 @@ int main(int argc, char** argv) {
   auto prepare = function({pixels, classes, perm},
                           {cast(take(pixels, perm), float32) / 16, take(classes, perm)});
   auto shuffled = prepare(images, labels, Array::from_vector(order));
-  Array train_x = shuffled[0].slice(0, 0, n_train), test_x = shuffled[0].slice(0, n_train, n);
-  Array train_y = shuffled[1].slice(0, 0, n_train), test_y = shuffled[1].slice(0, n_train, n);
+  const Array all_x = to_device(shuffled[0], device), all_y = to_device(shuffled[1], device);
+  Array train_x = all_x.slice(0, 0, n_train), test_x = all_x.slice(0, n_train, n);
+  Array train_y = all_y.slice(0, 0, n_train), test_y = all_y.slice(0, n_train, n);
 
   // Parameters, initialised with a fixed seed.
   auto w1 = shared(Array::normal(1, {64, 64}, 0, 0.125), "w1");
@@ -67,8 +73,11 @@ int main(int argc, char** argv) {
   for (std::size_t i = 0; i < params.size(); ++i)
     updates.emplace_back(params[i], params[i] - learning_rate * grads[i]);
 
-  auto train_step = function({x, t}, {loss}, {.updates = updates, .name = "train_step"});
-  auto evaluate_model = function({x, t}, {loss, accuracy}, {.name = "evaluate"});
+  auto train_step =
+      function({x, t}, {loss}, {.updates = updates, .name = "train_step", .device = device});
+  auto evaluate_model = function({x, t}, {loss, accuracy}, {.name = "evaluate", .device = device});
+  for (const std::string& step : evaluate_model.compile_report().host_steps)
+    std::cout << "evaluate runs on the host: " << step << "\n";
 
   double test_accuracy = 0;
   for (int epoch = 1; epoch <= epochs; ++epoch) {
@@ -89,4 +98,13 @@ int main(int argc, char** argv) {
     return 1;
   }
   return 0;
+}
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const Error& e) {  // a bad flag, or no GPU for --device cuda: say so
+    std::cerr << "example_mlp_digits: " << e.what() << "\n";
+    return 1;
+  }
 }
