@@ -4,9 +4,10 @@
 // An Array lives on the host or on a device. A device array's Storage holds a device
 // address and the DeviceContext that made it; the context is the only way to its bytes:
 // views (slice, transpose, broadcast, reshape where the layout allows) cost nothing as on
-// the host, copies and conversions run on the device, and anything that reads elements
-// (item, to_vector, printing, allclose) copies them to the host first. Writing through a
-// raw host pointer (data<T>(), set) is an error that says where the array lives.
+// the host, copies and conversions run on the device, anything that reads elements
+// (item, at, to_vector, printing, allclose) copies them to the host first, and set writes
+// one element over. Asking for a typed host pointer (data<T>()) is an error that says
+// where the array lives.
 //
 // The runtime knows no device API: the CUDA backend (cuda/context.hpp) implements
 // DeviceContext, and tests implement it over host memory with an emulated GPU.
