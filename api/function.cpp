@@ -373,8 +373,9 @@ Outputs Function::operator()(const std::vector<Value>& values) const {
       throw Error(fmt::format("{}: input {} ({}): {}", fname, i, label(f.inputs[i]), why));
     if (!a.on_host() && f.device.is_cpu())
       throw Error(fmt::format("{}: input {} ({}) is on {}, but the function runs on the host; "
-                              "pass to_host() of it, or make the function with .device = {}",
-                              fname, i, label(f.inputs[i]), a.device().str(), a.device().str()));
+                              "pass to_host() of it, or make the function with .device = "
+                              "Device::cuda({})",
+                              fname, i, label(f.inputs[i]), a.device().str(), a.device().ordinal));
     bindings.emplace_back(f.inputs[i], a);
     given.push_back(a);
   }

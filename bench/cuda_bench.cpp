@@ -15,8 +15,8 @@
 // step); bench/torch_gpu.py times the same models in PyTorch on the same GPU:
 //   mlp step     bench/mlp_model.hpp's 784-512-512-10 MLP: loss, gradients, SGD updates of
 //                the shared weights (all on the device), the batch already on the device
-//   lstm train   rnn_bench's LSTM (input 128, hidden 256, 50 steps): the loss sum(hs) and
-//                its gradients w.r.t. wx, wh, b, every input already on the device
+//   lstm train   rnn_bench's LSTM (rnn_model.hpp; input 128, hidden 256, 50 steps): the
+//                loss sum(hs) and its gradients w.r.t. wx, wh, b, inputs on the device
 // Without a usable GPU it says why and exits 0.
 //
 //   cuda_bench [--reps 11] [--quick]
@@ -35,6 +35,7 @@
 #include "cuda/module.hpp"
 #include "harness.hpp"
 #include "mlp_model.hpp"
+#include "rnn_model.hpp"
 #include "optimizer/fuse_kernels.hpp"
 
 using namespace cgvm;
@@ -129,21 +130,11 @@ void mlp_step(std::int64_t batch, const bench::Config& config) {
 
 void lstm_train(std::int64_t batch, const bench::Config& config) {
   const std::int64_t steps = 50, input = 128, hidden = 256, g = 4 * hidden;
-  Var xs = tensor3("xs"), h0 = matrix("h0"), c0 = matrix("c0");
-  Var wx = matrix("wx"), wh = matrix("wh"), b = vector("b");
-  auto cell = [hidden](const StepArgs& v) -> StepResult {
-    Var pre = dot(v[0], v[3]) + dot(v[1], v[4]) + v[5];
-    auto gate = [&](std::int64_t k) { return pre(slice(), slice(k * hidden, (k + 1) * hidden)); };
-    Var c = sigmoid(gate(1)) * v[2] + sigmoid(gate(0)) * tanh(gate(2));
-    return std::vector<Var>{sigmoid(gate(3)) * tanh(c), c};
-  };
-  Var hs = scan(cell, {.sequences = {xs}, .outputs_info = {h0, c0},
-                       .non_sequences = {wx, wh, b}, .name = "lstm"})[0];
-  Var loss = hs.sum();
-  std::vector<Var> outputs{loss};
-  for (const Var& d : grad(loss, std::vector<Var>{wx, wh, b})) outputs.push_back(d);
+  const bench::CgvmRnn lstm = bench::build_rnn(/*lstm=*/true, hidden);
+  std::vector<Var> outputs{lstm.loss};
+  outputs.insert(outputs.end(), lstm.grads.begin(), lstm.grads.end());
   const Device gpu = Device::cuda();
-  Function f = function({xs, h0, c0, wx, wh, b}, outputs, {.device = gpu});
+  Function f = function(lstm.inputs, outputs, {.device = gpu});
   Generator gen(7);
   const double k = 1.0 / std::sqrt(static_cast<double>(hidden));
   std::vector<Value> args;

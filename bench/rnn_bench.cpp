@@ -40,6 +40,7 @@
 #include <vector>
 
 #include "compile_latency.hpp"
+#include "rnn_model.hpp"
 #include "harness.hpp"
 #include "peers.hpp"
 #include "runtime/options.hpp"
@@ -61,45 +62,6 @@ bench::RnnProblem make_problem(bool lstm, std::int64_t steps, std::uint64_t seed
   p.wh = Array::uniform(gen, {p.hidden, g}, -k, k).to_vector<float>();
   p.b = Array::uniform(gen, {g}, -k, k).to_vector<float>();
   return p;
-}
-
-// The layer as a cgvm graph: inputs xs, h0 (and c0), wx, wh, b; hs, and for training the
-// loss and its gradients.
-struct CgvmRnn {
-  std::vector<Var> inputs;
-  Var hs, loss;
-  std::vector<Var> grads;  // d loss / d wx, wh, b
-};
-
-CgvmRnn build_rnn(bool lstm, std::int64_t hidden) {
-  Var xs = tensor3("xs"), h0 = matrix("h0");
-  Var wx = matrix("wx"), wh = matrix("wh"), b = vector("b");
-  const std::int64_t H = hidden;
-  // Step arguments: x_t, h_{t-1}, (c_{t-1}), then the non-sequences wx, wh, b.
-  auto lstm_step = [H](const StepArgs& v) -> StepResult {
-    Var pre = dot(v[0], v[3]) + dot(v[1], v[4]) + v[5];
-    auto gate = [&](std::int64_t k) { return pre(slice(), slice(k * H, (k + 1) * H)); };
-    Var i = sigmoid(gate(0)), f = sigmoid(gate(1)), g = tanh(gate(2)), o = sigmoid(gate(3));
-    Var c = f * v[2] + i * g;
-    return std::vector<Var>{o * tanh(c), c};
-  };
-  auto tanh_step = [](const StepArgs& v) -> StepResult {
-    return tanh(dot(v[0], v[2]) + dot(v[1], v[3]) + v[4]);
-  };
-  CgvmRnn r;
-  if (lstm) {
-    Var c0 = matrix("c0");
-    r.hs = scan(lstm_step, {.sequences = {xs}, .outputs_info = {h0, c0},
-                            .non_sequences = {wx, wh, b}, .name = "lstm"})[0];
-    r.inputs = {xs, h0, c0, wx, wh, b};
-  } else {
-    r.hs = scan(tanh_step, {.sequences = {xs}, .outputs_info = {h0},
-                            .non_sequences = {wx, wh, b}, .name = "rnn"})[0];
-    r.inputs = {xs, h0, wx, wh, b};
-  }
-  r.loss = r.hs.sum();
-  r.grads = grad(r.loss, std::vector<Var>{wx, wh, b});
-  return r;
 }
 
 // The arguments of a call, in build_rnn's input order.
@@ -168,7 +130,7 @@ Sample compile_once(const bench::RnnProblem& p, const std::vector<Value>& args,
                     std::string* report = nullptr) {
   Sample s;
   double t0 = bench::now_seconds();
-  CgvmRnn r = build_rnn(true, p.hidden);
+  bench::CgvmRnn r = bench::build_rnn(true, p.hidden);
   double t1 = bench::now_seconds();
   std::vector<Var> outs{r.loss};
   outs.insert(outs.end(), r.grads.begin(), r.grads.end());
@@ -247,7 +209,7 @@ void run_layer(bool lstm, const bench::Config& config, std::int64_t steps,
   const char* layer = lstm ? "LSTM" : "tanh RNN";
   const bench::RnnProblem p = make_problem(lstm, steps);
   const std::vector<Value> args = call_args(p);
-  const CgvmRnn graph = build_rnn(lstm, p.hidden);
+  const bench::CgvmRnn graph = bench::build_rnn(lstm, p.hidden);
   std::vector<Var> train_outs{graph.loss};
   train_outs.insert(train_outs.end(), graph.grads.begin(), graph.grads.end());
   const std::string tag = lstm ? "lstm" : "rnn";

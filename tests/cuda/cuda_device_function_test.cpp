@@ -302,7 +302,8 @@ TEST_SUITE("cuda") {
     Function host_f = function({x}, {x + 1}, {.name = "inc"});
     CHECK_THROWS_WITH_AS(host_f(to_device(Array::ones({3}), gpu)),
                          "function 'inc': input 0 ('x') is on cuda:0, but the function runs on the "
-                         "host; pass to_host() of it, or make the function with .device = cuda:0",
+                         "host; pass to_host() of it, or make the function with .device = "
+                         "Device::cuda(0)",
                          Error);
     CHECK_THROWS_WITH_AS(function({x}, {x + 1}, {.mode = Mode::Interpret, .device = gpu}),
                          doctest::Contains("the interpret mode runs on the host; device cuda:0 "
