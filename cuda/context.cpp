@@ -33,8 +33,11 @@ std::shared_ptr<Context> Context::get(int device, const std::source_location& wh
                 where);
   // Per plugin instance too: after detail::reload_plugin() (tests) a device is reached
   // through another driver, and a context made through the old one must not be handed out.
+  // Never destroyed: at exit the driver may already be shutting down, and a stream freed
+  // then would only fail.
   static std::mutex mutex;
-  static std::map<std::pair<const CgvmCudaPlugin*, int>, std::shared_ptr<Context>> contexts;
+  static auto& contexts =
+      *new std::map<std::pair<const CgvmCudaPlugin*, int>, std::shared_ptr<Context>>();
   std::lock_guard lock(mutex);
   auto& context = contexts[{&detail::driver_plugin(), device}];
   if (!context) context = std::make_shared<Context>(device);
