@@ -175,9 +175,10 @@ double ms_since(std::chrono::steady_clock::time_point start) {
 }
 
 // The graph cache (DESIGN.md §5): what the optimizer and the emitter made of a graph, keyed
-// by the graph's text without source lines, so a warm start (the same graph in a new
-// process) skips both. Leaves (inputs, then shared variables in graph order) are referred to
-// by position; read-back nodes take this process's source lines.
+// by the graph's text without source lines and by the target (the C++ unit, or the CUDA one
+// for a device function), so a warm start (the same graph in a new process) skips both.
+// Leaves (inputs, then shared variables in graph order) are referred to by position;
+// read-back nodes take this process's source lines.
 class GraphCache {
  public:
   explicit GraphCache(const Function::Impl& f) : leaves_(f.inputs) {
@@ -185,6 +186,7 @@ class GraphCache {
     locations_ = graph_locations(f.graph);
     try {
       key_ = serialize_graph(f.graph, leaves_, locations_, {.with_locations = false});
+      if (!f.device.is_cpu()) key_ += "\n# emitted for cuda\n";
     } catch (const Error&) {
       key_.clear();  // no text form: compile without the cache
     }
@@ -241,8 +243,7 @@ void compile(Function::Impl& f, const std::source_location& loc) {
   auto start = clock::now();
   // Dumps show every pass, so they bypass the cache.
   std::optional<GraphCache> cache;
-  // The cache keeps the C++ unit; a device function emits CUDA and goes without it.
-  if (dump_dir.empty() && f.device.is_cpu()) cache.emplace(f);
+  if (dump_dir.empty()) cache.emplace(f);
   if (cache && !cache->usable()) cache.reset();
   std::optional<std::pair<std::vector<Var>, std::string>> hit;
   if (cache) hit = cache->load(r.graph_cache);

@@ -87,8 +87,8 @@ struct FunctionReport {
   double optimize_ms = 0;  // the optimizer pipeline, fusion included
   std::vector<PassReport> passes;  // each pass: time, changed or not, rules that fired
   // The graph cache (optimized graph + source for this graph): "memory hit", "disk hit"
-  // (the rewrites and the emitter were skipped), "miss", or "off" (CGVM_DUMP is set, the
-  // graph has no text form, or the function runs on a device).
+  // (the rewrites and the emitter were skipped), "miss", or "off" (CGVM_DUMP is set, or the
+  // graph has no text form).
   std::string graph_cache = "off";
   double lower_ms = 0;     // graph -> Program
   double emit_ms = 0;      // Program -> C++ source

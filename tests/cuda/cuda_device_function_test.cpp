@@ -167,6 +167,13 @@ TEST_SUITE("cuda") {
     CHECK(f.compile_report().device == gpu);
     CHECK(contains(f.source(), "__global__"));
     CHECK(contains(f.compile_report().to_string(), "cuda:0 kernels compiled"));
+    // The graph cache keeps the CUDA unit apart from the C++ one of the same graph.
+    Function again = function({x, w}, {tanh(dot(x, w)), (x * 2).sum()}, {.device = gpu});
+    CHECK(again.compile_report().graph_cache == "memory hit");
+    CHECK(again.source() == f.source());
+    Function on_cpu = function({x, w}, {tanh(dot(x, w)), (x * 2).sum()});
+    CHECK_FALSE(contains(on_cpu.source(), "__global__"));
+    CHECK(allclose(Array(again(xd, wd)[0]).to_host(), want, 1e-5, 1e-6));
   }
 
   TEST_CASE("device functions: an LSTM trained through scan on the emulated GPU matches the CPU") {
