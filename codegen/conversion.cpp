@@ -32,6 +32,21 @@ Program accumulation_program(DType dtype, int rank) {
   return one_kernel(op, {dtype, dtype}, rank, {});
 }
 
+CopyKey copy_key(CopyKind kind, const Array& dst, const Array& src) {
+  return {kind, dst.dtype(), src.dtype(), dst.rank()};
+}
+
+Program copy_program(const CopyKey& key) {
+  return key.kind == CopyKind::Accumulate ? accumulation_program(key.to, key.rank)
+                                          : conversion_program(key.from, key.to, key.rank);
+}
+
+ElementwiseCall ElementwiseCall::copy(const Program& program, CopyKind kind, const Array& dst,
+                                      const Array& src) {
+  return kind == CopyKind::Accumulate ? ElementwiseCall(program, dst, {dst, src})
+                                      : ElementwiseCall(program, dst, {src});
+}
+
 ElementwiseCall::ElementwiseCall(const Program& program, const Array& dst,
                                  const std::vector<Array>& inputs)
     : program_(program) {

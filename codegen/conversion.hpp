@@ -20,6 +20,18 @@ Program conversion_program(DType from, DType to, int rank);
 // kernel writes each element of dst after reading it, so dst may be its own result.
 Program accumulation_program(DType dtype, int rank);
 
+// The two copies a device context does, and the key it keeps their programs by.
+enum class CopyKind { Convert, Accumulate };
+struct CopyKey {
+  CopyKind kind;
+  DType to, from;
+  int rank;
+  auto operator<=>(const CopyKey&) const = default;
+};
+CopyKey copy_key(CopyKind kind, const Array& dst, const Array& src);
+// conversion_program or accumulation_program, as the key says.
+Program copy_program(const CopyKey& key);
+
 // The launch of such a program's kernel: `inputs` bound to the program's inputs in order,
 // the result written into `dst` (all of one shape; device addresses for device arrays).
 // Holds the sizes, addresses and strides the KernelCall points to.
@@ -27,6 +39,9 @@ class ElementwiseCall {
  public:
   ElementwiseCall(const Program& program, const Array& dst, const std::vector<Array>& inputs);
   KernelCall call() const;
+  // The call of copy_program(copy_key(kind, dst, src)) for dst = src or dst += src.
+  static ElementwiseCall copy(const Program& program, CopyKind kind, const Array& dst,
+                              const Array& src);
 
  private:
   const Program& program_;

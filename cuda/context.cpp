@@ -4,7 +4,6 @@
 
 #include <vector>
 
-#include "codegen/conversion.hpp"
 #include "cuda/blas.hpp"
 #include "runtime/array.hpp"
 
@@ -16,13 +15,16 @@ struct Context::CopyKernel {
   ProgramKernels kernels;
 };
 
-const Context::CopyKernel& Context::copy_kernel(bool accumulation, DType to, DType from, int rank) {
-  std::lock_guard lock(mutex_);
-  auto& entry = copy_kernels_[{accumulation, to, from, rank}];
-  if (!entry)
-    entry = std::make_unique<CopyKernel>(
-        accumulation ? accumulation_program(to, rank) : conversion_program(from, to, rank), ordinal_);
-  return *entry;
+void Context::copy(CopyKind kind, const Array& dst, const Array& src) {
+  const CopyKey key = copy_key(kind, dst, src);
+  CopyKernel* k;
+  {
+    std::lock_guard lock(mutex_);
+    auto& entry = copy_kernels_[key];
+    if (!entry) entry = std::make_unique<CopyKernel>(copy_program(key), ordinal_);
+    k = entry.get();
+  }
+  k->kernels.launch(ElementwiseCall::copy(k->program, kind, dst, src).call(), stream_);
 }
 
 std::shared_ptr<Context> Context::get(int device, const std::source_location& where) {
@@ -85,15 +87,13 @@ void Context::convert(const Array& dst, const Array& src) {
     copy_device_async(address(dst.raw_data()), address(src.raw_data()), dst.nbytes(), stream_);
     return;
   }
-  const CopyKernel& k = copy_kernel(false, dst.dtype(), src.dtype(), dst.rank());
-  k.kernels.launch(ElementwiseCall(k.program, dst, {src}).call(), stream_);
+  copy(CopyKind::Convert, dst, src);
 }
 
 void Context::accumulate(const Array& dst, const Array& src) {
   if (dst.size() == 0) return;
   set_device(ordinal_);
-  const CopyKernel& k = copy_kernel(true, dst.dtype(), src.dtype(), dst.rank());
-  k.kernels.launch(ElementwiseCall(k.program, dst, {dst, src}).call(), stream_);
+  copy(CopyKind::Accumulate, dst, src);
 }
 
 void Context::gemm(const DeviceGemm& g) {

@@ -12,8 +12,8 @@
 #include <memory>
 #include <mutex>
 #include <source_location>
-#include <tuple>
 
+#include "codegen/conversion.hpp"
 #include "cuda/backend.hpp"
 #include "cuda/device.hpp"
 #include "cuda/program_kernels.hpp"
@@ -48,12 +48,12 @@ class Context final : public DeviceContext {
   int ordinal_;
   DeviceInfo info_;
   Stream stream_;
-  // The elementwise kernels of convert and accumulate, compiled on first use, by (is an
-  // accumulation, dtype of dst, dtype of src, rank).
+  // The elementwise kernels of convert and accumulate (codegen/conversion.hpp), compiled on
+  // first use, and the launch of one.
   struct CopyKernel;
-  const CopyKernel& copy_kernel(bool accumulation, DType to, DType from, int rank);
+  void copy(CopyKind kind, const Array& dst, const Array& src);
   std::mutex mutex_;
-  std::map<std::tuple<bool, DType, DType, int>, std::unique_ptr<CopyKernel>> copy_kernels_;
+  std::map<CopyKey, std::unique_ptr<CopyKernel>> copy_kernels_;
 };
 
 }  // namespace cgvm::cuda

@@ -6,7 +6,6 @@
 #include <cstring>
 #include <vector>
 
-#include "codegen/conversion.hpp"
 #include "runtime/blas.hpp"
 #include "support.hpp"
 
@@ -54,30 +53,28 @@ void EmulatedGpu::copy_from_host(void* device_dst, const void* host_src, std::si
   bytes_from_host += bytes;
 }
 
-void EmulatedGpu::run_copy_kernel(bool accumulation, const Array& dst,
-                                  const std::vector<Array>& inputs) {
+void EmulatedGpu::copy(CopyKind kind, const Array& dst, const Array& src) {
   CHECK_MESSAGE(dst.device() == device(), "dst is on " << dst.device().str());
-  for (const Array& a : inputs) CHECK_MESSAGE(a.device() == device(), "an input is on " << a.device().str());
-  const DType from = inputs.back().dtype();
+  CHECK_MESSAGE(src.device() == device(), "src is on " << src.device().str());
+  const CopyKey key = copy_key(kind, dst, src);
   CopyKernel* k;
   {
     std::lock_guard lock(mutex_);
-    ++(accumulation ? accumulations : conversions);
-    auto [it, fresh] = copy_kernels_.try_emplace({accumulation, dst.dtype(), from, dst.rank()});
+    ++(kind == CopyKind::Accumulate ? accumulations : conversions);
+    auto [it, fresh] = copy_kernels_.try_emplace(key);
     if (fresh) {
-      it->second.program = accumulation ? accumulation_program(dst.dtype(), dst.rank())
-                                        : conversion_program(from, dst.dtype(), dst.rank());
+      it->second.program = copy_program(key);
       it->second.emulator = std::make_unique<CudaEmulator>(it->second.program);
     }
     k = &it->second;
   }
-  launch_on_host(*k->emulator, ElementwiseCall(k->program, dst, inputs).call());
+  launch_on_host(*k->emulator, ElementwiseCall::copy(k->program, kind, dst, src).call());
 }
 
-void EmulatedGpu::convert(const Array& dst, const Array& src) { run_copy_kernel(false, dst, {src}); }
+void EmulatedGpu::convert(const Array& dst, const Array& src) { copy(CopyKind::Convert, dst, src); }
 
 void EmulatedGpu::accumulate(const Array& dst, const Array& src) {
-  run_copy_kernel(true, dst, {dst, src});
+  copy(CopyKind::Accumulate, dst, src);
 }
 
 void EmulatedGpu::gemm(const DeviceGemm& g) {

@@ -11,9 +11,9 @@
 #include <map>
 #include <memory>
 #include <mutex>
-#include <tuple>
 
 #include "cgvm.hpp"
+#include "codegen/conversion.hpp"
 #include "cuda_emulator.hpp"
 
 namespace cgvm::test {
@@ -42,10 +42,10 @@ class EmulatedGpu final : public DeviceContext {
     Program program;
     std::unique_ptr<CudaEmulator> emulator;
   };
-  // As cuda::Context: by (is an accumulation, dtype of dst, dtype of src, rank).
-  void run_copy_kernel(bool accumulation, const Array& dst, const std::vector<Array>& inputs);
+  // As cuda::Context does (codegen/conversion.hpp), on the emulation.
+  void copy(CopyKind kind, const Array& dst, const Array& src);
   std::mutex mutex_;
-  std::map<std::tuple<bool, DType, DType, int>, CopyKernel> copy_kernels_;
+  std::map<CopyKey, CopyKernel> copy_kernels_;
 };
 
 // Launches a Program's kernels on the emulated GPU (device addresses in the call).
