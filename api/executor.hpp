@@ -62,7 +62,7 @@ class Executor {
   // The device the values live on (cpu unless built with a DeviceBackend).
   Device device() const;
   // Eval steps, loop bodies included, that run on the host although the executor keeps
-  // its values on a device: "take at model.cpp:12", in program order. Empty on the host.
+  // its values on a device: "ifelse at model.cpp:12", in program order. Empty on the host.
   std::vector<std::string> host_steps() const;
 
  private:

@@ -2,9 +2,11 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <vector>
 
 #include "cuda/blas.hpp"
+#include "cuda/module.hpp"
 #include "runtime/array.hpp"
 
 namespace cgvm::cuda {
@@ -103,6 +105,83 @@ void Context::gemm(const DeviceGemm& g) {
                   .m = g.n, .n = g.m, .k = g.k, .alpha = g.alpha, .beta = g.beta,
                   .a = address(g.b), .b = address(g.a), .c = address(g.c),
                   .lda = g.ldb, .ldb = g.lda, .ldc = g.ldc, .stream = stream_});
+}
+
+struct Context::IndexKernels {
+  Module module;
+  std::map<std::string, Kernel> kernels;
+};
+
+void Context::run(const IndexLaunch& launch) {
+  if (launch.total == 0) return;
+  const Kernel* kernel;
+  {
+    std::lock_guard lock(mutex_);
+    if (!index_kernels_) {
+      CompileOptions options;
+      options.nvrtc_options = cuda_compile_options();
+      options.program_name = "cgvm_index_kernels.cu";
+      auto k = std::make_unique<IndexKernels>();
+      k->module = Module::build(index_kernels_source(), info_, options);
+      for (const auto& entry : cgvm::index_kernels())
+        k->kernels[entry.first] = k->module.kernel(entry.first);
+      index_kernels_ = std::move(k);
+    }
+    kernel = &index_kernels_->kernels.at(launch.kernel);
+  }
+  const CudaDeviceShape shape{.multiprocessors = info_.multiprocessors,
+                              .max_threads_per_block = info_.max_threads_per_block};
+  std::vector<long long> words = launch.words;
+  void* params[] = {words.data(), nullptr};
+  kernel->launch({.grid = {static_cast<unsigned>(launch.grid(shape))},
+                  .block = {static_cast<unsigned>(launch.block(shape))},
+                  .stream = stream_},
+                 params);
+}
+
+namespace {
+
+// Host index rows moved to the device for one kernel; freed in stream order after it.
+class DeviceRows {
+ public:
+  DeviceRows(std::span<const std::int64_t> rows, StreamRef stream)
+      : bytes_(std::max<std::size_t>(rows.size_bytes(), 1)), stream_(stream) {
+    ptr_ = allocate_async(bytes_, stream_);
+    if (!rows.empty()) copy_to_device_async(ptr_, rows.data(), rows.size_bytes(), stream_);
+  }
+  ~DeviceRows() {
+    try {
+      free_async(ptr_, stream_);
+    } catch (const std::exception&) {
+      // Only fails when the device is already lost.
+    }
+  }
+  DeviceRows(const DeviceRows&) = delete;
+  DeviceRows& operator=(const DeviceRows&) = delete;
+  long long address() const { return static_cast<long long>(ptr_); }
+
+ private:
+  std::size_t bytes_;
+  StreamRef stream_;
+  DevicePtr ptr_ = 0;
+};
+
+}  // namespace
+
+void Context::gather(const Array& out, const Array& x, std::span<const std::int64_t> rows,
+                     int axis) {
+  if (out.size() == 0) return;
+  set_device(ordinal_);
+  const DeviceRows device_rows(rows, stream_);
+  run(gather_launch(out, x, device_rows.address(), axis));
+}
+
+void Context::scatter(const Array& out, const Array& y, const ScatterRows& rows, int axis,
+                      bool set) {
+  if (y.size() == 0) return;
+  set_device(ordinal_);
+  const DeviceRows packed(packed_scatter_rows(rows), stream_);
+  run(scatter_launch(out, y, rows, packed.address(), axis, set));
 }
 
 void Context::synchronize() { stream_.synchronize(); }

@@ -14,6 +14,7 @@
 #include <source_location>
 
 #include "codegen/conversion.hpp"
+#include "codegen/index_kernels.hpp"
 #include "cuda/backend.hpp"
 #include "cuda/device.hpp"
 #include "cuda/program_kernels.hpp"
@@ -37,6 +38,10 @@ class Context final : public DeviceContext {
   void convert(const Array& dst, const Array& src) override;
   void accumulate(const Array& dst, const Array& src) override;
   void gemm(const DeviceGemm& g) override;
+  void gather(const Array& out, const Array& x, std::span<const std::int64_t> rows,
+              int axis) override;
+  void scatter(const Array& out, const Array& y, const ScatterRows& rows, int axis,
+               bool set) override;
   void synchronize() override;
 
   StreamRef stream() const { return stream_.ref(); }
@@ -54,6 +59,11 @@ class Context final : public DeviceContext {
   void copy(CopyKind kind, const Array& dst, const Array& src);
   std::mutex mutex_;
   std::map<CopyKey, std::unique_ptr<CopyKernel>> copy_kernels_;
+  // The kernels of gather and scatter (codegen/index_kernels.hpp), compiled on first use;
+  // run() launches one with its index rows at `rows` (host memory, moved over first).
+  struct IndexKernels;
+  void run(const IndexLaunch& launch);
+  std::unique_ptr<IndexKernels> index_kernels_;
 };
 
 }  // namespace cgvm::cuda

@@ -1,5 +1,7 @@
 #include "cuda/module.hpp"
 
+#include <fmt/format.h>
+
 #include <utility>
 
 #include "cuda/backend.hpp"
@@ -35,6 +37,22 @@ Module Module::load(std::string_view image) {
   const std::string owned(image);
   check(*module.plugin_, module.plugin_->module_load(owned.c_str(), &module.handle_));
   return module;
+}
+
+Module Module::build(const std::string& source, const DeviceInfo& device,
+                     const CompileOptions& options, bool* from_cache) {
+  CudaCode code;
+  try {
+    code = compile_cubin(source, device.arch(), options);
+  } catch (const Error& e) {
+    // An NVRTC older than the GPU: PTX of the newest architecture it knows would do, but
+    // we cannot tell which that is.
+    warn(fmt::format("cuda: no CUBIN for {} ({}); compiling PTX for compute_80", device.arch(),
+                     e.what()));
+    code = compile_ptx(source, "compute_80", options);
+  }
+  if (from_cache) *from_cache = code.from_cache;
+  return load(code);
 }
 
 Module::~Module() {

@@ -12,6 +12,7 @@
 #include <string_view>
 #include <utility>
 
+#include "cuda/backend.hpp"
 #include "cuda/compile.hpp"
 #include "cuda/device.hpp"
 
@@ -61,6 +62,11 @@ class Module {
   // `image`: PTX text (a NUL is appended here) or a CUBIN.
   static Module load(std::string_view image);
   static Module load(const CudaCode& code) { return load(code.bytes); }
+  // `source` compiled through the cache (compile.hpp) for `device` and loaded: a CUBIN of
+  // its architecture, or PTX for compute_80 (every GPU since Ampere runs it) where NVRTC
+  // does not know that architecture, with a warning. `from_cache` tells whether NVRTC ran.
+  static Module build(const std::string& source, const DeviceInfo& device,
+                      const CompileOptions& options, bool* from_cache = nullptr);
   ~Module();
   Module(Module&& other) noexcept;
   Module& operator=(Module&& other) noexcept;

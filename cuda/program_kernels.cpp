@@ -1,15 +1,11 @@
 #include "cuda/program_kernels.hpp"
 
-#include <fmt/format.h>
-
 #include <chrono>
 #include <vector>
 
 #include "codegen/emit_cuda.hpp"
 #include "cuda/backend.hpp"
-#include "cuda/compile.hpp"
 #include "cuda/module.hpp"
-#include "runtime/log.hpp"
 
 namespace cgvm::cuda {
 
@@ -27,22 +23,10 @@ ProgramKernels::ProgramKernels(const Program& program, int device)
   require();
   set_device(device);
   impl_->device = device_info(device);
-  const std::string source = emit_cuda(program);
   CompileOptions options;
   options.nvrtc_options = cuda_compile_options();
   options.program_name = "cgvm_kernels.cu";
-  CudaCode code;
-  try {
-    code = compile_cubin(source, impl_->device.arch(), options);
-  } catch (const Error& e) {
-    // An NVRTC older than the GPU: PTX of the newest architecture it knows would do, but
-    // we cannot tell which that is; compute_80 runs on every GPU since Ampere.
-    warn(fmt::format("cuda: no CUBIN for {} ({}); compiling PTX for compute_80",
-                     impl_->device.arch(), e.what()));
-    code = compile_ptx(source, "compute_80", options);
-  }
-  impl_->from_cache = code.from_cache;
-  impl_->module = Module::load(code);
+  impl_->module = Module::build(emit_cuda(program), impl_->device, options, &impl_->from_cache);
   for (const LoopKernel* k : all_kernels(program)) impl_->kernels.push_back(impl_->module.kernel(k->name));
   impl_->compile_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();

@@ -5,6 +5,7 @@
 //   example_char_lstm [--steps N] [--quick] [--seed S] [--data path/to/text]
 //                     [--hidden H] [--seq L] [--batch B] [--lr R] [--print-every N]
 //                     [--sample-length N] [--temperature T] [--check]
+//                     [--device cpu|cuda|cuda:N]
 //
 // The model reads one character at a time and predicts the next one:
 //   x_t      the id of character t (the vocabulary is the set of characters in the text);
@@ -31,6 +32,11 @@
 // --check the program exits with status 1 unless the loss stayed finite, fell by at least
 // 0.5 and ended below the character-frequency entropy (so the model uses the context), and
 // the sample has the requested length and only characters of the text.
+//
+// With --device cuda both functions run on the GPU: the weights, the Adam moments and the
+// carried state live there, the embedding lookup gathers rows of W_x there and its
+// gradient scatters them back; each step moves the two id matrices over and the loss back
+// (and reads the looked-up ids back, to check them on the host).
 #include <cgvm.hpp>
 
 #include <chrono>
@@ -63,6 +69,7 @@ struct Settings {
   int sample_length = 200;
   double temperature = 0.8;
   bool check = false;
+  Device device = Device::cpu();
 };
 
 Settings parse(int argc, char** argv) {
@@ -90,6 +97,7 @@ Settings parse(int argc, char** argv) {
     else if (flag == "--print-every") s.print_every = std::stoi(value());
     else if (flag == "--sample-length") s.sample_length = std::stoi(value());
     else if (flag == "--temperature") s.temperature = std::stod(value());
+    else if (flag == "--device") s.device = Device::parse(value());
     else {
       std::cerr << "unknown flag " << flag << "\n";
       std::exit(2);
@@ -151,8 +159,7 @@ std::pair<Var, Var> lstm_cell(const Var& x_proj, const Var& h, const Var& c, con
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  const Settings s = parse(argc, argv);
+int run(const Settings& s) {
   const Corpus corpus = read_corpus(s.data);
   const std::int64_t V = static_cast<std::int64_t>(corpus.vocabulary.size());
   const std::int64_t H = s.hidden, L = s.seq, B = s.batch;
@@ -219,10 +226,10 @@ int main(int argc, char** argv) {
     updates.emplace_back(params[i], params[i] - step_size * m_next / (sqrt(v_next) + eps));
   }
   auto clock = std::chrono::steady_clock::now();
-  Function train_step = function({xs, ys}, {loss},
-                                 {.updates = updates, .mode = Mode::Compiled, .name = "train"});
+  Function train_step = function(
+      {xs, ys}, {loss}, {.updates = updates, .name = "train", .device = s.device});
   std::cout << "compiled the training step in " << std::fixed << std::setprecision(2)
-            << seconds_since(clock) << " s\n";
+            << seconds_since(clock) << " s, on " << s.device.str() << "\n";
 
   // Training. Chunk k of stream j covers characters j * stream_length + k * seq + [0, seq).
   std::vector<std::int64_t> x(static_cast<std::size_t>(L * B)), y(x.size());
@@ -267,7 +274,8 @@ int main(int argc, char** argv) {
   auto [h_next, c_next] = lstm_cell(take(w_x, id) + b, h, c, w_h, H);
   Var probs = softmax((dot(h_next, w_y) + b_y) / temperature);
   Function sample_step =
-      function({id, h, c, temperature}, {probs, h_next, c_next}, {.name = "sample_step"});
+      function({id, h, c, temperature}, {probs, h_next, c_next},
+               {.name = "sample_step", .device = s.device});
   Array state_h = Array::zeros({1, H}), state_c = Array::zeros({1, H});
   std::int64_t current = corpus.id_of[static_cast<unsigned char>('\n')];
   if (current < 0) current = 0;
@@ -312,4 +320,13 @@ int main(int argc, char** argv) {
     if (corpus.id_of[ch] < 0) fail("the sample has a character not in the text");
   if (ok) std::cout << "check passed\n";
   return ok ? 0 : 1;
+}
+
+int main(int argc, char** argv) {
+  try {
+    return run(parse(argc, argv));
+  } catch (const Error& e) {  // a bad --device, or no GPU for --device cuda: say so
+    std::cerr << "example_char_lstm: " << e.what() << "\n";
+    return 1;
+  }
 }

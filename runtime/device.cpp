@@ -2,7 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <charconv>
+#include <numeric>
 
 #include "runtime/error.hpp"
 
@@ -23,6 +25,24 @@ Device Device::parse(const std::string& text) {
     if (ec == std::errc() && end == last && first != last && ordinal >= 0) return cuda(ordinal);
   }
   throw Error(fmt::format("unknown device '{}': expected \"cpu\", \"cuda\" or \"cuda:N\"", text));
+}
+
+ScatterRows ScatterRows::group(std::span<const std::int64_t> slots) {
+  ScatterRows rows;
+  rows.order.resize(slots.size());
+  std::iota(rows.order.begin(), rows.order.end(), std::int64_t{0});
+  // Stable: the rows of one slot keep their index order.
+  std::stable_sort(rows.order.begin(), rows.order.end(),
+                   [&](std::int64_t a, std::int64_t b) { return slots[a] < slots[b]; });
+  for (std::size_t k = 0; k < rows.order.size(); ++k) {
+    const std::int64_t slot = slots[rows.order[k]];
+    if (rows.targets.empty() || rows.targets.back() != slot) {
+      rows.targets.push_back(slot);
+      rows.starts.push_back(static_cast<std::int64_t>(k));
+    }
+  }
+  rows.starts.push_back(static_cast<std::int64_t>(rows.order.size()));
+  return rows;
 }
 
 }  // namespace cgvm

@@ -14,7 +14,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
+#include <vector>
 
 #include "runtime/dtype.hpp"
 
@@ -51,6 +53,18 @@ struct DeviceGemm {
   std::int64_t ldc = 0;
 };
 
+// The rows an inc_take writes (DeviceContext::scatter), grouped by the slot they write, so
+// that each slot is one writer's and the result does not depend on timing: slot
+// targets[u] of the indexed axis gets the update's rows order[starts[u]] ..
+// order[starts[u + 1] - 1], in index order.
+struct ScatterRows {
+  std::vector<std::int64_t> targets;  // the distinct slots written, ascending
+  std::vector<std::int64_t> starts;   // targets.size() + 1 offsets into order
+  std::vector<std::int64_t> order;    // every row of the update once
+  // From the update's slot per row (each in [0, n), as take checks them).
+  static ScatterRows group(std::span<const std::int64_t> slots);
+};
+
 // One device's memory and the work the runtime asks of it. Work is ordered: each call
 // sees the effects of the calls before it (a context keeps one queue, e.g. a CUDA stream),
 // and copy_to_host returns only once the bytes are there.
@@ -74,6 +88,16 @@ class DeviceContext {
   // has no two elements at one address.
   virtual void accumulate(const Array& dst, const Array& src) = 0;
   virtual void gemm(const DeviceGemm& g) = 0;
+  // Index lookups along `axis` of C-contiguous arrays of one dtype on this device (take and
+  // inc_take there); the rows are the host's, checked to be in [0, x.shape()[axis]).
+  // gather: out = take(x, rows, axis), out of x's shape with rows.size() at `axis`.
+  virtual void gather(const Array& out, const Array& x, std::span<const std::int64_t> rows,
+                      int axis) = 0;
+  // scatter: out's slots along `axis` get y's rows as `rows` groups them: added to the slot
+  // in order, or (set) the last one replaces it. y has out's shape with rows.order.size()
+  // at `axis`.
+  virtual void scatter(const Array& out, const Array& y, const ScatterRows& rows, int axis,
+                       bool set) = 0;
   // Waits until the queued work is done.
   virtual void synchronize() = 0;
 };

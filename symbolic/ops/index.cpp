@@ -225,11 +225,15 @@ const OpDef& take_op() {
         const Array& x = a.inputs[0];
         const int axis = static_cast<int>(a.attrs().get_int("axis"));
         const auto list = checked_indices(a.inputs[1], x.shape()[axis], axis, eval_fail(a));
-        Array out = Array::empty(take_shape(x.shape(), a.inputs[1].shape(), axis), x.dtype());
+        Array out = x.new_empty(take_shape(x.shape(), a.inputs[1].shape(), axis), x.dtype());
         // Row j of the flattened index dims is x's slice at list[j].
         Shape flat = x.shape();
         flat[axis] = static_cast<std::int64_t>(list.size());
         Array rows = out.reshape(flat);
+        if (!x.on_host()) {
+          x.context()->gather(rows, x.contiguous(), list, axis);
+          return std::vector<Array>{out};
+        }
         for (std::size_t j = 0; j < list.size(); ++j)
           rows.index(axis, static_cast<std::int64_t>(j)).assign(x.index(axis, list[j]));
         return std::vector<Array>{out};
@@ -243,6 +247,7 @@ const OpDef& take_op() {
                                              a.loc()),
                                 Var()};
       },
+      .on_device = any_device,  // the indices are read on the host (checked), rows gathered there
   };
   return def;
 }
@@ -274,9 +279,14 @@ const OpDef& inc_take_op() {
         const Array y = broadcast_update(a.node.input(2).type(), a.inputs[2], region, fail);
         Shape flat = x.shape();
         flat[axis] = static_cast<std::int64_t>(list.size());
-        const Array rows = y.reshape(flat);
         const bool set = is_set_mode(a.attrs(), fail);
         Array out = x.copy();
+        if (!x.on_host()) {
+          x.context()->scatter(out, y.to(x.context()).contiguous().reshape(flat),
+                               ScatterRows::group(list), axis, set);
+          return std::vector<Array>{out};
+        }
+        const Array rows = y.reshape(flat);
         for (std::size_t j = 0; j < list.size(); ++j)
           write_region(out.index(axis, list[j]), rows.index(axis, static_cast<std::int64_t>(j)),
                        set);
@@ -303,6 +313,7 @@ const OpDef& inc_take_op() {
                            : g;
         return std::vector<Var>{gx, Var(), sum_to_shape(gy, a.input(2).type(), a.loc())};
       },
+      .on_device = any_device,
   };
   return def;
 }

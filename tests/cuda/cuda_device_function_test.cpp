@@ -44,6 +44,33 @@ Array labels_for(std::int64_t batch) {
   return Array::from_vector(v);
 }
 
+// take and inc_take (set and inc, with repeated and negative indices, along each axis; the
+// gradient of a take) on `device` against the CPU, for every dtype: equal, as the device
+// sums a slot's rows in the host's order.
+void check_take_on_device(Device device) {
+  // Long enough rows that the emulated grid strides over them in several rounds.
+  const Array ia = Array::from_list<std::int64_t>({2, 0, 2, -1, 2});
+  Var i = vector("i", int64);
+  for (DType dtype : all_dtypes) {
+    INFO(dtype_name(dtype));
+    Var x = tensor("x", dtype, {3, 4, 150}), y = tensor("y", dtype, {3, 5, 150});
+    std::vector<Var> outputs{take(x, i, 1), take(x, i, 0), inc_subtensor(take(x, i, 1), y),
+                             set_subtensor(take(x, i, 1), y)};
+    if (is_float(dtype)) outputs.push_back(grad((take(x, i, 2) * take(x, i, 2)).sum(), {x})[0]);
+    const Array xa = Array::uniform(1, {3, 4, 150}, -100, 100).astype(dtype);
+    const Array ya = Array::uniform(2, {3, 5, 150}, -100, 100).astype(dtype);
+    Function f = function({x, i, y}, outputs, {.device = device});
+    CHECK(f.compile_report().host_steps.empty());
+    const Outputs want = function({x, i, y}, outputs)(xa, ia, ya);
+    const Outputs got = f(xa, ia, ya);
+    for (std::size_t k = 0; k < want.size(); ++k) {
+      INFO("output " << k);
+      CHECK(got[k].device() == device);
+      CHECK(array_equal(got[k].to_host(), want[k]));
+    }
+  }
+}
+
 // Runs `steps` SGD steps on the CPU and on `device` from the same start; compares the
 // losses and the weights after.
 void check_mlp_training(Device device, int steps) {
@@ -238,18 +265,22 @@ TEST_SUITE("cuda") {
 
   TEST_CASE("device functions: what runs on the host is listed and still right") {
     ScopedEmulatedGpu emulated;
-    Var x = matrix("x"), i = vector("i", int64);
-    Var y = take(x * 2, i, 0).sum(1);
-    Function f = function({x, i}, {y}, {.device = gpu});
+    // ifelse runs its branch through the interpreter, on the host.
+    Var x = matrix("x"), t = scalar("t");
+    Var y = ifelse(x.sum() > t, x * 2, x - 1).sum(1);
+    Function f = function({x, t}, {y}, {.device = gpu});
     REQUIRE(f.compile_report().host_steps.size() == 1);
-    CHECK(f.compile_report().host_steps[0].starts_with("take at "));
-    CHECK(contains(f.compile_report().to_string(), "on the host: take at "));
-    const Array xa = Array::uniform(3, {4, 3}), ia = Array::from_list<std::int64_t>({3, 0, 3});
-    const Array want = function({x, i}, {y})(xa, ia);
-    CHECK(allclose(Array(f(xa, ia)).to_host(), want, 1e-5, 1e-6));
-    // The debug mode checks every device kernel against the interpreter as on the host.
-    Function checked = function({x, i}, {y}, {.mode = Mode::Debug, .device = gpu});
-    CHECK(allclose(Array(checked(xa, ia)).to_host(), want, 1e-5, 1e-6));
+    CHECK(f.compile_report().host_steps[0].starts_with("ifelse at "));
+    CHECK(contains(f.compile_report().to_string(), "on the host: ifelse at "));
+    const Array xa = Array::uniform(3, {4, 3});
+    for (float threshold : {-100.0f, 100.0f}) {
+      const Array ta = Array::scalar(threshold);
+      const Array want = function({x, t}, {y})(xa, ta);
+      CHECK(allclose(Array(f(xa, ta)).to_host(), want, 1e-5, 1e-6));
+      // The debug mode checks every device kernel against the interpreter as on the host.
+      Function checked = function({x, t}, {y}, {.mode = Mode::Debug, .device = gpu});
+      CHECK(allclose(Array(checked(xa, ta)).to_host(), want, 1e-5, 1e-6));
+    }
   }
 
   TEST_CASE("device functions: region updates and their gradients run on the device") {
@@ -274,6 +305,108 @@ TEST_SUITE("cuda") {
       if (!is_float(want[i].dtype())) CHECK(array_equal(got[i].to_host(), want[i]));
     }
     CHECK(emulated.gpu().accumulations > 0);
+  }
+
+  TEST_CASE("device functions: embeddings (take) and their gradients (inc_take) run on the device") {
+    ScopedEmulatedGpu emulated;
+    EmulatedGpu& g = emulated.gpu();
+    // A token embedding trained by SGD: the lookup gathers rows on the device, the gradient
+    // scatters them back, adding up a token's repeats in order.
+    Generator gen(7);
+    SharedVar table = shared(Array::normal(gen, {11, 40}, 0, 0.5), "table");
+    SharedVar cpu_table = shared(table.get_value().copy(), "table");
+    Var tokens = matrix("tokens", int64), target = vector("target");
+    auto trainer = [&](const SharedVar& e, Device device) {
+      Var h = tanh(take(e, tokens, 0)).sum(1);  // [batch, 40]
+      Var loss = ((h.sum(1) - target) * (h.sum(1) - target)).mean();
+      return function({tokens, target}, {loss},
+                      {.updates = {{e, e - 0.05 * grad(loss, {e})[0]}}, .device = device});
+    };
+    Function step = trainer(table, gpu), cpu_step = trainer(cpu_table, Device::cpu());
+    CHECK(step.compile_report().host_steps.empty());
+    // Repeats within a row and across rows, a negative index, unused rows.
+    const Array ta = Array::from_list<std::int64_t>({3, 3, 0, -1, 7, 3, 10, 0, 5}, {3, 3});
+    const Array target_a = Array::from_list<float>({1, -2, 0.5});
+    for (int s = 0; s < 3; ++s) {
+      INFO("step " << s);
+      const Array want = cpu_step(ta, target_a), got = step(ta, target_a);
+      CHECK(got.device() == gpu);
+      CHECK(allclose(got.to_host(), want, 1e-5, 1e-6));
+    }
+    CHECK(allclose(table.get_value(), cpu_table.get_value(), 1e-5, 1e-6));
+    CHECK(g.gathers >= 3);
+    CHECK(g.scatters >= 3);
+    // A later step moves only its inputs and the checked indices over, and reads back the
+    // indices (checked on the host) and nothing else.
+    const std::size_t to_host = g.bytes_to_host, from_host = g.bytes_from_host;
+    step(ta, target_a);
+    CHECK(g.bytes_to_host - to_host <= 2 * ta.nbytes());
+    CHECK(g.bytes_from_host - from_host <= 8 * ta.nbytes() + target_a.nbytes());
+  }
+
+  TEST_CASE("device functions: a character RNN's training step (examples/char_lstm's shape) "
+            "runs wholly on the device") {
+    ScopedEmulatedGpu emulated;
+    // Ids looked up in an embedding, a recurrence through scan with its state carried in
+    // shared variables, softmax cross-entropy against int64 targets, clipped gradients and
+    // an Adam-like update with a step counter: nothing of it falls back to the host.
+    auto make = [](Device device) {
+      Generator gen(5);
+      const std::int64_t V = 7, H = 6, B = 3;
+      std::vector<SharedVar> params{shared(Array::uniform(gen, {V, H}, -0.5, 0.5), "w_x"),
+                                    shared(Array::uniform(gen, {H, H}, -0.5, 0.5), "w_h"),
+                                    shared(Array::uniform(gen, {H, V}, -0.5, 0.5), "w_y")};
+      SharedVar h0 = shared(Array::zeros({B, H}), "h0"), t = shared(Array::scalar<float>(0), "t");
+      Var xs = matrix("xs", int64), ys = matrix("ys", int64);
+      Var hs = scan([](const StepArgs& v) -> StepResult { return tanh(v[0] + dot(v[1], v[2])); },
+                    {.sequences = {take(params[0], xs)}, .outputs_info = {h0},
+                     .non_sequences = {params[1]}})[0];
+      Var logits = dot(hs.reshape({-1, H}), params[2]);
+      Var loss = categorical_crossentropy(softmax(logits), ys.reshape({-1})).mean();
+      std::vector<Var> grads = grad(loss, std::vector<Var>(params.begin(), params.end()));
+      Var t_next = t + 1;
+      Replacements updates{{t, t_next}, {h0, hs[Index(-1)]}};
+      for (std::size_t i = 0; i < params.size(); ++i)
+        updates.emplace_back(params[i], params[i] - 0.1 * sqrt(1 - pow(0.9, t_next)) *
+                                                        clip(grads[i], -0.05, 0.05));
+      Function f = function({xs, ys}, {loss}, {.updates = updates, .device = device});
+      return std::pair{f, params};
+    };
+    auto [dev, dev_params] = make(gpu);
+    auto [cpu, cpu_params] = make(Device::cpu());
+    INFO(dev.compile_report().to_string());
+    CHECK(dev.compile_report().host_steps.empty());
+    const Array xs = Array::from_list<std::int64_t>({1, 2, 3, 3, 0, 6, 5, 5, 1, 2, 4, 0}, {4, 3});
+    const Array ys = Array::from_list<std::int64_t>({2, 3, 3, 0, 6, 5, 5, 1, 2, 4, 0, 1}, {4, 3});
+    for (int step = 0; step < 3; ++step) {
+      INFO("step " << step);
+      CHECK(allclose(Array(dev(xs, ys)).to_host(), Array(cpu(xs, ys)), 1e-5, 1e-6));
+    }
+    for (std::size_t i = 0; i < cpu_params.size(); ++i)
+      CHECK(allclose(dev_params[i].get_value(), cpu_params[i].get_value(), 1e-5, 1e-6));
+  }
+
+  TEST_CASE("device functions: take and inc_take on the device over dtypes, axes and modes") {
+    ScopedEmulatedGpu emulated;
+    check_take_on_device(gpu);
+  }
+
+  TEST_CASE("device errors: an index out of range on the device is the host's error") {
+    ScopedEmulatedGpu emulated;
+    Var x = matrix("x"), i = vector("i", int64);
+    const int line = __LINE__ + 1;
+    Function f = function({x, i}, {take(x, i, 0) * 2}, {.device = gpu});
+    const Array xa = Array::ones({4, 3});
+    try {
+      f(xa, Array::from_list<std::int64_t>({1, 4}));
+      FAIL("an index out of range was taken");
+    } catch (const Error& e) {
+      CHECK(contains(e.what(), "index 4 is out of bounds for axis 0 with size 4"));
+      CHECK(contains(e.what(), fmt::format("cuda_device_function_test.cpp:{}", line)));
+    }
+    // Nothing was left half done: the next call works.
+    CHECK(array_equal(Array(f(xa, Array::from_list<std::int64_t>({3, -4}))).to_host(),
+                      Array::full({2, 3}, 2.0f)));
   }
 
   TEST_CASE("shared variables: placed on a device they stay there; values read as host copies") {
@@ -377,6 +510,11 @@ TEST_SUITE("cuda") {
   TEST_CASE("device functions on a GPU: an MLP trained by SGD follows the CPU") {
     CGVM_REQUIRE_GPU_OR_SKIP();
     check_mlp_training(gpu, 3);
+  }
+
+  TEST_CASE("device functions on a GPU: take and inc_take over dtypes, axes and modes") {
+    CGVM_REQUIRE_GPU_OR_SKIP();
+    check_take_on_device(gpu);
   }
 }
 

@@ -1,6 +1,6 @@
 // The CUDA emitter's kernels through NVRTC: every elementwise op and every accumulating
-// reduction of the op table, for every dtype it takes, and the kernels of whole training
-// functions (an MLP step, an LSTM trained through scan). Runs wherever the plugin was built
+// reduction of the op table, for every dtype it takes, the kernels of whole training
+// functions (an MLP step, an LSTM trained through scan) and the index kernels. Runs wherever the plugin was built
 // (NVRTC needs no GPU); what the kernels compute is tested in cuda_kernels_test.cpp.
 #include <set>
 #include <string>
@@ -8,6 +8,7 @@
 
 #include "cgvm.hpp"
 #include "codegen/emit_cuda.hpp"
+#include "codegen/index_kernels.hpp"
 #include "cuda/compile.hpp"
 #include "cuda_helpers.hpp"
 #include "jit/jit_helpers.hpp"
@@ -101,6 +102,24 @@ TEST_SUITE("cuda") {
     ops = compile_program(program, "LSTM training");
     CHECK(ops.count("sigmoid") == 1);
     CHECK(ops.count("tanh") == 1);
+  }
+
+  TEST_CASE("cuda emit: the gather and scatter kernels of take and inc_take compile") {
+    cuda::CompileOptions options;
+    options.nvrtc_options = cuda_compile_options();
+    options.cache = fresh_jit_options();
+    options.program_name = "cgvm_index_kernels.cu";
+    cuda::CudaCode code;
+    try {
+      code = cuda::compile_ptx(index_kernels_source(), "sm_90", options);
+    } catch (const Error& e) {
+      FAIL(e.what());
+    }
+    CHECK(index_kernels().size() == 4 + std::size(all_dtypes));
+    for (const auto& [name, words] : index_kernels()) {
+      INFO("kernel " << name);
+      CHECK(contains(code.bytes, ".entry " + name + "("));
+    }
   }
 
   TEST_CASE("cuda emit: a kernel NVRTC rejects names the kernel in the log") {

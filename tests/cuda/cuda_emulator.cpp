@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <stdexcept>
 #include <mutex>
 #include <vector>
 
@@ -30,6 +31,7 @@ extern "C" void cgvm_emu_shfl_down(void* value, int bytes, int offset);
 #define blockDim (*cgvm_emu_index(2))
 #define gridDim (*cgvm_emu_index(3))
 #define __global__
+#define __device__
 #define __shared__ static
 #define __forceinline__ inline
 #define __restrict__ __restrict
@@ -179,43 +181,71 @@ void emu_shfl_down(void* value, int bytes, int offset) {
   warp.barrier.arrive_and_wait();
 }
 
-// Small enough that the grid-stride loops take several rounds on the tests' shapes.
-constexpr CudaDeviceShape kEmulatedDevice{.multiprocessors = 1, .max_threads_per_block = 64};
-
 using EmulatedKernel = void(const long long* words);
 
 }  // namespace
 
 struct CudaEmulator::Impl {
-  Scheduler scheduler;  // its fibers' stacks serve every launch
+  Scheduler fiber_pool;  // its fibers' stacks serve every launch
   std::shared_ptr<const CompiledModule> module;
-  std::vector<EmulatedKernel*> kernels;  // by kernel table index
+  std::vector<EmulatedKernel*> kernels;  // by kernel table index, or as the unit lists them
+  std::vector<std::string> names;
+
+  // Compiles `cuda` (without device builtins) for the CPU behind the emulation header, with
+  // a host-callable entry per kernel (a kernel takes its parameter struct by value).
+  void compile(const std::string& cuda, const std::vector<std::pair<std::string, int>>& list) {
+    register_jit_symbol("cgvm_emu_index", reinterpret_cast<void*>(&emu_index));
+    register_jit_symbol("cgvm_emu_sync", reinterpret_cast<void*>(&emu_sync));
+    register_jit_symbol("cgvm_emu_shfl_down", reinterpret_cast<void*>(&emu_shfl_down));
+    std::string source = kEmulationHeader + cuda;
+    for (const auto& [name, words] : list)
+      source += fmt::format(
+          "extern \"C\" void {0}_emulated(const long long* w) {{\n"
+          "  {0}_params p;\n  for (int i = 0; i < {1}; ++i) p.w[i] = w[i];\n  {0}(p);\n}}\n",
+          name, words);
+    module = compile_cpp(source, fresh_jit_options());
+    for (const auto& entry : list) {
+      kernels.push_back(module->function<EmulatedKernel>(entry.first + "_emulated"));
+      names.push_back(entry.first);
+    }
+  }
+
+  // One launch: the blocks one after another, each block's threads as fibers.
+  void run(EmulatedKernel* kernel, long long grid, int block_threads,
+           const std::vector<long long>& words) {
+    scheduler = &fiber_pool;
+    block_dim = {static_cast<unsigned>(block_threads), 1, 1};
+    grid_dim = {static_cast<unsigned>(grid), 1, 1};
+    for (long long b = 0; b < grid; ++b) {
+      Block block(block_threads);
+      current_block = &block;
+      block_index = {static_cast<unsigned>(b), 0, 0};
+      run_fibers(block_threads, [&] { kernel(words.data()); });
+    }
+    current_block = nullptr;
+    scheduler = nullptr;
+  }
 };
 
 CudaEmulator::CudaEmulator(const Program& program) : impl_(std::make_unique<Impl>()) {
-  register_jit_symbol("cgvm_emu_index", reinterpret_cast<void*>(&emu_index));
-  register_jit_symbol("cgvm_emu_sync", reinterpret_cast<void*>(&emu_sync));
-  register_jit_symbol("cgvm_emu_shfl_down", reinterpret_cast<void*>(&emu_shfl_down));
-  // The emitted unit without its device-math names (the host has the Clang builtins),
-  // and a host-callable entry per kernel (a kernel takes its parameter struct by value).
+  // The emitted unit without its device-math names (the host has the Clang builtins).
   const std::string emitted = emit_cuda(program);
-  std::string source = kEmulationHeader + emitted.substr(cuda_device_builtins().size());
-  const std::vector<const LoopKernel*> kernels = all_kernels(program);
-  for (const LoopKernel* k : kernels)
-    source += fmt::format(
-        "extern \"C\" void {0}_emulated(const long long* w) {{\n"
-        "  {0}_params p;\n  for (int i = 0; i < {1}; ++i) p.w[i] = w[i];\n  {0}(p);\n}}\n",
-        k->name, cuda_param_words(*k));
-  impl_->module = compile_cpp(source, fresh_jit_options());
-  for (const LoopKernel* k : kernels)
-    impl_->kernels.push_back(impl_->module->function<EmulatedKernel>(k->name + "_emulated"));
+  std::vector<std::pair<std::string, int>> list;
+  for (const LoopKernel* k : all_kernels(program)) list.emplace_back(k->name, cuda_param_words(*k));
+  impl_->compile(emitted.substr(cuda_device_builtins().size()), list);
+}
+
+CudaEmulator::CudaEmulator(const std::string& source,
+                           const std::vector<std::pair<std::string, int>>& kernels)
+    : impl_(std::make_unique<Impl>()) {
+  impl_->compile(source, kernels);
 }
 
 CudaEmulator::~CudaEmulator() = default;
 
 void CudaEmulator::launch(const KernelCall& call) {
   const LoopKernel& k = call.kernel;
-  const CudaLaunch plan = plan_cuda_launch(k, call.size, call.stride, kEmulatedDevice);
+  const CudaLaunch plan = plan_cuda_launch(k, call.size, call.stride, device_shape);
   if (plan.grid == 0) return;
   // The "device" addresses are the host's; so is a split reduction's scratch memory.
   std::vector<long long> addresses;
@@ -226,21 +256,20 @@ void CudaEmulator::launch(const KernelCall& call) {
   std::lock_guard lock(launch_mutex);
   for (const CudaLaunch& pass : cuda_passes(plan)) {
     modes_.insert(pass.mode);
-    const std::vector<long long> words =
-        cuda_kernel_parameter(k, pass, call.size, addresses, call.stride,
-                              reinterpret_cast<long long>(scratch.data()));
-    scheduler = &impl_->scheduler;
-    block_dim = {static_cast<unsigned>(pass.block), 1, 1};
-    grid_dim = {static_cast<unsigned>(pass.grid), 1, 1};
-    for (long long b = 0; b < pass.grid; ++b) {
-      Block block(pass.block);
-      current_block = &block;
-      block_index = {static_cast<unsigned>(b), 0, 0};
-      run_fibers(pass.block, [&] { kernel(words.data()); });
-    }
-    current_block = nullptr;
-    scheduler = nullptr;
+    impl_->run(kernel, pass.grid, pass.block,
+               cuda_kernel_parameter(k, pass, call.size, addresses, call.stride,
+                                     reinterpret_cast<long long>(scratch.data())));
   }
+}
+
+void CudaEmulator::run(const std::string& name, long long grid, int block,
+                       const std::vector<long long>& words) {
+  const auto it = std::find(impl_->names.begin(), impl_->names.end(), name);
+  if (it == impl_->names.end()) throw std::invalid_argument("no emulated kernel " + name);
+  if (grid == 0) return;
+  std::lock_guard lock(launch_mutex);
+  impl_->run(impl_->kernels[static_cast<std::size_t>(it - impl_->names.begin())], grid, block,
+             words);
 }
 
 }  // namespace cgvm::test

@@ -9,12 +9,16 @@
 // barriers and shuffles are exercised as written, and a thread that misses a barrier the
 // others wait at stops the run with a message. Launches are planned by
 // plan_cuda_launch for a small device (one multiprocessor, blocks of at most 64 threads):
-// the kernels' grid-stride loops then cover each extent in several rounds.
+// the kernels' grid-stride loops then cover each extent in several rounds. Units written
+// by hand (the index kernels) run the same way.
 //
 // Not emulated: the memory model (a missing barrier may go unnoticed), timing, and the
 // device's float rounding (FMA contraction differs).
 #include <memory>
 #include <set>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "codegen/emit_cuda.hpp"
 #include "codegen/program.hpp"
@@ -27,8 +31,18 @@ class CudaEmulator {
   explicit CudaEmulator(const Program& program);
   ~CudaEmulator();
 
+  // Compiles a unit of kernels written by hand (codegen/index_kernels.hpp): `kernels`
+  // names each and the words of its parameter (`struct <name>_params { long long w[W]; }`).
+  CudaEmulator(const std::string& source, const std::vector<std::pair<std::string, int>>& kernels);
+
+  // Small enough that the grid-stride loops take several rounds on the tests' shapes.
+  static constexpr CudaDeviceShape device_shape{.multiprocessors = 1,
+                                                .max_threads_per_block = 64};
+
   // Runs one kernel (an Executor's launcher, api/executor.hpp).
   void launch(const KernelCall& call);
+  // Runs the kernel `name` of a hand-written unit on `grid` blocks of `block` threads.
+  void run(const std::string& name, long long grid, int block, const std::vector<long long>& words);
 
   // The modes (emit_cuda.hpp) of the launches so far, to check that a test reached both.
   const std::set<int>& modes() const { return modes_; }

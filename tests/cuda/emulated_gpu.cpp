@@ -91,6 +91,38 @@ void EmulatedGpu::gemm(const DeviceGemm& g) {
     FAIL("emulated GPU: gemm of " << dtype_name(g.dtype));
 }
 
+void EmulatedGpu::run(const IndexLaunch& launch, std::span<const std::int64_t> rows) {
+  void* device_rows = allocate(rows.size_bytes());
+  copy_from_host(device_rows, rows.data(), rows.size_bytes());
+  IndexLaunch on_host = launch;
+  on_host.words[2] = reinterpret_cast<long long>(device_rows);
+  for (int w = 0; w < IndexLaunch::address_words; ++w)
+    on_host.words[w] = reinterpret_cast<long long>(flip(reinterpret_cast<void*>(on_host.words[w])));
+  {
+    std::lock_guard lock(mutex_);
+    if (!index_kernels_)
+      index_kernels_ = std::make_unique<CudaEmulator>(index_kernels_source(), index_kernels());
+  }
+  const CudaDeviceShape& shape = CudaEmulator::device_shape;
+  index_kernels_->run(on_host.kernel, on_host.total ? on_host.grid(shape) : 0,
+                      on_host.block(shape), on_host.words);
+  release(device_rows, rows.size_bytes());
+}
+
+void EmulatedGpu::gather(const Array& out, const Array& x, std::span<const std::int64_t> rows,
+                         int axis) {
+  CHECK_MESSAGE(x.device() == device(), "x is on " << x.device().str());
+  ++gathers;
+  run(gather_launch(out, x, 0, axis), rows);
+}
+
+void EmulatedGpu::scatter(const Array& out, const Array& y, const ScatterRows& rows, int axis,
+                          bool set) {
+  CHECK_MESSAGE(y.device() == device(), "y is on " << y.device().str());
+  ++scatters;
+  run(scatter_launch(out, y, rows, 0, axis, set), packed_scatter_rows(rows));
+}
+
 KernelLauncher emulated_kernels(const Program& program) {
   auto emulator = std::make_shared<CudaEmulator>(program);
   return [emulator](const KernelCall& call) { launch_on_host(*emulator, call); };
