@@ -65,10 +65,25 @@ Executor::Executor(Program program, KernelLauncher launcher)
   slots_ = make_slots(program_);
 }
 
+namespace {
+
+std::vector<char> generator_states(const Program& p) {
+  std::vector<char> states(p.values.size(), 0);
+  for (const Step& step : p.steps) {
+    if (step.kind != Step::Kind::Eval || step.node->op().state_input < 0) continue;
+    states[step.inputs.at(step.node->op().state_input)] = 1;
+    states[step.outputs.at(step.node->op().state_output)] = 1;
+  }
+  return states;
+}
+
+}  // namespace
+
 Executor::Executor(Program program, DeviceBackend device)
     : program_(std::move(program)),
       launcher_(std::move(device.launch)),
-      context_(std::move(device.context)) {
+      context_(std::move(device.context)),
+      host_states_(generator_states(program_)) {
   slots_ = make_slots(program_);
 }
 
@@ -148,12 +163,16 @@ void Executor::run_kernel_on_host(const Program& p, const Step& step,
 void Executor::run_eval(const Program& p, const Step& step, std::vector<Array>& values) const {
   std::vector<Array> ins;
   const bool here = context_ && runs_on_device(*step.node);
-  for (int v : step.inputs) {
+  const int state = step.node->op().state_input;  // a draw's generator state: read where it is
+  for (std::size_t i = 0; i < step.inputs.size(); ++i) {
+    const int v = step.inputs[i];
     if (!context_) ins.push_back(values[v]);
     else if (!here) ins.push_back(values[v].to_host());  // no device form: copied over
-    else ins.push_back(stays_on_host(values[v]) ? values[v] : on_device(p, values, v));
+    else if (stays_on_host(values[v]) || static_cast<int>(i) == state) ins.push_back(values[v]);
+    else ins.push_back(on_device(p, values, v));
   }
-  std::vector<Array> outs = step.node->op().eval(EvalArgs{*step.node, ins});
+  std::vector<Array> outs =
+      step.node->op().eval(EvalArgs{*step.node, ins, here ? context_ : nullptr});
   for (std::size_t i = 0; i < outs.size(); ++i) values[step.outputs[i]] = std::move(outs[i]);
 }
 
@@ -299,9 +318,10 @@ void Executor::run_program(const Program& p, std::vector<Array>& values, Slots& 
     // A device program's state moves to its device for good; a host program reads a
     // host copy of state that lives on a device.
     const SharedVar shared(var);
-    if (context_) shared.state()->place(context_);
-    values[id] = context_ ? shared.get_value(/*borrow=*/true)
-                          : shared.get_value(/*borrow=*/true).to_host();
+    const bool stays = context_ && &p == &program_ && host_states_[id];
+    if (context_ && !stays) shared.state()->place(context_);
+    values[id] = context_ && !stays ? shared.get_value(/*borrow=*/true)
+                                    : shared.get_value(/*borrow=*/true).to_host();
   }
   for (std::size_t s = 0; s < p.steps.size(); ++s) {
     const Step& step = p.steps[s];
@@ -350,7 +370,7 @@ std::vector<Array> Executor::run(const std::vector<Array>& inputs, bool check) c
 
   std::vector<Array> results;
   for (int v : p.outputs) {
-    Array r = context_ ? values[v].to(context_) : values[v];
+    Array r = context_ && !host_states_[v] ? values[v].to(context_) : values[v];
     // A result must not share a kept buffer: the next call would overwrite it.
     bool in_slot = std::any_of(slots.buffers.begin(), slots.buffers.end(),
                                [&](const Array& b) { return b.storage() && r.shares_storage(b); });

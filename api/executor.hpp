@@ -93,6 +93,9 @@ class Executor {
   std::vector<KernelFn*> kernels_;  // every kernel of the unit, loop bodies' included
   KernelLauncher launcher_;         // instead of kernels_, when set
   std::shared_ptr<DeviceContext> context_;  // device mode: where values live
+  // Device mode: by value id of the program, 1 for random generator states (a draw's
+  // [key, counter] and the advanced one), which stay on the host: a draw reads them there.
+  std::vector<char> host_states_;
   // Device mode: constants moved to the device, per (program, value), kept across calls.
   mutable std::mutex constants_mutex_;
   mutable std::map<std::pair<const Program*, int>, Array> device_constants_;

@@ -12,4 +12,8 @@ namespace cgvm {
 
 std::string_view prelude_source();
 
+// runtime/philox.hpp as text: the generator's core, which the device kernels embed so that a
+// GPU draws what the host draws (codegen/device_kernels.hpp).
+std::string_view philox_source();
+
 }  // namespace cgvm

@@ -107,27 +107,27 @@ void Context::gemm(const DeviceGemm& g) {
                   .lda = g.ldb, .ldb = g.lda, .ldc = g.ldc, .stream = stream_});
 }
 
-struct Context::IndexKernels {
+struct Context::DeviceKernels {
   Module module;
   std::map<std::string, Kernel> kernels;
 };
 
-void Context::run(const IndexLaunch& launch) {
+void Context::run(const DeviceKernelLaunch& launch) {
   if (launch.total == 0) return;
   const Kernel* kernel;
   {
     std::lock_guard lock(mutex_);
-    if (!index_kernels_) {
+    if (!device_kernels_) {
       CompileOptions options;
       options.nvrtc_options = cuda_compile_options();
-      options.program_name = "cgvm_index_kernels.cu";
-      auto k = std::make_unique<IndexKernels>();
-      k->module = Module::build(index_kernels_source(), info_, options);
-      for (const auto& entry : cgvm::index_kernels())
+      options.program_name = "cgvm_device_kernels.cu";
+      auto k = std::make_unique<DeviceKernels>();
+      k->module = Module::build(device_kernels_source(), info_, options);
+      for (const auto& entry : cgvm::device_kernels())
         k->kernels[entry.first] = k->module.kernel(entry.first);
-      index_kernels_ = std::move(k);
+      device_kernels_ = std::move(k);
     }
-    kernel = &index_kernels_->kernels.at(launch.kernel);
+    kernel = &device_kernels_->kernels.at(launch.kernel);
   }
   const CudaDeviceShape shape{.multiprocessors = info_.multiprocessors,
                               .max_threads_per_block = info_.max_threads_per_block};
@@ -182,6 +182,12 @@ void Context::scatter(const Array& out, const Array& y, const ScatterRows& rows,
   set_device(ordinal_);
   const DeviceRows packed(packed_scatter_rows(rows), stream_);
   run(scatter_launch(out, y, rows, packed.address(), axis, set));
+}
+
+void Context::draw(const Array& out, const DeviceDraw& draw) {
+  if (out.size() == 0) return;
+  set_device(ordinal_);
+  run(draw_launch(out, draw));
 }
 
 void Context::synchronize() { stream_.synchronize(); }

@@ -14,7 +14,7 @@
 #include <source_location>
 
 #include "codegen/conversion.hpp"
-#include "codegen/index_kernels.hpp"
+#include "codegen/device_kernels.hpp"
 #include "cuda/backend.hpp"
 #include "cuda/device.hpp"
 #include "cuda/program_kernels.hpp"
@@ -42,6 +42,7 @@ class Context final : public DeviceContext {
               int axis) override;
   void scatter(const Array& out, const Array& y, const ScatterRows& rows, int axis,
                bool set) override;
+  void draw(const Array& out, const DeviceDraw& draw) override;
   void synchronize() override;
 
   StreamRef stream() const { return stream_.ref(); }
@@ -59,11 +60,11 @@ class Context final : public DeviceContext {
   void copy(CopyKind kind, const Array& dst, const Array& src);
   std::mutex mutex_;
   std::map<CopyKey, std::unique_ptr<CopyKernel>> copy_kernels_;
-  // The kernels of gather and scatter (codegen/index_kernels.hpp), compiled on first use;
-  // run() launches one with its index rows at `rows` (host memory, moved over first).
-  struct IndexKernels;
-  void run(const IndexLaunch& launch);
-  std::unique_ptr<IndexKernels> index_kernels_;
+  // The kernels of gather, scatter and draw (codegen/device_kernels.hpp), compiled on first
+  // use, and the launch of one.
+  struct DeviceKernels;
+  void run(const DeviceKernelLaunch& launch);
+  std::unique_ptr<DeviceKernels> device_kernels_;
 };
 
 }  // namespace cgvm::cuda

@@ -65,6 +65,21 @@ struct ScatterRows {
   static ScatterRows group(std::span<const std::int64_t> slots);
 };
 
+// A random draw a device repeats (DeviceContext::draw): what Array::uniform(gen, shape, a, b)
+// or Array::normal(gen, shape, a, b) give for a fresh Generator(key, counter)
+// (runtime/random.hpp). Uniform values equal the host's bit for bit; normal ones up to the
+// device's log, sin and cos.
+struct DeviceDraw {
+  enum class Kind : std::uint8_t { Uniform, Normal };
+  Kind kind = Kind::Uniform;
+  std::uint64_t key = 0, counter = 0;
+  double a = 0, b = 1;  // low and high, or mean and stddev
+  // The Philox blocks the draw of `count` values of `dtype` takes: the generator's counter
+  // after it is counter + blocks(...). A uniform float32 takes one word per value, a
+  // float64 two; normal values come in pairs from a block each.
+  static std::uint64_t blocks(Kind kind, DType dtype, std::int64_t count);
+};
+
 // One device's memory and the work the runtime asks of it. Work is ordered: each call
 // sees the effects of the calls before it (a context keeps one queue, e.g. a CUDA stream),
 // and copy_to_host returns only once the bytes are there.
@@ -98,6 +113,8 @@ class DeviceContext {
   // at `axis`.
   virtual void scatter(const Array& out, const Array& y, const ScatterRows& rows, int axis,
                        bool set) = 0;
+  // out (C-contiguous float32 or float64 on this device) = the draw.
+  virtual void draw(const Array& out, const DeviceDraw& draw) = 0;
   // Waits until the queued work is done.
   virtual void synchronize() = 0;
 };

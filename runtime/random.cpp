@@ -6,49 +6,23 @@
 #include <numbers>
 
 #include "runtime/error.hpp"
+#include "runtime/philox.hpp"
 
 namespace cgvm {
 
-namespace {
-
-// Constants from Random123 (philox.h): round multipliers and the Weyl key increments.
-constexpr std::uint32_t multiplier_0 = 0xD2511F53u;
-constexpr std::uint32_t multiplier_1 = 0xCD9E8D57u;
-constexpr std::uint32_t weyl_0 = 0x9E3779B9u;
-constexpr std::uint32_t weyl_1 = 0xBB67AE85u;
-constexpr int rounds = 10;
-
-inline void mul_hi_lo(std::uint32_t a, std::uint32_t b, std::uint32_t& hi, std::uint32_t& lo) {
-  const std::uint64_t product = static_cast<std::uint64_t>(a) * b;
-  hi = static_cast<std::uint32_t>(product >> 32);
-  lo = static_cast<std::uint32_t>(product);
-}
-
-}  // namespace
+namespace rng = cgvm::philox;  // apart from Generator::philox
 
 std::array<std::uint32_t, 4> Generator::philox(std::array<std::uint32_t, 4> counter,
                                                std::array<std::uint32_t, 2> key) {
-  for (int r = 0; r < rounds; ++r) {
-    // The key is bumped between rounds, not before the first one.
-    if (r > 0) {
-      key[0] += weyl_0;
-      key[1] += weyl_1;
-    }
-    std::uint32_t hi0, lo0, hi1, lo1;
-    mul_hi_lo(multiplier_0, counter[0], hi0, lo0);
-    mul_hi_lo(multiplier_1, counter[2], hi1, lo1);
-    counter = {hi1 ^ counter[1] ^ key[0], lo1, hi0 ^ counter[3] ^ key[1], lo0};
-  }
-  return counter;
+  const rng::Words out = rng::bijection(
+      rng::Words{{counter[0], counter[1], counter[2], counter[3]}}, key[0], key[1]);
+  return {out.w[0], out.w[1], out.w[2], out.w[3]};
 }
 
 std::array<std::uint32_t, 4> Generator::next_block() {
-  const std::array<std::uint32_t, 4> counter = {static_cast<std::uint32_t>(counter_),
-                                                static_cast<std::uint32_t>(counter_ >> 32), 0, 0};
-  const std::array<std::uint32_t, 2> key = {static_cast<std::uint32_t>(key_),
-                                            static_cast<std::uint32_t>(key_ >> 32)};
+  const rng::Words out = rng::block(key_, counter_);
   ++counter_;
-  return philox(counter, key);
+  return {out.w[0], out.w[1], out.w[2], out.w[3]};
 }
 
 std::uint32_t Generator::next_u32() {
@@ -59,15 +33,11 @@ std::uint32_t Generator::next_u32() {
   return buffer_[4 - buffered_--];
 }
 
-float Generator::next_float() {
-  return static_cast<float>(next_u32() >> 8) * 0x1p-24f;
-}
+float Generator::next_float() { return rng::uniform_float(next_u32()); }
 
 double Generator::next_double() {
-  // The first word supplies the high bits.
-  const std::uint64_t hi = next_u32();
-  const std::uint64_t bits = (hi << 32 | next_u32()) >> 11;
-  return static_cast<double>(bits) * 0x1p-53;
+  const std::uint32_t high = next_u32();
+  return rng::uniform_double(high, next_u32());
 }
 
 double Generator::next_normal() {

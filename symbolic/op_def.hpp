@@ -43,6 +43,9 @@ struct InferArgs {
 struct EvalArgs {
   const Node& node;
   std::span<const Array> inputs;
+  // The device a device function's executor runs this eval on (OpDef::on_device), null on
+  // the host. Most evals follow their inputs' device; a random draw has none to follow.
+  std::shared_ptr<DeviceContext> device = nullptr;
 
   const Attrs& attrs() const;
   const TensorType& output_type(int i = 0) const;

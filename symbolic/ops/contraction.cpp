@@ -158,9 +158,6 @@ void device_product(const Array& out, const void* a, const Layout& la, const voi
                                  .b = b, .ldb = lb.blas.ld, .c = c, .ldc = n});
 }
 
-const void* offset_bytes(const void* p, std::int64_t bytes) {
-  return static_cast<const char*>(p) + bytes;
-}
 void* offset_bytes(void* p, std::int64_t bytes) { return static_cast<char*>(p) + bytes; }
 
 // One (m x k) @ (k x n) product into a contiguous m x n block.

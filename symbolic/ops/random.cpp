@@ -3,6 +3,9 @@
 // function() writes the advanced state back after every call.
 #include <fmt/format.h>
 
+#include <optional>
+
+#include "runtime/device.hpp"
 #include "runtime/random.hpp"
 #include "symbolic/elementwise.hpp"
 #include "symbolic/op_list.hpp"
@@ -20,9 +23,22 @@ std::vector<TensorType> infer_draw(const InferArgs& a) {
   return {state, TensorType{dtype, static_sizes(a.inputs.subspan(1))}};
 }
 
-// Reads [key, counter], runs `draw` on a generator there, returns [new state, sample].
-template <class Draw>
-std::vector<Array> run_draw(const EvalArgs& a, Draw draw) {
+using DrawFn = Array (*)(Generator&, const Shape&, const Attrs&, DType);
+
+// The draw a device repeats for an op of `kind` (its attrs: low and high, or mean and
+// stddev).
+DeviceDraw device_draw(DeviceDraw::Kind kind, const Attrs& attrs, std::uint64_t key,
+                       std::uint64_t counter) {
+  const bool normal = kind == DeviceDraw::Kind::Normal;
+  return {.kind = kind, .key = key, .counter = counter,
+          .a = attrs.get_double(normal ? "mean" : "low"),
+          .b = attrs.get_double(normal ? "stddev" : "high")};
+}
+
+// Reads [key, counter], draws the sample, returns [new state, sample]. On a device (with a
+// `kind` it repeats) the sample is drawn there and the state stays on the host.
+std::vector<Array> run_draw(const EvalArgs& a, DrawFn draw,
+                            std::optional<DeviceDraw::Kind> kind) {
   const Array& state = a.inputs[0];
   if (state.size() != 2) a.fail("a random state must hold two int64 values [key, counter]");
   auto words = state.to_vector<std::int64_t>();
@@ -32,24 +48,37 @@ std::vector<Array> run_draw(const EvalArgs& a, Draw draw) {
     if (d < 0) a.fail(fmt::format("negative dimension {} in the sample shape", d));
     shape.push_back(d);
   }
-  Generator gen(static_cast<std::uint64_t>(words[0]), static_cast<std::uint64_t>(words[1]));
-  Array sample = draw(gen, shape, a.attrs(), a.output_type(1).dtype);
-  Array next = Array::from_list<std::int64_t>(
-      {words[0], static_cast<std::int64_t>(gen.counter())});
-  return {next, sample};
+  const auto key = static_cast<std::uint64_t>(words[0]);
+  const auto counter = static_cast<std::uint64_t>(words[1]);
+  const DType dtype = a.output_type(1).dtype;
+  Array sample;
+  std::uint64_t next_counter;
+  if (a.device && kind) {
+    sample = Array::empty(shape, dtype, a.device);
+    a.device->draw(sample, device_draw(*kind, a.attrs(), key, counter));
+    next_counter = counter + DeviceDraw::blocks(*kind, dtype, sample.size());
+  } else {
+    Generator gen(key, counter);
+    sample = draw(gen, shape, a.attrs(), dtype);
+    next_counter = gen.counter();
+  }
+  return {Array::from_list<std::int64_t>({words[0], static_cast<std::int64_t>(next_counter)}),
+          sample};
 }
 
-OpDef draw_op(std::string_view name,
-              Array (*draw)(Generator&, const Shape&, const Attrs&, DType)) {
+// `kind`: the device draw that repeats `draw` (none: the op draws on the host only).
+OpDef draw_op(std::string_view name, DrawFn draw,
+              std::optional<DeviceDraw::Kind> kind = std::nullopt) {
   return OpDef{
       .name = name,
       .family = OpFamily::Random,
       .min_inputs = 1,
       .max_inputs = -1,
       .infer = infer_draw,
-      .eval = [draw](const EvalArgs& a) { return run_draw(a, draw); },
+      .eval = [draw, kind](const EvalArgs& a) { return run_draw(a, draw, kind); },
       .state_input = 0,
       .state_output = 0,
+      .on_device = kind ? any_device : std::function<bool(const Node&)>{},
   };
 }
 
@@ -62,7 +91,8 @@ const OpDef& random_uniform_op() {
   static const OpDef def = draw_op(
       "random_uniform", [](Generator& g, const Shape& s, const Attrs& at, DType d) {
         return Array::uniform(g, s, at.get_double("low"), at.get_double("high"), d);
-      });
+      },
+      DeviceDraw::Kind::Uniform);
   return def;
 }
 
@@ -71,7 +101,8 @@ const OpDef& random_normal_op() {
   static const OpDef def = draw_op(
       "random_normal", [](Generator& g, const Shape& s, const Attrs& at, DType d) {
         return Array::normal(g, s, at.get_double("mean"), at.get_double("stddev"), d);
-      });
+      },
+      DeviceDraw::Kind::Normal);
   return def;
 }
 

@@ -391,6 +391,59 @@ TEST_SUITE("cuda") {
     check_take_on_device(gpu);
   }
 
+  TEST_CASE("device functions: random draws run on the device and repeat the host's numbers") {
+    ScopedEmulatedGpu emulated;
+    EmulatedGpu& g = emulated.gpu();
+    RandomStreams rng(42);
+    Var x = matrix("x");
+    // Sizes that are not whole Philox blocks; a dropout mask (bernoulli) on a symbolic shape.
+    std::vector<Var> outputs{rng.uniform({5, 7}),
+                             rng.uniform({3, 3}, -2, 3, DType::Float64),
+                             rng.normal({9}, 1, 2),
+                             rng.normal({4}, 0, 1, DType::Float64),
+                             x * rng.bernoulli(dims_of(x), 0.5) * 2};
+    Function dev = function({x}, outputs, {.device = gpu});
+    Function cpu = function({x}, outputs);
+    CHECK(dev.compile_report().host_steps.empty());
+    const Array xa = Array::uniform(3, {6, 5});
+    auto states = [&] {
+      std::vector<std::vector<std::int64_t>> out;
+      for (const SharedVar& s : rng.states()) out.push_back(s.get_value().to_vector<std::int64_t>());
+      return out;
+    };
+    for (int call = 0; call < 2; ++call) {  // the second call draws fresh numbers on both
+      INFO("call " << call);
+      const auto before = states();
+      const Outputs got = dev(xa);
+      const auto after_device = states();
+      CHECK(after_device != before);
+      for (std::size_t i = 0; i < rng.states().size(); ++i) rng.states()[i].set_value(random_state(
+          static_cast<std::uint64_t>(before[i][0]), static_cast<std::uint64_t>(before[i][1])));
+      const Outputs want = cpu(xa);
+      CHECK(states() == after_device);  // both advanced their generators alike
+      for (std::size_t k = 0; k < want.size(); ++k) {
+        INFO("output " << k);
+        CHECK(got[k].device() == gpu);
+        if (k == 2 || k == 3)  // normal: up to the device's log, sin and cos
+          CHECK(allclose(got[k].to_host(), want[k], 1e-6, 1e-6));
+        else
+          CHECK(array_equal(got[k].to_host(), want[k]));  // uniform: the host's bits
+      }
+    }
+    CHECK(g.draws >= 5);
+    // The states stay on the host: a call moves x over and nothing back.
+    const std::size_t to_host = g.bytes_to_host, from_host = g.bytes_from_host;
+    dev(xa);
+    CHECK(g.bytes_to_host == to_host);
+    CHECK(g.bytes_from_host - from_host == xa.nbytes());
+    for (const SharedVar& s : rng.states()) CHECK(s.device() == Device::cpu());
+    // Integers (rejection sampling, a variable number of words per value) are drawn on the
+    // host, and said so.
+    Function ints = function({}, {rng.integers({4}, 0, 10)}, {.device = gpu});
+    REQUIRE(ints.compile_report().host_steps.size() == 1);
+    CHECK(ints.compile_report().host_steps[0].starts_with("random_integers at "));
+  }
+
   TEST_CASE("device errors: an index out of range on the device is the host's error") {
     ScopedEmulatedGpu emulated;
     Var x = matrix("x"), i = vector("i", int64);

@@ -1,6 +1,6 @@
 // The CUDA emitter's kernels through NVRTC: every elementwise op and every accumulating
 // reduction of the op table, for every dtype it takes, the kernels of whole training
-// functions (an MLP step, an LSTM trained through scan) and the index kernels. Runs wherever the plugin was built
+// functions (an MLP step, an LSTM trained through scan) and the device's own kernels. Runs wherever the plugin was built
 // (NVRTC needs no GPU); what the kernels compute is tested in cuda_kernels_test.cpp.
 #include <set>
 #include <string>
@@ -8,7 +8,7 @@
 
 #include "cgvm.hpp"
 #include "codegen/emit_cuda.hpp"
-#include "codegen/index_kernels.hpp"
+#include "codegen/device_kernels.hpp"
 #include "cuda/compile.hpp"
 #include "cuda_helpers.hpp"
 #include "jit/jit_helpers.hpp"
@@ -104,19 +104,20 @@ TEST_SUITE("cuda") {
     CHECK(ops.count("tanh") == 1);
   }
 
-  TEST_CASE("cuda emit: the gather and scatter kernels of take and inc_take compile") {
+  TEST_CASE("cuda emit: the device's own kernels (take, inc_take, random draws) compile") {
     cuda::CompileOptions options;
     options.nvrtc_options = cuda_compile_options();
     options.cache = fresh_jit_options();
-    options.program_name = "cgvm_index_kernels.cu";
+    options.program_name = "cgvm_device_kernels.cu";
     cuda::CudaCode code;
     try {
-      code = cuda::compile_ptx(index_kernels_source(), "sm_90", options);
+      code = cuda::compile_ptx(device_kernels_source(), "sm_90", options);
     } catch (const Error& e) {
       FAIL(e.what());
     }
-    CHECK(index_kernels().size() == 4 + std::size(all_dtypes));
-    for (const auto& [name, words] : index_kernels()) {
+    // gathers by element size, scatters by dtype, uniform and normal draws by float dtype
+    CHECK(device_kernels().size() == 4 + std::size(all_dtypes) + 2 * 2);
+    for (const auto& [name, words] : device_kernels()) {
       INFO("kernel " << name);
       CHECK(contains(code.bytes, ".entry " + name + "("));
     }

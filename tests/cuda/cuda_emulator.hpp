@@ -31,7 +31,7 @@ class CudaEmulator {
   explicit CudaEmulator(const Program& program);
   ~CudaEmulator();
 
-  // Compiles a unit of kernels written by hand (codegen/index_kernels.hpp): `kernels`
+  // Compiles a unit of kernels written by hand (codegen/device_kernels.hpp): `kernels`
   // names each and the words of its parameter (`struct <name>_params { long long w[W]; }`).
   CudaEmulator(const std::string& source, const std::vector<std::pair<std::string, int>>& kernels);
 

@@ -91,22 +91,25 @@ void EmulatedGpu::gemm(const DeviceGemm& g) {
     FAIL("emulated GPU: gemm of " << dtype_name(g.dtype));
 }
 
-void EmulatedGpu::run(const IndexLaunch& launch, std::span<const std::int64_t> rows) {
-  void* device_rows = allocate(rows.size_bytes());
-  copy_from_host(device_rows, rows.data(), rows.size_bytes());
-  IndexLaunch on_host = launch;
-  on_host.words[2] = reinterpret_cast<long long>(device_rows);
-  for (int w = 0; w < IndexLaunch::address_words; ++w)
+void EmulatedGpu::run(const DeviceKernelLaunch& launch, std::span<const std::int64_t> rows) {
+  DeviceKernelLaunch on_host = launch;
+  void* device_rows = nullptr;
+  if (launch.rows_word >= 0) {
+    device_rows = allocate(rows.size_bytes());
+    copy_from_host(device_rows, rows.data(), rows.size_bytes());
+    on_host.words[static_cast<std::size_t>(launch.rows_word)] = reinterpret_cast<long long>(device_rows);
+  }
+  for (int w = 0; w < launch.addresses; ++w)
     on_host.words[w] = reinterpret_cast<long long>(flip(reinterpret_cast<void*>(on_host.words[w])));
   {
     std::lock_guard lock(mutex_);
-    if (!index_kernels_)
-      index_kernels_ = std::make_unique<CudaEmulator>(index_kernels_source(), index_kernels());
+    if (!device_kernels_)
+      device_kernels_ = std::make_unique<CudaEmulator>(device_kernels_source(), device_kernels());
   }
   const CudaDeviceShape& shape = CudaEmulator::device_shape;
-  index_kernels_->run(on_host.kernel, on_host.total ? on_host.grid(shape) : 0,
-                      on_host.block(shape), on_host.words);
-  release(device_rows, rows.size_bytes());
+  device_kernels_->run(on_host.kernel, on_host.total ? on_host.grid(shape) : 0,
+                       on_host.block(shape), on_host.words);
+  if (device_rows) release(device_rows, rows.size_bytes());
 }
 
 void EmulatedGpu::gather(const Array& out, const Array& x, std::span<const std::int64_t> rows,
@@ -121,6 +124,12 @@ void EmulatedGpu::scatter(const Array& out, const Array& y, const ScatterRows& r
   CHECK_MESSAGE(y.device() == device(), "y is on " << y.device().str());
   ++scatters;
   run(scatter_launch(out, y, rows, 0, axis, set), packed_scatter_rows(rows));
+}
+
+void EmulatedGpu::draw(const Array& out, const DeviceDraw& draw) {
+  CHECK_MESSAGE(out.device() == device(), "out is on " << out.device().str());
+  ++draws;
+  run(draw_launch(out, draw));
 }
 
 KernelLauncher emulated_kernels(const Program& program) {

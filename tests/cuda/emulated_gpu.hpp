@@ -6,8 +6,8 @@
 // non-canonical on x86-64, so host code that dereferences device memory by mistake
 // faults at once, as it would with a real GPU, instead of passing. Kernels run the emitted
 // CUDA through CudaEmulator (threads as fibers); conversions run the conversion program
-// a real GPU runs (codegen/conversion.hpp), and so do gathers and scatters
-// (codegen/index_kernels.hpp); products use host BLAS. It counts the bytes
+// a real GPU runs (codegen/conversion.hpp), and so do gathers, scatters and random draws
+// (codegen/device_kernels.hpp); products use host BLAS. It counts the bytes
 // copied each way and the live allocations, so tests can check what moved.
 #include <map>
 #include <memory>
@@ -15,7 +15,7 @@
 
 #include "cgvm.hpp"
 #include "codegen/conversion.hpp"
-#include "codegen/index_kernels.hpp"
+#include "codegen/device_kernels.hpp"
 #include "cuda_emulator.hpp"
 
 namespace cgvm::test {
@@ -34,6 +34,7 @@ class EmulatedGpu final : public DeviceContext {
               int axis) override;
   void scatter(const Array& out, const Array& y, const ScatterRows& rows, int axis,
                bool set) override;
+  void draw(const Array& out, const DeviceDraw& draw) override;
   void synchronize() override {}
 
   // The host address behind a device address.
@@ -41,7 +42,7 @@ class EmulatedGpu final : public DeviceContext {
 
   std::size_t bytes_to_host = 0, bytes_from_host = 0;
   long long live_allocations = 0;
-  int conversions = 0, accumulations = 0, products = 0, gathers = 0, scatters = 0;
+  int conversions = 0, accumulations = 0, products = 0, gathers = 0, scatters = 0, draws = 0;
 
  private:
   struct CopyKernel {
@@ -52,9 +53,9 @@ class EmulatedGpu final : public DeviceContext {
   void copy(CopyKind kind, const Array& dst, const Array& src);
   std::mutex mutex_;
   std::map<CopyKey, CopyKernel> copy_kernels_;
-  // As cuda::Context does: the index rows moved over, then the kernel.
-  void run(const IndexLaunch& launch, std::span<const std::int64_t> rows);
-  std::unique_ptr<CudaEmulator> index_kernels_;
+  // As cuda::Context does: the index rows (if any) moved over, then the kernel.
+  void run(const DeviceKernelLaunch& launch, std::span<const std::int64_t> rows = {});
+  std::unique_ptr<CudaEmulator> device_kernels_;
 };
 
 // Launches a Program's kernels on the emulated GPU (device addresses in the call).

@@ -1,8 +1,12 @@
-// runtime/device.hpp's host-side parts: device names, and how an inc_take's rows are grouped
-// by the slot they write before a device scatters them.
+// runtime/device.hpp's host-side parts: device names, how an inc_take's rows are grouped by
+// the slot they write before a device scatters them, and how far a device's draw advances
+// its generator.
 #include "runtime/device.hpp"
 
 #include <doctest/doctest.h>
+
+#include "runtime/array.hpp"
+#include "runtime/random.hpp"
 
 #include <vector>
 
@@ -27,6 +31,19 @@ TEST_CASE("device: ScatterRows groups rows by slot, in index order within a slot
   CHECK(same.targets == V{3});
   CHECK(same.starts == V{0, 50});
   for (std::int64_t k = 0; k < 50; ++k) CHECK(same.order[static_cast<std::size_t>(k)] == k);
+}
+
+TEST_CASE("device: a device draw advances the generator as the host's draw does") {
+  using Kind = DeviceDraw::Kind;
+  for (std::int64_t n = 0; n < 12; ++n)
+    for (DType dtype : {DType::Float32, DType::Float64}) {
+      INFO("n " << n << " " << dtype_name(dtype));
+      Generator uniform(7, 100), normal(7, 100);
+      (void)Array::uniform(uniform, {n}, 0, 1, dtype);
+      (void)Array::normal(normal, {n}, 0, 1, dtype);
+      CHECK(uniform.counter() - 100 == DeviceDraw::blocks(Kind::Uniform, dtype, n));
+      CHECK(normal.counter() - 100 == DeviceDraw::blocks(Kind::Normal, dtype, n));
+    }
 }
 
 TEST_CASE("device: names parse and print") {

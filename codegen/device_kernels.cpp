@@ -1,0 +1,252 @@
+#include "codegen/device_kernels.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <bit>
+#include <cstdint>
+
+#include "codegen/kernel_writer.hpp"
+#include "codegen/prelude.hpp"
+#include "runtime/error.hpp"
+
+namespace cgvm {
+namespace {
+
+constexpr int kGatherWords = 7;   // out, x, rows, n, count, inner, total
+constexpr int kScatterWords = 9;  // out, y, packed rows, n, slots, count, inner, total, set
+
+constexpr int kDrawWords = 6;  // out, count, key, counter, a, b (the doubles' bits)
+
+constexpr const char* kTemplates = R"(
+// The device's own kernels (codegen/device_kernels.hpp)
+#ifdef __CUDACC__
+#define CGVM_LOG log
+#define CGVM_SQRT sqrt
+#define CGVM_SIN sin
+#define CGVM_COS cos
+#else  // the CPU emulation: the builtins, and products rounded on their own, as on a device
+#define CGVM_LOG __builtin_log
+#define CGVM_SQRT __builtin_sqrt
+#define CGVM_SIN __builtin_sin
+#define CGVM_COS __builtin_cos
+inline float __fmul_rn(float a, float b) { volatile float p = a * b; return p; }
+inline double __dmul_rn(double a, double b) { volatile double p = a * b; return p; }
+inline float __fadd_rn(float a, float b) { return a + b; }
+inline double __dadd_rn(double a, double b) { return a + b; }
+#endif
+
+#define CGVM_POINTS(total) \
+  for (long long t = (long long)blockIdx.x * blockDim.x + threadIdx.x; t < (total); \
+       t += (long long)gridDim.x * blockDim.x)
+
+template <class T>
+__device__ void cgvm_gather(const long long* w) {
+  T* out = (T*)w[0];
+  const T* x = (const T*)w[1];
+  const long long* rows = (const long long*)w[2];
+  const long long n = w[3], count = w[4], inner = w[5];
+  CGVM_POINTS(w[6]) {
+    const long long i = t % inner, r = t / inner, j = r % count, o = r / count;
+    out[t] = x[(o * n + rows[j]) * inner + i];
+  }
+}
+
+template <class T>
+__device__ T cgvm_scatter_add(T a, T b) { return (T)(a + b); }
+__device__ inline bool cgvm_scatter_add(bool a, bool b) { return a || b; }
+
+template <class T>
+__device__ void cgvm_scatter(const long long* w) {
+  T* out = (T*)w[0];
+  const T* y = (const T*)w[1];
+  const long long* targets = (const long long*)w[2];
+  const long long n = w[3], slots = w[4], count = w[5], inner = w[6];
+  const bool set = w[8] != 0;
+  const long long* starts = targets + slots;
+  const long long* order = starts + slots + 1;
+  CGVM_POINTS(w[7]) {
+    const long long i = t % inner, r = t / inner, u = r % slots, o = r / slots;
+    T* slot = out + (o * n + targets[u]) * inner + i;
+    const T* rows = y + o * count * inner + i;
+    const long long first = starts[u], last = starts[u + 1];
+    if (set) {
+      *slot = rows[order[last - 1] * inner];
+      continue;
+    }
+    T acc = *slot;
+    for (long long k = first; k < last; ++k) acc = cgvm_scatter_add(acc, rows[order[k] * inner]);
+    *slot = acc;
+  }
+}
+
+__device__ inline double cgvm_double_bits(long long word) {
+  union {
+    long long i;
+    double d;
+  } u;
+  u.i = word;
+  return u.d;
+}
+
+// Values per Philox block: uniform float32 4 (a word each), float64 2, normal 2 (a pair).
+template <class T, bool normal>
+__device__ void cgvm_draw(const long long* w) {
+  namespace rng = cgvm::philox;
+  T* out = (T*)w[0];
+  const long long count = w[1];
+  const unsigned long long key = (unsigned long long)w[2], counter = (unsigned long long)w[3];
+  const double a = cgvm_double_bits(w[4]), b = cgvm_double_bits(w[5]);
+  const long long per = !normal && sizeof(T) == 4 ? 4 : 2;
+  CGVM_POINTS((count + per - 1) / per) {
+    const rng::Words r = rng::block(key, counter + (unsigned long long)t);
+    T* at = out + t * per;
+    const long long left = count - t * per;
+    if (normal) {
+      const double u1 = 1.0 - rng::uniform_double(r.w[0], r.w[1]);  // (0, 1]
+      const double u2 = rng::uniform_double(r.w[2], r.w[3]);
+      const double radius = CGVM_SQRT(-2.0 * CGVM_LOG(u1)), angle = 2.0 * 3.141592653589793 * u2;
+      at[0] = (T)__dadd_rn(a, __dmul_rn(b, radius * CGVM_COS(angle)));
+      if (left > 1) at[1] = (T)__dadd_rn(a, __dmul_rn(b, radius * CGVM_SIN(angle)));
+    } else if (sizeof(T) == 4) {
+      for (int j = 0; j < 4 && j < left; ++j)
+        at[j] = (T)__fadd_rn((float)a, __fmul_rn((float)b, rng::uniform_float(r.w[j])));
+    } else {
+      for (int j = 0; j < 2 && j < left; ++j)
+        at[j] = (T)__dadd_rn(a, __dmul_rn(b, rng::uniform_double(r.w[2 * j], r.w[2 * j + 1])));
+    }
+  }
+}
+)";
+
+// The unsigned type of each element size: a gather copies elements, whatever they hold.
+constexpr std::pair<int, const char*> kElementTypes[] = {
+    {1, "unsigned char"}, {2, "unsigned short"}, {4, "unsigned int"}, {8, "unsigned long long"}};
+
+std::string gather_name(std::size_t bytes) { return fmt::format("cgvm_gather_{}", bytes); }
+std::string scatter_name(DType dtype) { return fmt::format("cgvm_scatter_{}", dtype_name(dtype)); }
+std::string draw_name(DeviceDraw::Kind kind, DType dtype) {
+  return fmt::format("cgvm_{}_{}", kind == DeviceDraw::Kind::Normal ? "normal" : "uniform",
+                     dtype_name(dtype));
+}
+constexpr DType kFloats[] = {DType::Float32, DType::Float64};
+constexpr DeviceDraw::Kind kDraws[] = {DeviceDraw::Kind::Uniform, DeviceDraw::Kind::Normal};
+
+struct KernelEntry {
+  std::string name;
+  int words;
+  std::string body;  // the template instance the kernel calls
+};
+std::vector<KernelEntry> kernel_list() {
+  std::vector<KernelEntry> list;
+  for (auto [bytes, type] : kElementTypes)
+    list.push_back({gather_name(static_cast<std::size_t>(bytes)), kGatherWords,
+                    fmt::format("cgvm_gather<{}>", type)});
+  for (DType dtype : all_dtypes)
+    list.push_back({scatter_name(dtype), kScatterWords,
+                    fmt::format("cgvm_scatter<{}>", cpp_type(dtype))});
+  for (DeviceDraw::Kind kind : kDraws)
+    for (DType dtype : kFloats)
+      list.push_back({draw_name(kind, dtype), kDrawWords,
+                      fmt::format("cgvm_draw<{}, {}>", cpp_type(dtype),
+                                  kind == DeviceDraw::Kind::Normal)});
+  return list;
+}
+
+// The dims before `axis` as one, the axis, the dims after as one.
+struct AxisView {
+  long long outer = 1, n = 0, inner = 1;
+};
+AxisView around(const Array& a, int axis) {
+  CGVM_ASSERT(a.is_contiguous(), "an index kernel's arrays are contiguous");
+  AxisView v;
+  for (int d = 0; d < a.rank(); ++d) {
+    if (d < axis) v.outer *= a.shape()[d];
+    if (d > axis) v.inner *= a.shape()[d];
+  }
+  v.n = a.shape()[axis];
+  return v;
+}
+
+long long address(const Array& a) {
+  return static_cast<long long>(reinterpret_cast<std::uintptr_t>(a.raw_data()));
+}
+
+}  // namespace
+
+std::string device_kernels_source() {
+  std::string source(philox_source());
+  source += kTemplates;
+  for (const auto& [name, words, body] : kernel_list())
+    source += fmt::format(
+        "struct {0}_params {{ long long w[{1}]; }};\n"
+        "extern \"C\" __global__ void {0}(const {0}_params p) {{ {2}(p.w); }}\n",
+        name, words, body);
+  return source;
+}
+
+std::vector<std::pair<std::string, int>> device_kernels() {
+  std::vector<std::pair<std::string, int>> names;
+  for (const auto& [name, words, body] : kernel_list()) names.emplace_back(name, words);
+  return names;
+}
+
+int DeviceKernelLaunch::block(const CudaDeviceShape& device) const {
+  return std::max(32, std::min(256, device.max_threads_per_block) / 32 * 32);
+}
+
+long long DeviceKernelLaunch::grid(const CudaDeviceShape& device) const {
+  const long long b = block(device);
+  return std::min<long long>((total + b - 1) / b, 16LL * device.multiprocessors);
+}
+
+DeviceKernelLaunch gather_launch(const Array& out, const Array& x, long long rows, int axis) {
+  CGVM_ASSERT(out.dtype() == x.dtype() && out.rank() == x.rank(), "a gather keeps x's type");
+  const AxisView o = around(out, axis), v = around(x, axis);
+  CGVM_ASSERT(o.outer == v.outer && o.inner == v.inner, "a gather keeps x's other dims");
+  return {.kernel = gather_name(dtype_size(x.dtype())),
+          .words = {address(out), address(x), rows, v.n, o.n, v.inner, out.size()},
+          .addresses = 3,
+          .rows_word = 2,
+          .total = out.size()};
+}
+
+std::vector<std::int64_t> packed_scatter_rows(const ScatterRows& rows) {
+  std::vector<std::int64_t> packed = rows.targets;
+  packed.insert(packed.end(), rows.starts.begin(), rows.starts.end());
+  packed.insert(packed.end(), rows.order.begin(), rows.order.end());
+  return packed;
+}
+
+DeviceKernelLaunch scatter_launch(const Array& out, const Array& y, const ScatterRows& rows,
+                           long long packed, int axis, bool set) {
+  CGVM_ASSERT(out.dtype() == y.dtype() && out.rank() == y.rank(), "a scatter keeps out's type");
+  const AxisView o = around(out, axis), v = around(y, axis);
+  CGVM_ASSERT(o.outer == v.outer && o.inner == v.inner, "a scatter keeps out's other dims");
+  CGVM_ASSERT(v.n == static_cast<long long>(rows.order.size()), "a scatter writes y's rows");
+  const long long slots = static_cast<long long>(rows.targets.size());
+  const long long total = o.outer * slots * o.inner;
+  return {.kernel = scatter_name(out.dtype()),
+          .words = {address(out), address(y), packed, o.n, slots, v.n, o.inner, total, set ? 1 : 0},
+          .addresses = 3,
+          .rows_word = 2,
+          .total = total};
+}
+
+DeviceKernelLaunch draw_launch(const Array& out, const DeviceDraw& draw) {
+  CGVM_ASSERT(is_float(out.dtype()) && out.is_contiguous(), "a draw fills a contiguous float array");
+  // As Array::uniform computes them: a float32 draw's bounds in float32.
+  double a = draw.a, b = draw.b;
+  if (draw.kind == DeviceDraw::Kind::Uniform) {
+    b = draw.b - draw.a;
+    if (out.dtype() == DType::Float32) a = static_cast<float>(a), b = static_cast<float>(b);
+  }
+  return {.kernel = draw_name(draw.kind, out.dtype()),
+          .words = {address(out), out.size(), static_cast<long long>(draw.key),
+                    static_cast<long long>(draw.counter), std::bit_cast<long long>(a),
+                    std::bit_cast<long long>(b)},
+          .addresses = 1,
+          .total = static_cast<long long>(DeviceDraw::blocks(draw.kind, out.dtype(), out.size()))};
+}
+
+}  // namespace cgvm

@@ -1,0 +1,68 @@
+#pragma once
+// The device's own kernels: what DeviceContext::gather, ::scatter and ::draw run
+// (runtime/device.hpp) for take, inc_take (embeddings and their gradients) and random
+// draws on a GPU.
+//
+// A fused loop kernel reads each operand at the loop point and computes each point from
+// its operands alone, so an index lookup, and a draw that must repeat the host's
+// generator, have no form in it; these kernels are written once here, as one CUDA unit
+// that a GPU compiles with NVRTC and the tests run on the CUDA emulator.
+//
+// Index kernels see C-contiguous arrays as [outer, n, inner] (the dims before the axis,
+// the axis, the dims after); the host has checked the indices, so they are in range.
+//   cgvm_gather_<bytes>   out[o, j, i] = x[o, rows[j], i]; by element size, as a copy
+//   cgvm_scatter_<dtype>  for each slot targets[u]: out[o, slot, i] gets y[o, order[k], i]
+//                         for k in [starts[u], starts[u+1]), added in that order (the
+//                         dtype's add: integers wrap, bool is or), or the last replaces
+//                         it ("set"). A thread owns each slot element, so the sum does not
+//                         depend on timing and matches the host's bit for bit.
+// Draw kernels repeat runtime/random.hpp's Generator: a thread per Philox block
+// (runtime/philox.hpp, embedded), the block's words converted as the host converts them.
+//   cgvm_uniform_<dtype>  low + span * u, the product rounded before the sum as on the
+//                         host (no fused multiply-add): the host's bits
+//   cgvm_normal_<dtype>   mean + stddev * Box-Muller of the block's two uniforms: the host's
+//                         values up to the device's log, sin and cos
+//
+// Each kernel takes one parameter by value, `struct <name>_params { long long w[W]; }`
+// (emit_cuda's convention), runs a grid-stride loop over `total` points, and takes any grid.
+#include <string>
+#include <vector>
+
+#include "codegen/emit_cuda.hpp"
+#include "runtime/array.hpp"
+#include "runtime/device.hpp"
+
+namespace cgvm {
+
+// The unit with every kernel (compile with cuda_compile_options()).
+std::string device_kernels_source();
+// The name of each kernel and the words of its parameter, for emulators.
+std::vector<std::pair<std::string, int>> device_kernels();
+
+// One launch: which kernel, its parameter, and how many points it runs.
+struct DeviceKernelLaunch {
+  std::string kernel;
+  std::vector<long long> words;
+  int addresses = 0;   // words[0 .. addresses): device addresses
+  int rows_word = -1;  // the word of the index rows' address (-1: none), one of those
+  long long total = 0;   // 0: nothing to run
+  // Grid and block for `device`: blocks of 256 threads (fewer where the device allows
+  // fewer), at most 16 blocks per multiprocessor; the kernels stride over the rest.
+  long long grid(const CudaDeviceShape& device) const;
+  int block(const CudaDeviceShape& device) const;
+};
+
+// take(x, rows, axis) into out, rows at device address `rows` (int64, out.shape()[axis] of
+// them). out and x: C-contiguous, one dtype, device addresses in their raw_data().
+DeviceKernelLaunch gather_launch(const Array& out, const Array& x, long long rows, int axis);
+
+// ScatterRows as one int64 array: targets, starts, order one after another.
+std::vector<std::int64_t> packed_scatter_rows(const ScatterRows& rows);
+// The scatter of y into out, `packed` (packed_scatter_rows) at device address `packed`.
+DeviceKernelLaunch scatter_launch(const Array& out, const Array& y, const ScatterRows& rows,
+                                  long long packed, int axis, bool set);
+
+// The draw into out (C-contiguous float32 or float64, its device address in raw_data()).
+DeviceKernelLaunch draw_launch(const Array& out, const DeviceDraw& draw);
+
+}  // namespace cgvm
