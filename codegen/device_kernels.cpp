@@ -17,6 +17,7 @@ constexpr int kGatherWords = 7;   // out, x, rows, n, count, inner, total
 constexpr int kScatterWords = 9;  // out, y, packed rows, n, slots, count, inner, total, set
 
 constexpr int kDrawWords = 6;  // out, count, key, counter, a, b (the doubles' bits)
+constexpr int kArgWords = 5;   // out, x, outer, inner, max
 
 constexpr const char* kTemplates = R"(
 // The device's own kernels (codegen/device_kernels.hpp)
@@ -80,6 +81,43 @@ __device__ void cgvm_scatter(const long long* w) {
   }
 }
 
+// Whether (v, i) comes before (best, at) in an argmax (max) or argmin: NaN first, then the
+// extreme value, then the smaller position; the host's running rule, made associative.
+template <class T>
+__device__ bool cgvm_arg_before(T v, long long i, T best, long long at, bool max) {
+  const bool v_nan = v != v, best_nan = best != best;
+  if (v_nan || best_nan) return v_nan && (!best_nan || i < at);
+  if (v != best) return max ? v > best : v < best;
+  return i < at;
+}
+
+// A warp per row: each lane runs over its share of the row, then the lanes combine.
+// Values travel through shuffles as W (the shuffle takes 4- and 8-byte types).
+template <class T, class W>
+__device__ void cgvm_arg_reduce(const long long* w) {
+  long long* out = (long long*)w[0];
+  const T* x = (const T*)w[1];
+  const long long outer = w[2], inner = w[3];
+  const bool max = w[4] != 0;
+  const int lane = threadIdx.x % 32;
+  const long long warps = (long long)gridDim.x * blockDim.x / 32;
+  for (long long row = ((long long)blockIdx.x * blockDim.x + threadIdx.x) / 32; row < outer;
+       row += warps) {
+    const T* values = x + row * inner;
+    W best = lane < inner ? (W)values[lane] : (W)values[0];
+    long long at = lane < inner ? lane : inner;  // past the end: loses every comparison
+    for (long long i = lane + 32; i < inner; i += 32)
+      if (cgvm_arg_before((W)values[i], i, best, at, max)) best = (W)values[i], at = i;
+    for (int offset = 16; offset > 0; offset /= 2) {
+      const W other = __shfl_down_sync(0xffffffffu, best, offset);
+      const long long other_at = __shfl_down_sync(0xffffffffu, at, offset);
+      if (other_at < inner && (at >= inner || cgvm_arg_before(other, other_at, best, at, max)))
+        best = other, at = other_at;
+    }
+    if (lane == 0) out[row] = at;
+  }
+}
+
 __device__ inline double cgvm_double_bits(long long word) {
   union {
     long long i;
@@ -125,6 +163,7 @@ constexpr std::pair<int, const char*> kElementTypes[] = {
 
 std::string gather_name(std::size_t bytes) { return fmt::format("cgvm_gather_{}", bytes); }
 std::string scatter_name(DType dtype) { return fmt::format("cgvm_scatter_{}", dtype_name(dtype)); }
+std::string arg_name(DType dtype) { return fmt::format("cgvm_arg_reduce_{}", dtype_name(dtype)); }
 std::string draw_name(DeviceDraw::Kind kind, DType dtype) {
   return fmt::format("cgvm_{}_{}", kind == DeviceDraw::Kind::Normal ? "normal" : "uniform",
                      dtype_name(dtype));
@@ -145,6 +184,10 @@ std::vector<KernelEntry> kernel_list() {
   for (DType dtype : all_dtypes)
     list.push_back({scatter_name(dtype), kScatterWords,
                     fmt::format("cgvm_scatter<{}>", cpp_type(dtype))});
+  for (DType dtype : all_dtypes)
+    list.push_back({arg_name(dtype), kArgWords,
+                    fmt::format("cgvm_arg_reduce<{}, {}>", cpp_type(dtype),
+                                is_float(dtype) ? cpp_type(dtype) : "long long")});
   for (DeviceDraw::Kind kind : kDraws)
     for (DType dtype : kFloats)
       list.push_back({draw_name(kind, dtype), kDrawWords,
@@ -231,6 +274,16 @@ DeviceKernelLaunch scatter_launch(const Array& out, const Array& y, const Scatte
           .addresses = 3,
           .rows_word = 2,
           .total = total};
+}
+
+DeviceKernelLaunch arg_reduce_launch(const Array& out, const Array& x, bool max) {
+  CGVM_ASSERT(x.rank() == 2 && x.is_contiguous() && x.shape()[1] > 0 &&
+                  out.dtype() == DType::Int64 && out.size() == x.shape()[0],
+              "an argmax reduces the rows of a contiguous matrix into int64");
+  return {.kernel = arg_name(x.dtype()),
+          .words = {address(out), address(x), x.shape()[0], x.shape()[1], max ? 1 : 0},
+          .addresses = 2,
+          .total = 32 * x.shape()[0]};  // a warp per row
 }
 
 DeviceKernelLaunch draw_launch(const Array& out, const DeviceDraw& draw) {

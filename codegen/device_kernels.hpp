@@ -1,11 +1,11 @@
 #pragma once
-// The device's own kernels: what DeviceContext::gather, ::scatter and ::draw run
-// (runtime/device.hpp) for take, inc_take (embeddings and their gradients) and random
-// draws on a GPU.
+// The device's own kernels: what DeviceContext::gather, ::scatter, ::arg_reduce and ::draw
+// run (runtime/device.hpp) for take, inc_take (embeddings and their gradients), argmax,
+// argmin and random draws on a GPU.
 //
 // A fused loop kernel reads each operand at the loop point and computes each point from
-// its operands alone, so an index lookup, and a draw that must repeat the host's
-// generator, have no form in it; these kernels are written once here, as one CUDA unit
+// its operands alone, and its reductions carry no position, so an index lookup, an
+// argmax, and a draw that must repeat the host's generator have no form in it; these kernels are written once here, as one CUDA unit
 // that a GPU compiles with NVRTC and the tests run on the CUDA emulator.
 //
 // Index kernels see C-contiguous arrays as [outer, n, inner] (the dims before the axis,
@@ -16,6 +16,8 @@
 //                         dtype's add: integers wrap, bool is or), or the last replaces
 //                         it ("set"). A thread owns each slot element, so the sum does not
 //                         depend on timing and matches the host's bit for bit.
+//   cgvm_arg_reduce_<dtype>  out[o] = argmax or argmin of x's row o, a warp per row: the
+//                         host's answer (the first NaN, else the first extreme value)
 // Draw kernels repeat runtime/random.hpp's Generator: a thread per Philox block
 // (runtime/philox.hpp, embedded), the block's words converted as the host converts them.
 //   cgvm_uniform_<dtype>  low + span * u, the product rounded before the sum as on the
@@ -61,6 +63,10 @@ std::vector<std::int64_t> packed_scatter_rows(const ScatterRows& rows);
 // The scatter of y into out, `packed` (packed_scatter_rows) at device address `packed`.
 DeviceKernelLaunch scatter_launch(const Array& out, const Array& y, const ScatterRows& rows,
                                   long long packed, int axis, bool set);
+
+// argmax (max) or argmin of each row of x (C-contiguous [outer, inner], inner >= 1) into
+// out (int64 [outer]).
+DeviceKernelLaunch arg_reduce_launch(const Array& out, const Array& x, bool max);
 
 // The draw into out (C-contiguous float32 or float64, its device address in raw_data()).
 DeviceKernelLaunch draw_launch(const Array& out, const DeviceDraw& draw);

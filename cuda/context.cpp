@@ -184,6 +184,12 @@ void Context::scatter(const Array& out, const Array& y, const ScatterRows& rows,
   run(scatter_launch(out, y, rows, packed.address(), axis, set));
 }
 
+void Context::arg_reduce(const Array& out, const Array& x, bool max) {
+  if (out.size() == 0) return;
+  set_device(ordinal_);
+  run(arg_reduce_launch(out, x, max));
+}
+
 void Context::draw(const Array& out, const DeviceDraw& draw) {
   if (out.size() == 0) return;
   set_device(ordinal_);

@@ -42,6 +42,7 @@ class Context final : public DeviceContext {
               int axis) override;
   void scatter(const Array& out, const Array& y, const ScatterRows& rows, int axis,
                bool set) override;
+  void arg_reduce(const Array& out, const Array& x, bool max) override;
   void draw(const Array& out, const DeviceDraw& draw) override;
   void synchronize() override;
 

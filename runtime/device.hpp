@@ -113,6 +113,9 @@ class DeviceContext {
   // at `axis`.
   virtual void scatter(const Array& out, const Array& y, const ScatterRows& rows, int axis,
                        bool set) = 0;
+  // argmax (max) or argmin of each row of x, C-contiguous [outer, inner] with inner >= 1,
+  // into out, int64 [outer]: the host's rule (the first NaN, else the first extreme).
+  virtual void arg_reduce(const Array& out, const Array& x, bool max) = 0;
   // out (C-contiguous float32 or float64 on this device) = the draw.
   virtual void draw(const Array& out, const DeviceDraw& draw) = 0;
   // Waits until the queued work is done.

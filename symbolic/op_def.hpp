@@ -129,9 +129,10 @@ struct OpDef {
 
   // Whether `eval` also runs where its inputs live when they are on a device
   // (runtime/device.hpp), for this node: it only makes views, allocates with new_empty,
-  // copies and converts through Array methods, reads scalars with item() and multiplies
-  // floats through the device's gemm. Empty: host only (a device executor copies the
-  // operands to the host and says so; api/executor.hpp).
+  // copies and converts through Array methods, reads scalars and index lists on the host
+  // (item(), to_vector()) and leaves the rest to the DeviceContext (gemm, gather, scatter,
+  // arg_reduce, draw). Empty: host only (a device executor copies the operands to the host
+  // and says so; api/executor.hpp).
   std::function<bool(const Node&)> on_device;
 
   // Code generation (codegen/). An elementwise op with `emit` fuses into loop kernels; a

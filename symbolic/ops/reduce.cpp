@@ -188,8 +188,20 @@ std::vector<Array> eval_reduce(Reduce kind, const EvalArgs& a) {
     a.fail(fmt::format("cannot reduce an empty axis (axes [{}] of shape {} hold no elements): "
                        "{} has no identity value",
                        fmt::join(axes, ", "), shape_str(x.shape()), a.node.op().name));
-  Array out = Array::empty(reduced_shape(x.shape(), axes, a.attrs().get_bool("keepdims")),
-                           a.output_type().dtype);
+  Array out = x.new_empty(reduced_shape(x.shape(), axes, a.attrs().get_bool("keepdims")),
+                          a.output_type().dtype);
+  if (!x.on_host()) {  // argmax, argmin: the kept axes, then the reduced ones, as rows
+    CGVM_ASSERT(is_arg(kind), "only argmax and argmin reduce on a device through eval");
+    std::vector<int> order;
+    for (int d = 0; d < x.rank(); ++d)
+      if (std::find(axes.begin(), axes.end(), d) == axes.end()) order.push_back(d);
+    for (std::int64_t d : axes) order.push_back(static_cast<int>(d));
+    const std::int64_t inner = shape_size(p.red_shape);
+    x.context()->arg_reduce(out.reshape({out.size()}),
+                            x.transpose(order).contiguous().reshape({out.size(), inner}),
+                            kind == Reduce::ArgMax);
+    return {out};
+  }
   visit_dtype(x.dtype(), [&](auto tag) {
     reduce_typed<typename decltype(tag)::type>(kind, x, p, out);
   });
@@ -278,7 +290,9 @@ OpDef reduce_op(std::string_view name, Reduce kind, GradFn grad = {}) {
       .infer = [kind](const InferArgs& a) { return infer_reduce(kind, a); },
       .eval = [kind](const EvalArgs& a) { return eval_reduce(kind, a); },
       .grad = std::move(grad),
-      // argmax/argmin track positions; compiled functions run them through eval.
+      // argmax/argmin track positions; compiled functions run them through eval (on a
+      // device too: DeviceContext::arg_reduce).
+      .on_device = is_arg(kind) ? any_device : std::function<bool(const Node&)>{},
       .emit_reduce = is_arg(kind) ? ReduceEmitFn{}
                                   : [kind](const Node& n) { return emit_reduce(kind, n); },
   };

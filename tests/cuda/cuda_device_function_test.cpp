@@ -2,6 +2,7 @@
 // end to end on the emulated GPU of emulated_gpu.hpp, and on a real one when present:
 // arrays moved, viewed, converted and read back; training steps whose weights live on the
 // device, against the same steps on the CPU; the errors a user meets.
+#include <cmath>
 #include <cstdlib>
 #include <string>
 
@@ -63,6 +64,35 @@ void check_take_on_device(Device device) {
     CHECK(f.compile_report().host_steps.empty());
     const Outputs want = function({x, i, y}, outputs)(xa, ia, ya);
     const Outputs got = f(xa, ia, ya);
+    for (std::size_t k = 0; k < want.size(); ++k) {
+      INFO("output " << k);
+      CHECK(got[k].device() == device);
+      CHECK(array_equal(got[k].to_host(), want[k]));
+    }
+  }
+}
+
+// argmax and argmin over several axis sets on `device` against the CPU, for every dtype, on
+// values full of ties (and NaNs, for floats): the same positions.
+void check_arg_reductions_on_device(Device device) {
+  for (DType dtype : all_dtypes) {
+    INFO(dtype_name(dtype));
+    Var x = tensor("x", dtype, {3, 4, 70});
+    std::vector<Var> outputs{argmax(x, {2}), argmin(x, {2}), argmax(x, {1}),
+                             argmin(x, {0}, true), argmax(x), argmin(x)};
+    // Small integers: every row has ties, some rows are constant.
+    Array xa = Array::uniform(4, {3, 4, 70}, 0, 3).astype(DType::Int32).astype(DType::Float64);
+    for (std::int64_t j = 0; j < 70; ++j) xa.set<double>({1, 2, j}, 1);
+    if (is_float(dtype)) {  // the first NaN of a row wins, wherever it is
+      xa.set<double>({0, 1, 40}, std::nan(""));
+      xa.set<double>({0, 1, 65}, std::nan(""));
+      xa.set<double>({2, 3, 0}, std::nan(""));
+    }
+    xa = xa.astype(dtype);
+    Function f = function({x}, outputs, {.device = device});
+    CHECK(f.compile_report().host_steps.empty());
+    const Outputs want = function({x}, outputs)(xa);
+    const Outputs got = f(xa);
     for (std::size_t k = 0; k < want.size(); ++k) {
       INFO("output " << k);
       CHECK(got[k].device() == device);
@@ -444,6 +474,12 @@ TEST_SUITE("cuda") {
     CHECK(ints.compile_report().host_steps[0].starts_with("random_integers at "));
   }
 
+  TEST_CASE("device functions: argmax and argmin on the device give the host's positions") {
+    ScopedEmulatedGpu emulated;
+    check_arg_reductions_on_device(gpu);
+    CHECK(emulated.gpu().arg_reductions >= 6 * 8);
+  }
+
   TEST_CASE("device errors: an index out of range on the device is the host's error") {
     ScopedEmulatedGpu emulated;
     Var x = matrix("x"), i = vector("i", int64);
@@ -568,6 +604,11 @@ TEST_SUITE("cuda") {
   TEST_CASE("device functions on a GPU: take and inc_take over dtypes, axes and modes") {
     CGVM_REQUIRE_GPU_OR_SKIP();
     check_take_on_device(gpu);
+  }
+
+  TEST_CASE("device functions on a GPU: argmax and argmin give the host's positions") {
+    CGVM_REQUIRE_GPU_OR_SKIP();
+    check_arg_reductions_on_device(gpu);
   }
 }
 

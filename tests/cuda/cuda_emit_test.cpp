@@ -104,7 +104,7 @@ TEST_SUITE("cuda") {
     CHECK(ops.count("tanh") == 1);
   }
 
-  TEST_CASE("cuda emit: the device's own kernels (take, inc_take, random draws) compile") {
+  TEST_CASE("cuda emit: the device's own kernels (take, inc_take, argmax, draws) compile") {
     cuda::CompileOptions options;
     options.nvrtc_options = cuda_compile_options();
     options.cache = fresh_jit_options();
@@ -115,8 +115,9 @@ TEST_SUITE("cuda") {
     } catch (const Error& e) {
       FAIL(e.what());
     }
-    // gathers by element size, scatters by dtype, uniform and normal draws by float dtype
-    CHECK(device_kernels().size() == 4 + std::size(all_dtypes) + 2 * 2);
+    // gathers by element size; scatters and arg reductions by dtype; uniform and normal
+    // draws by float dtype
+    CHECK(device_kernels().size() == 4 + 2 * std::size(all_dtypes) + 2 * 2);
     for (const auto& [name, words] : device_kernels()) {
       INFO("kernel " << name);
       CHECK(contains(code.bytes, ".entry " + name + "("));

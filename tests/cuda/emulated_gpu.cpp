@@ -126,6 +126,12 @@ void EmulatedGpu::scatter(const Array& out, const Array& y, const ScatterRows& r
   run(scatter_launch(out, y, rows, 0, axis, set), packed_scatter_rows(rows));
 }
 
+void EmulatedGpu::arg_reduce(const Array& out, const Array& x, bool max) {
+  CHECK_MESSAGE(x.device() == device(), "x is on " << x.device().str());
+  ++arg_reductions;
+  if (out.size() > 0) run(arg_reduce_launch(out, x, max));
+}
+
 void EmulatedGpu::draw(const Array& out, const DeviceDraw& draw) {
   CHECK_MESSAGE(out.device() == device(), "out is on " << out.device().str());
   ++draws;

@@ -6,7 +6,7 @@
 // non-canonical on x86-64, so host code that dereferences device memory by mistake
 // faults at once, as it would with a real GPU, instead of passing. Kernels run the emitted
 // CUDA through CudaEmulator (threads as fibers); conversions run the conversion program
-// a real GPU runs (codegen/conversion.hpp), and so do gathers, scatters and random draws
+// a real GPU runs (codegen/conversion.hpp), and so do gathers, scatters, argmax and draws
 // (codegen/device_kernels.hpp); products use host BLAS. It counts the bytes
 // copied each way and the live allocations, so tests can check what moved.
 #include <map>
@@ -34,6 +34,7 @@ class EmulatedGpu final : public DeviceContext {
               int axis) override;
   void scatter(const Array& out, const Array& y, const ScatterRows& rows, int axis,
                bool set) override;
+  void arg_reduce(const Array& out, const Array& x, bool max) override;
   void draw(const Array& out, const DeviceDraw& draw) override;
   void synchronize() override {}
 
@@ -42,7 +43,8 @@ class EmulatedGpu final : public DeviceContext {
 
   std::size_t bytes_to_host = 0, bytes_from_host = 0;
   long long live_allocations = 0;
-  int conversions = 0, accumulations = 0, products = 0, gathers = 0, scatters = 0, draws = 0;
+  int conversions = 0, accumulations = 0, products = 0, gathers = 0, scatters = 0, draws = 0,
+      arg_reductions = 0;
 
  private:
   struct CopyKernel {
