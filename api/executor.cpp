@@ -163,13 +163,15 @@ void Executor::run_kernel_on_host(const Program& p, const Step& step,
 void Executor::run_eval(const Program& p, const Step& step, std::vector<Array>& values) const {
   std::vector<Array> ins;
   const bool here = context_ && runs_on_device(*step.node);
-  const int state = step.node->op().state_input;  // a draw's generator state: read where it is
+  const std::vector<int>& read_on_host = step.node->op().host_inputs;
   for (std::size_t i = 0; i < step.inputs.size(); ++i) {
     const int v = step.inputs[i];
+    const bool where_it_is =
+        stays_on_host(values[v]) ||
+        std::find(read_on_host.begin(), read_on_host.end(), static_cast<int>(i)) != read_on_host.end();
     if (!context_) ins.push_back(values[v]);
     else if (!here) ins.push_back(values[v].to_host());  // no device form: copied over
-    else if (stays_on_host(values[v]) || static_cast<int>(i) == state) ins.push_back(values[v]);
-    else ins.push_back(on_device(p, values, v));
+    else ins.push_back(where_it_is ? values[v] : on_device(p, values, v));
   }
   std::vector<Array> outs =
       step.node->op().eval(EvalArgs{*step.node, ins, here ? context_ : nullptr});

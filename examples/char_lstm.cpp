@@ -35,8 +35,8 @@
 //
 // With --device cuda both functions run on the GPU: the weights, the Adam moments and the
 // carried state live there, the embedding lookup gathers rows of W_x there and its
-// gradient scatters them back; each step moves the two id matrices over and the loss back
-// (and reads the looked-up ids back, to check them on the host).
+// gradient scatters them back; each step moves the target ids and the looked-up rows'
+// numbers over (the input ids stay on the host, where they are checked) and the loss back.
 #include <cgvm.hpp>
 
 #include <chrono>

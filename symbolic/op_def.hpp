@@ -134,6 +134,9 @@ struct OpDef {
   // arg_reduce, draw). Empty: host only (a device executor copies the operands to the host
   // and says so; api/executor.hpp).
   std::function<bool(const Node&)> on_device;
+  // Inputs such an eval reads on the host (index lists it checks, a generator state): a
+  // device executor passes them where they are rather than moving them to the device.
+  std::vector<int> host_inputs;
 
   // Code generation (codegen/). An elementwise op with `emit` fuses into loop kernels; a
   // reduction with `emit_reduce` fuses with its producers and consumers. Any other op runs

@@ -247,7 +247,8 @@ const OpDef& take_op() {
                                              a.loc()),
                                 Var()};
       },
-      .on_device = any_device,  // the indices are read on the host (checked), rows gathered there
+      .on_device = any_device,
+      .host_inputs = {1},  // the indices, checked on the host
   };
   return def;
 }
@@ -314,6 +315,7 @@ const OpDef& inc_take_op() {
         return std::vector<Var>{gx, Var(), sum_to_shape(gy, a.input(2).type(), a.loc())};
       },
       .on_device = any_device,
+      .host_inputs = {1},
   };
   return def;
 }

@@ -79,6 +79,7 @@ OpDef draw_op(std::string_view name, DrawFn draw,
       .state_input = 0,
       .state_output = 0,
       .on_device = kind ? any_device : std::function<bool(const Node&)>{},
+      .host_inputs = {0},  // [key, counter]: the host advances it
   };
 }
 
