@@ -107,6 +107,8 @@ bool reads_data(const Node& node) {
 void collect_host_steps(const Program& p, std::vector<std::string>& out) {
   for (const Step& step : p.steps) {
     if (step.kind == Step::Kind::Loop) collect_host_steps(p.loops[step.loop].body, out);
+    if (step.kind == Step::Kind::Branch)
+      for (int b : {step.loop, step.loop + 1}) collect_host_steps(p.loops[b].body, out);
     if (step.kind == Step::Kind::Eval && !runs_on_device(*step.node) && reads_data(*step.node))
       out.push_back(fmt::format("{} at {}", step.node->op().name,
                                 format_location(step.node->location())));
@@ -310,6 +312,29 @@ void Executor::run_loop(const Program& p, const Step& step, std::vector<Array>& 
   for (std::size_t i = 0; i < outputs.size(); ++i) values[step.outputs[i]] = std::move(outputs[i]);
 }
 
+void Executor::run_branch(const Program& p, const Step& step, std::vector<Array>& values,
+                          Slots& slots, bool check) const {
+  const int picked = step.loop + (values[step.inputs[0]].astype(DType::Bool).item<bool>() ? 0 : 1);
+  const Program& branch = p.loops[picked].body;
+  std::vector<Array> branch_values(branch.values.size());
+  std::vector<const Array*> operands;
+  for (std::size_t i = 0; i < branch.inputs.size(); ++i) {
+    branch_values[branch.inputs[i]] = values[step.inputs[1 + i]];
+    operands.push_back(&values[step.inputs[1 + i]]);
+  }
+  run_program(branch, branch_values, slots.loops[picked], check, nullptr);
+  for (std::size_t i = 0; i < branch.outputs.size(); ++i) {
+    Array out = branch_values[branch.outputs[i]];
+    // A value the branch passes through (an operand, a constant) is copied: the buffer plan
+    // takes a branch's results to be fresh memory, as a kernel's are.
+    const bool borrowed =
+        is_constant(branch.values[branch.outputs[i]]) ||
+        std::any_of(operands.begin(), operands.end(),
+                    [&](const Array* a) { return a->storage() && out.shares_storage(*a); });
+    values[step.outputs[i]] = borrowed ? out.copy() : std::move(out);
+  }
+}
+
 void Executor::run_program(const Program& p, std::vector<Array>& values, Slots& slots,
                            bool check, const std::vector<const Array*>* into) const {
   for (const auto& [id, var] : p.sources) {
@@ -331,6 +356,8 @@ void Executor::run_program(const Program& p, std::vector<Array>& values, Slots& 
       run_kernel(p, step, values, slots.buffers, into);
     } else if (step.kind == Step::Kind::Loop) {
       run_loop(p, step, values, slots, check);
+    } else if (step.kind == Step::Kind::Branch) {
+      run_branch(p, step, values, slots, check);
     } else {
       run_eval(p, step, values);
     }

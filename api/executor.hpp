@@ -83,6 +83,9 @@ class Executor {
   void run_loop(const Program& p, const Step& step, std::vector<Array>& values, Slots& slots,
                 bool check) const;
   void run_eval(const Program& p, const Step& step, std::vector<Array>& values) const;
+  // An ifelse: the condition read (on the host), the branch it picks run as a program.
+  void run_branch(const Program& p, const Step& step, std::vector<Array>& values, Slots& slots,
+                  bool check) const;
   // Device mode: `values[v]`, moved to the device (and kept there for later readers).
   const Array& on_device(const Program& p, std::vector<Array>& values, int v) const;
   // Device mode: a kernel whose operands are all on the host, run by the interpreter.

@@ -42,6 +42,16 @@ class Lowering {
         s.loop = static_cast<int>(p_.loops.size());
         p_.loops.push_back({lower(body.inputs, body.outputs, fuse_kernels(body.outputs))});
       }
+      if (&n->op() == &ops::ifelse_op()) {
+        // Each branch is fused and lowered as written (the interpreter's graph: the
+        // optimizer does not rewrite inside branches).
+        s.kind = Step::Kind::Branch;
+        s.loop = static_cast<int>(p_.loops.size());
+        for (const char* which : {"then", "else"}) {
+          const Subgraph& branch = *n->attrs().get_subgraph(which);
+          p_.loops.push_back({lower(branch.inputs, branch.outputs, fuse_kernels(branch.outputs))});
+        }
+      }
       for (const Var& in : n->inputs()) s.inputs.push_back(id(in));
       for (int i = 0; i < n->num_outputs(); ++i) s.outputs.push_back(id(n->output(i)));
       p_.steps.push_back(std::move(s));

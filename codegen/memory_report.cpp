@@ -115,8 +115,7 @@ MemoryReport memory_report(const Program& p, std::span<const Shape> input_shapes
   if (r.peak_step >= 0) {
     const Step& step = p.steps[r.peak_step];
     r.peak_at = step.kind == Step::Kind::Kernel ? "kernel " + p.kernels[step.kernel].name
-                : fmt::format("{} {}", step.kind == Step::Kind::Eval ? "eval" : "loop",
-                              step.node->op().name);
+                : fmt::format("{} {}", step_kind_name(step.kind), step.node->op().name);
   }
   return r;
 }

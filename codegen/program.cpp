@@ -38,9 +38,13 @@ std::string Program::str() const {
       std::vector<std::string> ins, outs;
       for (int v : s.inputs) ins.push_back(value(v));
       for (int v : s.outputs) outs.push_back(value(v));
-      out += fmt::format("{} {}: {} -> {}\n", s.kind == Step::Kind::Eval ? "eval" : "loop",
-                         s.node->op().name, fmt::join(ins, " "), fmt::join(outs, " "));
+      out += fmt::format("{} {}: {} -> {}\n", step_kind_name(s.kind), s.node->op().name,
+                         fmt::join(ins, " "), fmt::join(outs, " "));
       if (s.kind == Step::Kind::Loop) out += indent(loops[s.loop].body.str());
+      if (s.kind == Step::Kind::Branch) {
+        out += "then:\n" + indent(loops[s.loop].body.str());
+        out += "else:\n" + indent(loops[s.loop + 1].body.str());
+      }
       continue;
     }
     const LoopKernel& k = kernels[s.kernel];
@@ -55,6 +59,16 @@ std::string Program::str() const {
                        fmt::join(ins, " "), fmt::join(outs, " "), fmt::join(names, " "));
   }
   return out;
+}
+
+std::string_view step_kind_name(Step::Kind kind) {
+  switch (kind) {
+    case Step::Kind::Kernel: return "kernel";
+    case Step::Kind::Eval: return "eval";
+    case Step::Kind::Loop: return "loop";
+    case Step::Kind::Branch: return "branch";
+  }
+  return "?";
 }
 
 std::vector<const LoopKernel*> all_kernels(const Program& program) {

@@ -9,7 +9,9 @@
 //    as in the interpreter;
 //  - a scan loop: the scan node's body lowered to a Program of its own (its kernels in the
 //    same translation unit), run once per step by the loop of symbolic/scan_run.hpp, its
-//    results written straight into the rows of the stacked outputs.
+//    results written straight into the rows of the stacked outputs;
+//  - a branch: an ifelse node's two branches, each lowered to a Program of its own the
+//    same way; the executor reads the condition and runs the one it picks.
 // The buffer plan gives each kernel result that is not a function output a slot: a buffer
 // kept between calls and shared by values whose lifetimes do not overlap, or taken over from
 // an operand that dies at that step (in place).
@@ -17,6 +19,7 @@
 #include <functional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "symbolic/node.hpp"
@@ -50,12 +53,16 @@ struct LoopKernel {
 };
 
 struct Step {
-  enum class Kind { Kernel, Eval, Loop } kind = Kind::Eval;
+  enum class Kind { Kernel, Eval, Loop, Branch } kind = Kind::Eval;
   int kernel = -1;             // Kernel: index into Program::kernels
-  int loop = -1;               // Loop: index into Program::loops
+  int loop = -1;               // Loop: index into Program::loops; Branch: its then
+                               // branch there, the else branch next
   const Node* node = nullptr;  // Eval, Loop (the scan node)
   std::vector<int> inputs, outputs;
 };
+
+// "kernel", "eval", "loop" or "branch", as listings name them.
+std::string_view step_kind_name(Step::Kind kind);
 
 struct ScanLoop;
 
@@ -85,7 +92,9 @@ struct Program {
 
 // A scan's body as a program: its inputs are the body's placeholders, its outputs the body's
 // outputs (next states, map outputs, the stop condition), which the executor binds to rows
-// of the stacked results so that kernels write them in place.
+// of the stacked results so that kernels write them in place. An ifelse branch is one too:
+// its inputs are the branch's placeholders for the operands (the node's inputs after the
+// condition), its outputs the branch's values.
 struct ScanLoop {
   Program body;
 };

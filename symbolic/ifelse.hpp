@@ -11,7 +11,9 @@
 //
 // Both branches give the same number of values, pairwise of one dtype and rank; a static size
 // the two disagree on is unknown in the result. The condition is a scalar (nonzero: then).
-// The gradient is itself lazy: ifelse(cond, gradient of then, gradient of else).
+// The gradient is itself lazy: ifelse(cond, gradient of then, gradient of else). A compiled
+// function compiles both branches (codegen/program.hpp: a branch step) and runs the one the
+// condition picks; a device function reads the condition back from the device.
 #include <source_location>
 #include <vector>
 

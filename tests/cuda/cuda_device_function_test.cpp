@@ -293,21 +293,27 @@ TEST_SUITE("cuda") {
     }
   }
 
-  TEST_CASE("device functions: what runs on the host is listed and still right") {
+  TEST_CASE("device functions: ifelse runs the branch it picks there; debug mode checks it") {
     ScopedEmulatedGpu emulated;
-    // ifelse runs its branch through the interpreter, on the host.
+    EmulatedGpu& g = emulated.gpu();
     Var x = matrix("x"), t = scalar("t");
-    Var y = ifelse(x.sum() > t, x * 2, x - 1).sum(1);
+    Var y = ifelse(x.sum() > t, exp(x) * 2, x - 1).sum(1);
     Function f = function({x, t}, {y}, {.device = gpu});
-    REQUIRE(f.compile_report().host_steps.size() == 1);
-    CHECK(f.compile_report().host_steps[0].starts_with("ifelse at "));
-    CHECK(contains(f.compile_report().to_string(), "on the host: ifelse at "));
+    CHECK(f.compile_report().host_steps.empty());
+    CHECK(contains(f.program(), "branch ifelse"));
     const Array xa = Array::uniform(3, {4, 3});
+    const Array xd = to_device(xa, gpu);
     for (float threshold : {-100.0f, 100.0f}) {
+      INFO("threshold " << threshold);
       const Array ta = Array::scalar(threshold);
       const Array want = function({x, t}, {y})(xa, ta);
-      CHECK(allclose(Array(f(xa, ta)).to_host(), want, 1e-5, 1e-6));
-      // The debug mode checks every device kernel against the interpreter as on the host.
+      // The condition comes back (one bool) and nothing else.
+      const std::size_t to_host = g.bytes_to_host;
+      const Array got = f(xd, ta);
+      CHECK(g.bytes_to_host - to_host == 1);
+      CHECK(allclose(got.to_host(), want, 1e-5, 1e-6));
+      // The debug mode checks every device kernel, the branches' too, against the
+      // interpreter as on the host.
       Function checked = function({x, t}, {y}, {.mode = Mode::Debug, .device = gpu});
       CHECK(allclose(Array(checked(xa, ta)).to_host(), want, 1e-5, 1e-6));
     }
@@ -474,6 +480,10 @@ TEST_SUITE("cuda") {
     Function ints = function({}, {rng.integers({4}, 0, 10)}, {.device = gpu});
     REQUIRE(ints.compile_report().host_steps.size() == 1);
     CHECK(ints.compile_report().host_steps[0].starts_with("random_integers at "));
+    CHECK(contains(ints.compile_report().to_string(), "on the host: random_integers at "));
+    const Array drawn = ints();
+    CHECK(drawn.device() == gpu);  // drawn on the host, handed out where the function runs
+    for (std::int64_t v : drawn.to_vector<std::int64_t>()) CHECK((v >= 0 && v < 10));
   }
 
   TEST_CASE("device functions: argmax and argmin on the device give the host's positions") {

@@ -23,6 +23,12 @@ TEST_CASE("ifelse: picks a branch and computes only that one") {
                 {"inner dimensions do not match", test::this_file()});
     got = f(Array::from_list<float>({-1, -2, -3}), Array::ones({2, 3}));
     CHECK(allclose(got, Array::from_list<float>({-12, -12})));
+    // compiled, each branch is a program of its own, its kernels in the function's unit
+    if (mode == Mode::Compiled) {
+      const std::string program = f.program();
+      CHECK(program.find("branch ifelse") != std::string::npos);
+      CHECK(program.find("then:\n  kernel cgk") != std::string::npos);  // exp(x), fused
+    }
   }
   // several values; a static size the branches disagree on is unknown
   Var t = tensor("t", DType::Float32, {2, 3});
