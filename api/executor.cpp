@@ -322,15 +322,18 @@ void Executor::run_branch(const Program& p, const Step& step, std::vector<Array>
     branch_values[branch.inputs[i]] = values[step.inputs[1 + i]];
     operands.push_back(&values[step.inputs[1 + i]]);
   }
-  run_program(branch, branch_values, slots.loops[picked], check, nullptr);
+  Slots& kept = slots.loops[picked];
+  run_program(branch, branch_values, kept, check, nullptr);
   for (std::size_t i = 0; i < branch.outputs.size(); ++i) {
     Array out = branch_values[branch.outputs[i]];
-    // A value the branch passes through (an operand, a constant) is copied: the buffer plan
-    // takes a branch's results to be fresh memory, as a kernel's are.
+    // The buffer plan takes a branch's results to be fresh memory, as a kernel's are: a
+    // value the branch passes through (an operand, a constant) or a view of a buffer it
+    // keeps between calls is copied.
+    auto shares = [&](const Array& a) { return a.storage() && out.shares_storage(a); };
     const bool borrowed =
         is_constant(branch.values[branch.outputs[i]]) ||
-        std::any_of(operands.begin(), operands.end(),
-                    [&](const Array* a) { return a->storage() && out.shares_storage(*a); });
+        std::any_of(operands.begin(), operands.end(), [&](const Array* a) { return shares(*a); }) ||
+        std::any_of(kept.buffers.begin(), kept.buffers.end(), shares);
     values[step.outputs[i]] = borrowed ? out.copy() : std::move(out);
   }
 }

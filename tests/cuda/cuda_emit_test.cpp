@@ -19,21 +19,29 @@ namespace cgvm::test {
 namespace {
 
 #ifdef CGVM_TEST_CUDA_PLUGIN
+cuda::CompileOptions compile_options(const std::string& program_name = "kernels.cu") {
+  cuda::CompileOptions options;
+  options.nvrtc_options = cuda_compile_options();
+  options.cache = fresh_jit_options();
+  options.program_name = program_name;
+  return options;
+}
+
+// `source` as PTX for sm_90; a compile error fails the test with NVRTC's log.
+cuda::CudaCode compile_to_ptx(const std::string& source, const std::string& program_name) {
+  try {
+    return cuda::compile_ptx(source, "sm_90", compile_options(program_name));
+  } catch (const Error& e) {
+    FAIL(e.what());
+  }
+  return {};
+}
+
 // Compiles the program's CUDA source to PTX and checks that every kernel is an entry of it.
 // Returns the names of the ops inside the kernels.
 std::set<std::string> compile_program(const Program& program, const std::string& what) {
   INFO(what);
-  const std::string source = emit_cuda(program);
-  cuda::CompileOptions options;
-  options.nvrtc_options = cuda_compile_options();
-  options.cache = fresh_jit_options();
-  options.program_name = "cgvm_kernels.cu";
-  cuda::CudaCode code;
-  try {
-    code = cuda::compile_ptx(source, "sm_90", options);
-  } catch (const Error& e) {
-    FAIL(e.what());
-  }
+  const cuda::CudaCode code = compile_to_ptx(emit_cuda(program), "cgvm_kernels.cu");
   std::set<std::string> ops;
   const std::vector<const LoopKernel*> kernels = all_kernels(program);
   CHECK(!kernels.empty());
@@ -105,16 +113,7 @@ TEST_SUITE("cuda") {
   }
 
   TEST_CASE("cuda emit: the device's own kernels (take, inc_take, argmax, draws) compile") {
-    cuda::CompileOptions options;
-    options.nvrtc_options = cuda_compile_options();
-    options.cache = fresh_jit_options();
-    options.program_name = "cgvm_device_kernels.cu";
-    cuda::CudaCode code;
-    try {
-      code = cuda::compile_ptx(device_kernels_source(), "sm_90", options);
-    } catch (const Error& e) {
-      FAIL(e.what());
-    }
+    const cuda::CudaCode code = compile_to_ptx(device_kernels_source(), "cgvm_device_kernels.cu");
     // gathers by element size; scatters and arg reductions by dtype; uniform and normal
     // draws by float dtype
     CHECK(device_kernels().size() == 4 + 2 * std::size(all_dtypes) + 2 * 2);
@@ -130,10 +129,7 @@ TEST_SUITE("cuda") {
     Program program = lower_as_written({v}, {exp(v)});
     std::string source = emit_cuda(program);
     source += "\nextern \"C\" __global__ void broken() { undefined_name(); }\n";
-    cuda::CompileOptions options;
-    options.nvrtc_options = cuda_compile_options();
-    options.cache = fresh_jit_options();
-    CHECK_ERROR(cuda::compile_ptx(source, "sm_90", options), {"undefined_name"});
+    CHECK_ERROR(cuda::compile_ptx(source, "sm_90", compile_options()), {"undefined_name"});
   }
 #else
   TEST_CASE("cuda emit: NVRTC tests skip without the plugin") {

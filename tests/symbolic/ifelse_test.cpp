@@ -89,6 +89,12 @@ TEST_CASE("ifelse: gradients through operands computed from one another, and ran
   Var cost = (noisy * rng.uniform({3})).sum();
   Function f = function({x}, {grad(cost, x)});
   CHECK(all_finite(f(Array::from_list<float>({1, 2, 3}))));
+  // a view of a buffer the branch keeps between calls is returned as a copy: the next call
+  // does not overwrite the first one's result
+  Function r = function({x}, {ifelse(x.sum() > 0, (x * 2).reshape({3, 1}), x.reshape({3, 1}))});
+  const Array first = r(Array::from_list<float>({1, 2, 3}));
+  (void)r(Array::from_list<float>({4, 5, 6}));
+  CHECK(first.to_double_vector() == std::vector<double>{2, 4, 6});
   // a constant returned by the taken branch is a copy, never the constant's own storage
   Function k = function({x}, {ifelse(x.sum() > 0, constant(Array::ones({3})), x)});
   Array one = k(Array::from_list<float>({1, 1, 1}));
