@@ -43,8 +43,8 @@ class Lowering {
         p_.loops.push_back({lower(body.inputs, body.outputs, fuse_kernels(body.outputs))});
       }
       if (&n->op() == &ops::ifelse_op()) {
-        // Each branch is fused and lowered as written (the interpreter's graph: the
-        // optimizer does not rewrite inside branches).
+        // Each branch, already optimized with the graph (optimizer/ifelse_branches.hpp),
+        // is fused and lowered on its own.
         s.kind = Step::Kind::Branch;
         s.loop = static_cast<int>(p_.loops.size());
         for (const char* which : {"then", "else"}) {

@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "optimizer/fold_constants.hpp"
+#include "optimizer/ifelse_branches.hpp"
 #include "optimizer/join_slice_updates.hpp"
 #include "optimizer/scan_loops.hpp"
 #include "optimizer/simplify_algebra.hpp"
@@ -99,9 +100,10 @@ std::vector<Var> run_pass(std::string_view name, const std::vector<Var>& outputs
 
 namespace {
 
-// A scan body goes through the same rewrites as the graph holding it.
+// A scan body, or an ifelse branch, goes through the same rewrites as the graph holding it.
 std::vector<Var> optimize_body(const std::vector<Var>& outputs) {
   std::vector<Var> g = optimize_scan_loops(outputs, optimize_body);
+  g = optimize_ifelse_branches(g, optimize_body);
   for (std::string_view pass : {"canonicalize", "stabilize", "canonicalize", "specialize"})
     g = run_pass(pass, g);
   return g;
@@ -119,12 +121,14 @@ OptimizedGraph optimize(const std::vector<Var>& outputs, const PipelineOptions& 
   };
   dump("input", debugprint(g.outputs));
   if (options.rewrite) {
-    for (std::string_view pass : {"scan_loops", "canonicalize", "stabilize", "canonicalize", "specialize"}) {
+    for (std::string_view pass : {"scan_loops", "ifelse_branches", "canonicalize", "stabilize",
+                                  "canonicalize", "specialize"}) {
       PassReport report{std::string(pass)};
       auto start = clock::now();
-      std::vector<Var> next = pass == "scan_loops"
-                                  ? optimize_scan_loops(g.outputs, optimize_body, &report.stats)
-                                  : run_pass(pass, g.outputs, &report.stats);
+      std::vector<Var> next =
+          pass == "scan_loops"        ? optimize_scan_loops(g.outputs, optimize_body, &report.stats)
+          : pass == "ifelse_branches" ? optimize_ifelse_branches(g.outputs, optimize_body, &report.stats)
+                                      : run_pass(pass, g.outputs, &report.stats);
       report.ms = std::chrono::duration<double, std::milli>(clock::now() - start).count();
       if (options.check || kDebugBuild) check_outputs(pass, g.outputs, next);
       for (std::size_t i = 0; i < next.size(); ++i)

@@ -4,6 +4,9 @@
 //   scan_loops    first, while the graph is as grad() built it: loops keep last values only
 //                 where nothing else is read, hoist input projections, and their bodies go
 //                 through the passes below (optimizer/scan_loops.hpp)
+//   ifelse_branches  each ifelse branch through the same passes, loops and branches
+//                 inside it too (optimizer/ifelse_branches.hpp): a compiled function runs
+//                 the picked branch as kernels
 //   canonicalize  constant folding, algebraic identities, canonical +/* chains, cancelling
 //                 fractions, shape-op simplification, sums of slice updates of zeros ->
 //                 concatenate (join_slice_updates.hpp) (one rewrite walk: each rule can enable

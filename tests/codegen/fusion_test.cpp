@@ -171,9 +171,9 @@ TEST_CASE("CGVM_DUMP: the graph after each pass, the program and the source") {
   auto f = function({x}, {tanh(x) * 2}, {.name = "dumped"});
   options().dump_dir = saved;
   for (const char* file : {"dumped.00-input.txt", "dumped.01-scan_loops.txt",
-                           "dumped.02-canonicalize.txt", "dumped.03-stabilize.txt",
-                           "dumped.04-canonicalize.txt", "dumped.05-specialize.txt",
-                           "dumped.06-fuse_kernels.txt",
+                           "dumped.02-ifelse_branches.txt", "dumped.03-canonicalize.txt",
+                           "dumped.04-stabilize.txt", "dumped.05-canonicalize.txt",
+                           "dumped.06-specialize.txt", "dumped.07-fuse_kernels.txt",
                            "dumped.program.txt", "dumped.source.cpp"})
     CHECK(std::filesystem::exists(std::filesystem::path(dir) / file));
 }

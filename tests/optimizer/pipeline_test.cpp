@@ -10,13 +10,15 @@ TEST_CASE("pipeline: passes run in order and report what they did") {
   OptimizedGraph g = optimize({log(1 + x * 1)}, {.check = true});
   std::vector<std::string> names;
   for (const PassReport& p : g.passes) names.push_back(p.name);
-  CHECK(names == std::vector<std::string>{"scan_loops", "canonicalize", "stabilize", "canonicalize",
-                                          "specialize", "fuse_kernels"});
+  CHECK(names == std::vector<std::string>{"scan_loops", "ifelse_branches", "canonicalize",
+                                          "stabilize", "canonicalize", "specialize",
+                                          "fuse_kernels"});
   CHECK_FALSE(g.passes[0].changed);  // no loop
-  CHECK(g.passes[1].changed);
-  CHECK(g.passes[1].stats.fired.at("x*1 -> x") == 1);
-  CHECK(g.passes[2].stats.fired.at("log(1+x) -> log1p(x)") == 1);
-  CHECK_FALSE(g.passes[3].changed);
+  CHECK_FALSE(g.passes[1].changed);  // no ifelse
+  CHECK(g.passes[2].changed);
+  CHECK(g.passes[2].stats.fired.at("x*1 -> x") == 1);
+  CHECK(g.passes[3].stats.fired.at("log(1+x) -> log1p(x)") == 1);
+  CHECK_FALSE(g.passes[4].changed);
   CHECK(formula(g.outputs[0]) == "log1p(x)");
   CHECK(g.fusion.kernels.size() == 1);
 }
