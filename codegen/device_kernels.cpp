@@ -15,9 +15,8 @@ namespace {
 
 constexpr int kGatherWords = 7;   // out, x, rows, n, count, inner, total
 constexpr int kScatterWords = 9;  // out, y, packed rows, n, slots, count, inner, total, set
-
-constexpr int kDrawWords = 6;  // out, count, key, counter, a, b (the doubles' bits)
-constexpr int kArgWords = 5;   // out, x, outer, inner, max
+constexpr int kArgWords = 5;      // out, x, outer, inner, max
+constexpr int kDrawWords = 6;     // out, count, key, counter, a, b (the doubles' bits)
 
 constexpr const char* kTemplates = R"(
 // The device's own kernels (codegen/device_kernels.hpp)
@@ -262,7 +261,7 @@ std::vector<std::int64_t> packed_scatter_rows(const ScatterRows& rows) {
 }
 
 DeviceKernelLaunch scatter_launch(const Array& out, const Array& y, const ScatterRows& rows,
-                           long long packed, int axis, bool set) {
+                                  long long packed, int axis, bool set) {
   CGVM_ASSERT(out.dtype() == y.dtype() && out.rank() == y.rank(), "a scatter keeps out's type");
   const AxisView o = around(out, axis), v = around(y, axis);
   CGVM_ASSERT(o.outer == v.outer && o.inner == v.inner, "a scatter keeps out's other dims");
@@ -270,7 +269,8 @@ DeviceKernelLaunch scatter_launch(const Array& out, const Array& y, const Scatte
   const long long slots = static_cast<long long>(rows.targets.size());
   const long long total = o.outer * slots * o.inner;
   return {.kernel = scatter_name(out.dtype()),
-          .words = {address(out), address(y), packed, o.n, slots, v.n, o.inner, total, set ? 1 : 0},
+          .words = {address(out), address(y), packed, o.n, slots, v.n, o.inner, total,
+                    set ? 1 : 0},
           .addresses = 3,
           .rows_word = 2,
           .total = total};
