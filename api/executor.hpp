@@ -47,9 +47,12 @@ class Executor {
   // moved once and kept): host inputs go to the device where a step reads them; a kernel
   // whose operands are all a few integers on the host (sizes computed from shapes) runs on
   // the host through the interpreter; integer scalars stay on the host for the evals that read
-  // them (indices, sizes); an eval with no device form copies its operands to the host
-  // (host_steps() lists them).
-  // Shared variables are moved to the device for good. Results are device arrays.
+  // them (indices, sizes), and so do the inputs an op reads on the host (OpDef::host_inputs:
+  // take's indices, a draw's generator state); an eval with no device form copies its
+  // operands to the host (host_steps() lists them). An ifelse reads its condition back and
+  // runs the picked branch's program there.
+  // Shared variables are moved to the device for good, except random generator states,
+  // which stay on the host. Results are device arrays (generator states: host arrays).
   Executor(Program program, DeviceBackend device);
 
   // Runs the program; `inputs` in Program::inputs order. With `check`, every step's
@@ -62,7 +65,8 @@ class Executor {
   // The device the values live on (cpu unless built with a DeviceBackend).
   Device device() const;
   // Eval steps, loop bodies included, that run on the host although the executor keeps
-  // its values on a device: "ifelse at model.cpp:12", in program order. Empty on the host.
+  // its values on a device: "random_integers at model.cpp:12", in program order. Empty on
+  // the host.
   std::vector<std::string> host_steps() const;
 
  private:

@@ -98,7 +98,7 @@ struct FunctionReport {
   int steps = 0;           // kernels + eval steps
   // A device function: where it runs, the time NVRTC (or its cache) and loading took, and
   // the steps that have no device form and run on the host, copying their operands
-  // ("ifelse at model.cpp:12").
+  // ("random_integers at model.cpp:12").
   Device device;
   double device_compile_ms = 0;
   std::vector<std::string> host_steps;
