@@ -5,13 +5,15 @@
 #   bash scripts/gpu-check.sh unpack        unpacks the parts carried so far (once each)
 #   bash scripts/gpu-check.sh test          nvidia-smi, then the "cuda" test suite
 #   bash scripts/gpu-check.sh bench         cuda_bench, then bench/torch_gpu.py
+#   bash scripts/gpu-check.sh examples      char_lstm (--quick --check) and mlp_digits
+#                                           trained with --device cuda
 #
 # Several verbs may follow one another in one call. Logs go to $OUT (or ./gpu-out).
 # CGVM_GPU_ROOT (default /) is where the parts unpack: set it to try the bundle here.
 #
 # The two calls, the second within the 30 s the machine stays warm:
 #   run("bash scripts/gpu-check.sh unpack", carry=[".gpu/part-llvm.tar.xz"])
-#   run("bash scripts/gpu-check.sh unpack test bench", carry=[".gpu/part-rest.tar.xz"])
+#   run("bash scripts/gpu-check.sh unpack test examples bench", carry=[".gpu/part-rest.tar.xz"])
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root=${CGVM_GPU_ROOT:-/}
@@ -72,11 +74,24 @@ bench() {
   PYTHONUNBUFFERED=1 timeout 240 python3 bench/torch_gpu.py 2>&1 | tee "$out/torch_gpu.txt"
 }
 
+examples() {
+  environment
+  local dir
+  dir=$(ls -d "$root"/work/*/build-lead/examples | head -1)
+  timeout 240 "$dir/example_char_lstm" --quick --check --device cuda \
+    --data "$PWD/examples/data/shakespeare.txt" 2>&1 | tee "$out/char_lstm.txt" | tail -8
+  echo "example_char_lstm: exit ${PIPESTATUS[0]}"
+  timeout 120 "$dir/example_mlp_digits" --epochs 10 --device cuda \
+    --data "$PWD/examples/data/digits.npz" 2>&1 | tee "$out/mlp_digits.txt" | tail -4
+  echo "example_mlp_digits: exit ${PIPESTATUS[0]}"
+}
+
 for verb in "$@"; do
   case "$verb" in
     unpack) unpack ;;
     test) tests ;;
     bench) bench ;;
-    *) echo "gpu-check: unknown verb '$verb' (unpack, test, bench)" >&2; exit 2 ;;
+    examples) examples ;;
+    *) echo "gpu-check: unknown verb '$verb' (unpack, test, bench, examples)" >&2; exit 2 ;;
   esac
 done
