@@ -67,14 +67,27 @@ Executor::Executor(Program program, KernelLauncher launcher)
 
 namespace {
 
-std::vector<char> generator_states(const Program& p) {
-  std::vector<char> states(p.values.size(), 0);
+// Device mode: 1 for the values of `p` that stay on the host. Those read only where an eval
+// reads on the host (OpDef::host_inputs: index lists, a draw's generator state) are never
+// moved over; a draw's advanced state is made on the host and goes back to its variable
+// there.
+std::vector<char> host_resident(const Program& p) {
+  std::vector<int> readers(p.values.size(), 0), host_readers(p.values.size(), 0);
+  std::vector<char> resident(p.values.size(), 0);
   for (const Step& step : p.steps) {
-    if (step.kind != Step::Kind::Eval || step.node->op().state_input < 0) continue;
-    states[step.inputs.at(step.node->op().state_input)] = 1;
-    states[step.outputs.at(step.node->op().state_output)] = 1;
+    const OpDef* op = step.kind == Step::Kind::Eval ? &step.node->op() : nullptr;
+    for (std::size_t i = 0; i < step.inputs.size(); ++i) {
+      ++readers[step.inputs[i]];
+      if (op && std::find(op->host_inputs.begin(), op->host_inputs.end(), static_cast<int>(i)) !=
+                    op->host_inputs.end())
+        ++host_readers[step.inputs[i]];
+    }
+    if (op && op->state_output >= 0) resident[step.outputs.at(op->state_output)] = 1;
   }
-  return states;
+  for (int v : p.outputs) ++readers[v];  // a result goes where the function runs
+  for (std::size_t v = 0; v < resident.size(); ++v)
+    if (readers[v] > 0 && readers[v] == host_readers[v]) resident[v] = 1;
+  return resident;
 }
 
 }  // namespace
@@ -83,7 +96,7 @@ Executor::Executor(Program program, DeviceBackend device)
     : program_(std::move(program)),
       launcher_(std::move(device.launch)),
       context_(std::move(device.context)),
-      host_states_(generator_states(program_)) {
+      host_resident_(host_resident(program_)) {
   slots_ = make_slots(program_);
 }
 
@@ -348,7 +361,7 @@ void Executor::run_program(const Program& p, std::vector<Array>& values, Slots& 
     // A device program's state moves to its device for good; a host program reads a
     // host copy of state that lives on a device.
     const SharedVar shared(var);
-    const bool stays = context_ && &p == &program_ && host_states_[id];
+    const bool stays = context_ && &p == &program_ && host_resident_[id];
     if (context_ && !stays) shared.state()->place(context_);
     values[id] = context_ && !stays ? shared.get_value(/*borrow=*/true)
                                     : shared.get_value(/*borrow=*/true).to_host();
@@ -402,7 +415,7 @@ std::vector<Array> Executor::run(const std::vector<Array>& inputs, bool check) c
 
   std::vector<Array> results;
   for (int v : p.outputs) {
-    Array r = context_ && !host_states_[v] ? values[v].to(context_) : values[v];
+    Array r = context_ && !host_resident_[v] ? values[v].to(context_) : values[v];
     // A result must not share a kept buffer: the next call would overwrite it.
     bool in_slot = std::any_of(slots.buffers.begin(), slots.buffers.end(),
                                [&](const Array& b) { return b.storage() && r.shares_storage(b); });

@@ -51,8 +51,9 @@ class Executor {
   // take's indices, a draw's generator state); an eval with no device form copies its
   // operands to the host (host_steps() lists them). An ifelse reads its condition back and
   // runs the picked branch's program there.
-  // Shared variables are moved to the device for good, except random generator states,
-  // which stay on the host. Results are device arrays (generator states: host arrays).
+  // Shared variables are moved to the device for good, except those read only on the host
+  // (random generator states). Results are device arrays (advanced generator states: host
+  // arrays).
   Executor(Program program, DeviceBackend device);
 
   // Runs the program; `inputs` in Program::inputs order. With `check`, every step's
@@ -100,9 +101,10 @@ class Executor {
   std::vector<KernelFn*> kernels_;  // every kernel of the unit, loop bodies' included
   KernelLauncher launcher_;         // instead of kernels_, when set
   std::shared_ptr<DeviceContext> context_;  // device mode: where values live
-  // Device mode: by value id of the program, 1 for random generator states (a draw's
-  // [key, counter] and the advanced one), which stay on the host: a draw reads them there.
-  std::vector<char> host_states_;
+  // Device mode: by value id of the program, 1 for values that stay on the host: read only
+  // where evals read on the host (a draw's [key, counter], take's indices), and a draw's
+  // advanced state.
+  std::vector<char> host_resident_;
   // Device mode: constants moved to the device, per (program, value), kept across calls.
   mutable std::mutex constants_mutex_;
   mutable std::map<std::pair<const Program*, int>, Array> device_constants_;

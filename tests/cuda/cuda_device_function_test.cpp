@@ -383,6 +383,12 @@ TEST_SUITE("cuda") {
     step(ta, target_a);
     CHECK(g.bytes_to_host == to_host);
     CHECK(g.bytes_from_host - from_host == target_a.nbytes() + 4 + 8 * (9 + 5 + 6 + 9));
+    // A shared variable read only as indices stays on the host; the table it reads is there.
+    SharedVar ids = shared(Array::from_list<std::int64_t>({1, 0, 1}), "ids");
+    const Array looked = function({}, {take(table, ids, 0)}, {.device = gpu})();
+    CHECK(ids.device() == Device::cpu());
+    CHECK(table.device() == gpu);
+    CHECK(allclose(looked.to_host(), Array(function({}, {take(table, ids, 0)})())));
   }
 
   TEST_CASE("device functions: a character RNN's training step (examples/char_lstm's shape) "
