@@ -321,8 +321,130 @@ void Executor::run_loop(const Program& p, const Step& step, std::vector<Array>& 
     for (int v : body.outputs) out.push_back(body_values[v]);
     return out;
   };
-  std::vector<Array> outputs = run_scan(*step.node, inputs, run_step, context_);
+  // On a device, the steps after the first are one recording replayed (debug mode
+  // compares every kernel with the interpreter on the host: step by step).
+  ScanSteps rest;
+  if (context_ && !check && recordable(body))
+    rest = [&](std::int64_t first, std::int64_t n, int per_step,
+               const std::function<ScanRows(std::int64_t)>& rows) {
+      return replay_steps(run_step, first, n, per_step, rows);
+    };
+  std::vector<Array> outputs = run_scan(*step.node, inputs, run_step, context_, rest);
   for (std::size_t i = 0; i < outputs.size(); ++i) values[step.outputs[i]] = std::move(outputs[i]);
+}
+
+namespace {
+
+// A loop with fewer steps left after the first runs them one by one: a recording costs
+// about one step run on the host, plus the device's set-up of the graph. (Not measured on
+// a GPU yet.)
+constexpr std::int64_t min_replayed_steps = 4;
+
+// What DeviceContext::step_copies reads for a loop's replayed steps: per step, the copies
+// between a buffer the recorded step uses (`fixed`) and that step's row of each
+// (`rows[t][c]`, to the buffer or from it), with the largest unit (16, 4 or 1 bytes) every
+// address and size allows. Rows must be contiguous.
+struct StepTable {
+  Array table;  // int64 [steps, copies, 3], on the device
+  int unit = 1;
+  std::int64_t longest = 0;
+  bool empty() const { return table.size() == 0; }
+};
+
+StepTable step_table(const std::vector<Array>& fixed, const std::vector<std::vector<Array>>& rows,
+                     bool to_fixed, const std::shared_ptr<DeviceContext>& context) {
+  StepTable st;
+  std::vector<std::int64_t> entries;
+  std::uint64_t bits = 0;  // every address and size or-ed: its low bits decide the unit
+  for (const std::vector<Array>& step : rows) {
+    for (std::size_t c = 0; c < fixed.size(); ++c) {
+      const auto a = reinterpret_cast<std::uintptr_t>(fixed[c].raw_data());
+      const auto b = reinterpret_cast<std::uintptr_t>(step[c].raw_data());
+      const auto bytes = static_cast<std::uint64_t>(step[c].nbytes());
+      entries.push_back(static_cast<std::int64_t>(to_fixed ? a : b));
+      entries.push_back(static_cast<std::int64_t>(to_fixed ? b : a));
+      entries.push_back(static_cast<std::int64_t>(bytes));
+      bits |= a | b | bytes;
+    }
+  }
+  st.unit = bits % 16 == 0 ? 16 : bits % 4 == 0 ? 4 : 1;
+  for (std::size_t e = 2; e < entries.size(); e += 3) {
+    entries[e] /= st.unit;
+    st.longest = std::max(st.longest, entries[e]);
+  }
+  const auto steps = static_cast<std::int64_t>(rows.size());
+  const auto copies = static_cast<std::int64_t>(fixed.size());
+  st.table = Array::from_vector(entries, {steps, copies, 3}).to(context);
+  return st;
+}
+
+}  // namespace
+
+bool Executor::recordable(const Program& body) {
+  for (const Step& step : body.steps) {
+    if (step.kind == Step::Kind::Loop || step.kind == Step::Kind::Branch) return false;
+    if (step.kind != Step::Kind::Eval) continue;
+    const OpDef& op = step.node->op();
+    // Reads on the host (indices, a generator's state, an op with no device form): its
+    // operands change with each step, and a recording cannot read them back.
+    if (!op.host_inputs.empty() || op.state_output >= 0) return false;
+    if (!runs_on_device(*step.node) && reads_data(*step.node)) return false;
+  }
+  return true;
+}
+
+bool Executor::replay_steps(const ScanStep& run_step, std::int64_t first, std::int64_t n,
+                            int per_step, const std::function<ScanRows(std::int64_t)>& rows) const {
+  if (n - first < min_replayed_steps) return false;
+  // The recorded step runs on buffers of its own: the device copies each step's rows into
+  // them and its results out, counting the steps itself. An input that is the same view at
+  // every step (a broadcast sequence) is read where it is.
+  std::vector<ScanRows> steps;
+  for (std::int64_t t = first; t < n; ++t) steps.push_back(rows(t));
+  std::vector<Array> inputs = steps.front().inputs, places, fixed_in;
+  std::vector<std::vector<Array>> rows_in(steps.size()), rows_out;
+  for (int i = 0; i < per_step; ++i) {
+    const Array& r = inputs[i];
+    if (std::all_of(steps.begin(), steps.end(),
+                    [&](const ScanRows& step) { return step.inputs[i].same_view(r); }))
+      continue;
+    inputs[i] = Array::empty(r.shape(), r.dtype(), context_);
+    fixed_in.push_back(inputs[i]);
+    for (std::size_t t = 0; t < steps.size(); ++t) rows_in[t].push_back(steps[t].inputs[i]);
+  }
+  for (const Array& place : steps.front().places)
+    places.push_back(Array::empty(place.shape(), place.dtype(), context_));
+  for (const ScanRows& step : steps) rows_out.push_back(step.places);
+  // The device copies whole rows: a strided one (a transposed sequence) is run step by step.
+  for (const auto& per_t : {&rows_in, &rows_out})
+    for (const std::vector<Array>& step : *per_t)
+      for (const Array& r : step)
+        if (!r.is_contiguous()) return false;
+  const StepTable in = step_table(fixed_in, rows_in, true, context_);
+  const StepTable out = step_table(places, rows_out, false, context_);
+  const Array counter = Array::zeros({}, DType::Int64).to(context_);
+  std::vector<const Array*> into;
+  for (const Array& place : places) into.push_back(&place);
+  std::unique_ptr<DeviceRecording> recording;
+  try {
+    recording = context_->record([&] {
+      if (!in.empty()) context_->step_copies(in.table, counter, in.unit, in.longest, false);
+      const std::vector<Array> results = run_step(inputs, into);
+      for (std::size_t j = 0; j < places.size(); ++j) {
+        if (results[j].same_view(places[j])) continue;
+        // Not the shape the first step gave: the step-by-step run says what is wrong.
+        if (results[j].shape() != places[j].shape())
+          throw NotRecordable("a step's result changed shape");
+        places[j].assign(results[j]);
+      }
+      context_->step_copies(out.table, counter, out.unit, out.longest, true);
+    });
+  } catch (const NotRecordable&) {
+    return false;
+  }
+  if (!recording) return false;
+  for (std::size_t t = 0; t < steps.size(); ++t) recording->replay();
+  return true;
 }
 
 void Executor::run_branch(const Program& p, const Step& step, std::vector<Array>& values,

@@ -4,7 +4,8 @@
 // Per call: bind inputs, constants and shared variables; run the steps in order (a loop
 // kernel through its compiled function, split across the runtime's thread pool; an eval
 // through the op's reference implementation; a scan loop through symbolic/scan_run.hpp,
-// running its body's program once per step); release each value after its last reader.
+// running its body's program once per step, or on a device replaying one recorded step);
+// release each value after its last reader.
 // Kernel results that the function does not return live in slot buffers that persist
 // between calls, so a steady stream of calls with the same shapes allocates nothing. A
 // scan body's kernels write the step's results straight into the rows of the loop's
@@ -18,6 +19,7 @@
 
 #include "codegen/program.hpp"
 #include "runtime/array.hpp"
+#include "symbolic/scan_run.hpp"
 
 namespace cgvm {
 
@@ -50,7 +52,10 @@ class Executor {
   // them (indices, sizes), and so do the inputs an op reads on the host (OpDef::host_inputs:
   // take's indices, a draw's generator state); an eval with no device form copies its
   // operands to the host (host_steps() lists them). An ifelse reads its condition back and
-  // runs the picked branch's program there.
+  // runs the picked branch's program there. A scan runs its first step, then records one
+  // step (DeviceContext::record: a CUDA graph) and replays it for each step left, the
+  // device copying each step's rows; where the body reads on the host each step (take,
+  // draws), in while loops and in debug mode it runs step by step.
   // Shared variables are moved to the device for good, except those read only on the host
   // (random generator states). Results are device arrays (advanced generator states: host
   // arrays).
@@ -88,6 +93,15 @@ class Executor {
   void run_loop(const Program& p, const Step& step, std::vector<Array>& values, Slots& slots,
                 bool check) const;
   void run_eval(const Program& p, const Step& step, std::vector<Array>& values) const;
+  // Device mode: whether a loop body can be recorded (DeviceContext::record): it reads
+  // nothing on the host that changes per step (no indices, generator states or host
+  // evals) and holds no loop or branch of its own.
+  static bool recordable(const Program& body);
+  // Device mode: steps [first, n) of a scan as one recording of a step, replayed; false
+  // (nothing run) where the context cannot record or the body turns out not to be
+  // recordable (it reads back).
+  bool replay_steps(const ScanStep& run_step, std::int64_t first, std::int64_t n, int per_step,
+                    const std::function<ScanRows(std::int64_t)>& rows) const;
   // An ifelse: the condition read (on the host), the branch it picks run as a program.
   void run_branch(const Program& p, const Step& step, std::vector<Array>& values, Slots& slots,
                   bool check) const;

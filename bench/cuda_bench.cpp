@@ -17,7 +17,8 @@
 //                the shared weights (all on the device), the batch already on the device
 //   lstm train   rnn_bench's LSTM (rnn_model.hpp; input 128, hidden 256, 50 steps): the
 //                loss sum(hs) and its gradients w.r.t. wx, wh, b, inputs on the device
-// Without a usable GPU it says why and exits 0.
+// With CGVM_CUDA_GRAPHS=0 the LSTM's loops run step by step instead of replaying a recorded
+// step (cuda/README.md). Without a usable GPU it says why and exits 0.
 //
 //   cuda_bench [--reps 11] [--quick]
 #include <cgvm.hpp>
@@ -156,7 +157,9 @@ int main(int argc, char** argv) {
     return 0;
   }
   const cuda::DeviceInfo device = cuda::device_info(0);
-  std::printf("cuda_bench: %s; %s\n", cuda::status().c_str(), bench::today().c_str());
+  std::printf("cuda_bench: %s; %s; scans %s\n", cuda::status().c_str(), bench::today().c_str(),
+              cuda::graphs_enabled() ? "replay a CUDA graph per step"
+                                     : "run step by step (CGVM_CUDA_GRAPHS=0)");
   cuda::Stream stream;
   const long long n = config.quick ? (1LL << 22) : (1LL << 26);
 

@@ -17,6 +17,7 @@ constexpr int kGatherWords = 7;   // out, x, rows, n, count, inner, total
 constexpr int kScatterWords = 9;  // out, y, packed rows, n, slots, count, inner, total, set
 constexpr int kArgWords = 5;      // out, x, outer, inner, max
 constexpr int kDrawWords = 6;     // out, count, key, counter, a, b (the doubles' bits)
+constexpr int kStepWords = 4;     // table, counter, copies, longest
 
 constexpr const char* kTemplates = R"(
 // The device's own kernels (codegen/device_kernels.hpp)
@@ -154,7 +155,28 @@ __device__ void cgvm_draw(const long long* w) {
     }
   }
 }
+
+struct alignas(16) cgvm_unit16 { unsigned long long lo, hi; };
+
+template <class U>
+__device__ void cgvm_step_copies(const long long* w) {
+  const long long copies = w[2], longest = w[3];
+  const long long* entries = (const long long*)w[0] + *(const long long*)w[1] * copies * 3;
+  CGVM_POINTS(copies * longest) {
+    const long long* e = entries + t / longest * 3;
+    const long long u = t % longest;
+    if (u < e[2]) ((U*)e[0])[u] = ((const U*)e[1])[u];
+  }
+}
+
+__device__ void cgvm_step_advance(const long long* w) {
+  if (blockIdx.x == 0 && threadIdx.x == 0) *(long long*)w[0] += 1;
+}
 )";
+
+// The types a step's copies move, by unit size.
+constexpr std::pair<int, const char*> kStepUnits[] = {
+    {1, "unsigned char"}, {4, "unsigned int"}, {16, "cgvm_unit16"}};
 
 // The unsigned type of each element size: a gather copies elements, whatever they hold.
 constexpr std::pair<int, const char*> kElementTypes[] = {
@@ -167,6 +189,7 @@ std::string draw_name(DeviceDraw::Kind kind, DType dtype) {
   return fmt::format("cgvm_{}_{}", kind == DeviceDraw::Kind::Normal ? "normal" : "uniform",
                      dtype_name(dtype));
 }
+std::string step_copies_name(int unit) { return fmt::format("cgvm_step_copies_{}", unit); }
 constexpr DType kFloats[] = {DType::Float32, DType::Float64};
 constexpr DeviceDraw::Kind kDraws[] = {DeviceDraw::Kind::Uniform, DeviceDraw::Kind::Normal};
 
@@ -192,6 +215,9 @@ std::vector<KernelEntry> kernel_list() {
       list.push_back({draw_name(kind, dtype), kDrawWords,
                       fmt::format("cgvm_draw<{}, {}>", cpp_type(dtype),
                                   kind == DeviceDraw::Kind::Normal)});
+  for (auto [unit, type] : kStepUnits)
+    list.push_back({step_copies_name(unit), kStepWords, fmt::format("cgvm_step_copies<{}>", type)});
+  list.push_back({"cgvm_step_advance", 1, "cgvm_step_advance"});
   return list;
 }
 
@@ -300,6 +326,25 @@ DeviceKernelLaunch draw_launch(const Array& out, const DeviceDraw& draw) {
                     std::bit_cast<long long>(b)},
           .addresses = 1,
           .total = static_cast<long long>(DeviceDraw::blocks(draw.kind, out.dtype(), out.size()))};
+}
+
+DeviceKernelLaunch step_copies_launch(const Array& table, const Array& counter, int unit,
+                                      long long longest) {
+  CGVM_ASSERT(table.dtype() == DType::Int64 && table.rank() == 3 && table.shape()[2] == 3 &&
+                  table.is_contiguous() && counter.dtype() == DType::Int64,
+              "a step's copies come from an int64 [steps, copies, 3] table");
+  CGVM_ASSERT(std::any_of(std::begin(kStepUnits), std::end(kStepUnits),
+                          [&](const auto& u) { return u.first == unit; }),
+              "a step copies units of 1, 4 or 16 bytes");
+  const long long copies = table.shape()[1];
+  return {.kernel = step_copies_name(unit),
+          .words = {address(table), address(counter), copies, longest},
+          .addresses = 2,
+          .total = copies * longest};
+}
+
+DeviceKernelLaunch step_advance_launch(const Array& counter) {
+  return {.kernel = "cgvm_step_advance", .words = {address(counter)}, .addresses = 1, .total = 1};
 }
 
 }  // namespace cgvm

@@ -1,12 +1,14 @@
 #pragma once
-// The device's own kernels: what DeviceContext::gather, ::scatter, ::arg_reduce and ::draw
-// run (runtime/device.hpp) for take, inc_take (embeddings and their gradients), argmax,
-// argmin and random draws on a GPU.
+// The device's own kernels: what DeviceContext::gather, ::scatter, ::arg_reduce, ::draw and
+// ::step_copies run (runtime/device.hpp) for take, inc_take (embeddings and their
+// gradients), argmax, argmin and random draws on a GPU, and for the rows of a scan step
+// replayed from a recording.
 //
 // A fused loop kernel reads each operand at the loop point and computes each point from
 // its operands alone, and its reductions carry no position, so an index lookup, an
-// argmax, and a draw that must repeat the host's generator have no form in it; these kernels are written once here, as one CUDA unit
-// that a GPU compiles with NVRTC and the tests run on the CUDA emulator.
+// argmax, and a draw that must repeat the host's generator have no form in it; these
+// kernels are written once here, as one CUDA unit that a GPU compiles with NVRTC and the
+// tests run on the CUDA emulator.
 //
 // Index kernels see C-contiguous arrays as [outer, n, inner] (the dims before the axis,
 // the axis, the dims after); the host has checked the indices, so they are in range.
@@ -24,6 +26,11 @@
 //                         host (no fused multiply-add): the host's bits
 //   cgvm_normal_<dtype>   mean + stddev * Box-Muller of the block's two uniforms: the host's
 //                         values up to the device's log, sin and cos
+//
+// A replayed scan step (DeviceContext::record, ::step_copies) moves its rows with
+//   cgvm_step_copies_<unit>  t = *counter; each copy c of table[t] (destination, source,
+//                         size in units of 1, 4 or 16 bytes) done
+//   cgvm_step_advance     *counter += 1, after them
 //
 // Each kernel takes one parameter by value, `struct <name>_params { long long w[W]; }`
 // (emit_cuda's convention), runs a grid-stride loop over `total` points, and takes any grid.
@@ -70,5 +77,11 @@ DeviceKernelLaunch arg_reduce_launch(const Array& out, const Array& x, bool max)
 
 // The draw into out (C-contiguous float32 or float64, its device address in raw_data()).
 DeviceKernelLaunch draw_launch(const Array& out, const DeviceDraw& draw);
+
+// One step's copies (DeviceContext::step_copies): `table` int64 [steps, copies, 3] and the
+// int64 step counter on the device, no size above `longest` units.
+DeviceKernelLaunch step_copies_launch(const Array& table, const Array& counter, int unit,
+                                      long long longest);
+DeviceKernelLaunch step_advance_launch(const Array& counter);
 
 }  // namespace cgvm

@@ -15,17 +15,19 @@
 namespace cgvm::cuda {
 namespace {
 
-// The two settings of the CUDA backend, read here and nowhere else (DESIGN.md §8); listed
-// in runtime/options.hpp's comment, but read only when (re)loading the plugin.
+// The settings of the CUDA backend, read here and nowhere else (DESIGN.md §8); listed in
+// runtime/options.hpp's comment, but read only when (re)loading the plugin.
 struct Settings {
   std::optional<std::string> plugin;  // CGVM_CUDA_PLUGIN
   std::string driver;                 // CGVM_CUDA_DRIVER ("": libcuda.so.1)
+  bool graphs = true;                 // CGVM_CUDA_GRAPHS (0: off)
 };
 
 Settings read_environment() {
   Settings s;
   if (const char* p = std::getenv("CGVM_CUDA_PLUGIN"); p && *p) s.plugin = p;
   if (const char* d = std::getenv("CGVM_CUDA_DRIVER"); d && *d) s.driver = d;
+  if (const char* g = std::getenv("CGVM_CUDA_GRAPHS"); g && std::string(g) == "0") s.graphs = false;
   return s;
 }
 
@@ -33,6 +35,7 @@ struct Loaded {
   const CgvmCudaPlugin* table = nullptr;  // null: not loaded, `why` says why
   std::string path;
   std::string why;
+  bool graphs = true;
 };
 
 // Opens `path` and checks it is a plugin of our ABI. On failure returns a sentence.
@@ -83,6 +86,7 @@ Loaded load(const Settings& settings) {
   // Only the first init() in a plugin instance does work; a reload of the same file
   // keeps the driver it found.
   if (loaded.table) loaded.table->init(settings.driver.empty() ? nullptr : settings.driver.c_str());
+  loaded.graphs = settings.graphs;
   return loaded;
 }
 
@@ -137,6 +141,8 @@ bool available() noexcept {
 }
 
 std::string status() { return status_of(*loaded()); }
+
+bool graphs_enabled() { return loaded()->graphs; }
 
 void require(const std::source_location& where) {
   if (!available()) throw_error("cuda", "CUDA is not available: " + status(), where);

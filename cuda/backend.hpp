@@ -8,8 +8,8 @@
 //   2. the build tree's plugin, when the CUDA toolkit was found at configure time;
 //   3. <install libdir>/libcgvm_cuda.so.
 // The plugin then dlopens the driver: $CGVM_CUDA_DRIVER if set (tests point it at a fake),
-// else libcuda.so.1, calls cuInit(0) and counts devices. Both variables are read in one
-// place (backend.cpp), once per (re)load.
+// else libcuda.so.1, calls cuInit(0) and counts devices. These variables, and
+// CGVM_CUDA_GRAPHS, are read in one place (backend.cpp), once per (re)load.
 //
 // Two levels of "available": the plugin alone is enough to compile (compile.hpp: NVRTC
 // needs no driver); running anything needs the driver and a device (available()).
@@ -42,6 +42,11 @@ std::string status();
 // Throws cgvm::Error "cuda: CUDA is not available: <status()>", naming the caller's line,
 // unless available(). What a user gets when asking for a GPU where none exists.
 void require(const std::source_location& where = std::source_location::current());
+
+// Whether device functions may record a scan's steps as a CUDA graph and replay it
+// (cuda::Context::record): yes unless CGVM_CUDA_GRAPHS=0, the way to compare or to rule
+// graphs out.
+bool graphs_enabled();
 
 // The plugin loaded (NVRTC can compile). Never throws.
 bool plugin_loaded() noexcept;

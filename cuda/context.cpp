@@ -8,6 +8,7 @@
 #include "cuda/blas.hpp"
 #include "cuda/module.hpp"
 #include "runtime/array.hpp"
+#include "runtime/log.hpp"
 
 namespace cgvm::cuda {
 
@@ -26,7 +27,7 @@ void Context::copy(CopyKind kind, const Array& dst, const Array& src) {
     if (!entry) entry = std::make_unique<CopyKernel>(copy_program(key), ordinal_);
     k = entry.get();
   }
-  k->kernels.launch(ElementwiseCall::copy(k->program, kind, dst, src).call(), stream_);
+  k->kernels.launch(ElementwiseCall::copy(k->program, kind, dst, src).call(), stream());
 }
 
 std::shared_ptr<Context> Context::get(int device, const std::source_location& where) {
@@ -52,13 +53,70 @@ std::shared_ptr<Context> Context::get(int device, const std::source_location& wh
 Context::Context(int device)
     : ordinal_(device), info_((set_device(device), device_info(device))) {}
 
+// What record() makes: the graph, and the memory released while it was captured, which
+// the graph may use and which is released once the graph is gone (in stream order, after
+// the replays queued).
+class Context::Recording final : public DeviceRecording {
+ public:
+  explicit Recording(Context& context) : context_(context) {}
+  ~Recording() override {
+    graph_ = GraphExec();
+    for (void* p : released_) context_.release(p, 0);
+  }
+  void replay() override {
+    set_device(context_.ordinal_);
+    graph_.launch(context_.stream_);
+  }
+
+ private:
+  friend class Context;
+  Context& context_;  // contexts are never destroyed (get())
+  GraphExec graph_;
+  std::vector<void*> released_;
+};
+
+namespace {
+// The recording the calling thread is making, and on which context.
+struct Recorder {
+  const Context* context = nullptr;
+  DeviceRecording* recording = nullptr;
+};
+thread_local Recorder this_thread_records;
+}  // namespace
+
+Context::Recording* Context::recording() const {
+  return this_thread_records.context == this
+             ? static_cast<Recording*>(this_thread_records.recording)
+             : nullptr;
+}
+
+StreamRef Context::stream() const {
+  return recording() ? capture_stream_->ref() : stream_.ref();
+}
+
+void Context::refuse_while_recording(const char* what) const {
+  if (recording())
+    throw NotRecordable(fmt::format("cuda: {} cannot be recorded in a graph", what));
+}
+
 void* Context::allocate(std::size_t bytes) {
   set_device(ordinal_);
   // Stream-ordered memory rejects 0 bytes; an empty array still gets a distinct address.
-  return reinterpret_cast<void*>(static_cast<std::uintptr_t>(allocate_async(bytes ? bytes : 1, stream_)));
+  // While recording, not on the captured stream: the graph would own the allocation.
+  const StreamRef stream = recording() ? allocation_stream_->ref() : stream_.ref();
+  return reinterpret_cast<void*>(static_cast<std::uintptr_t>(allocate_async(bytes ? bytes : 1, stream)));
 }
 
 void Context::release(void* ptr, std::size_t) noexcept {
+  if (Recording* r = recording()) {
+    try {
+      r->released_.push_back(ptr);
+      return;
+    } catch (const std::exception&) {
+      // Out of host memory: leaked, rather than freed under the graph.
+      return;
+    }
+  }
   try {
     free_async(static_cast<DevicePtr>(reinterpret_cast<std::uintptr_t>(ptr)), stream_);
   } catch (const std::exception&) {
@@ -71,11 +129,13 @@ DevicePtr address(const void* p) { return static_cast<DevicePtr>(reinterpret_cas
 }  // namespace
 
 void Context::copy_to_host(void* host_dst, const void* device_src, std::size_t bytes) {
+  refuse_while_recording("a copy to the host");
   set_device(ordinal_);
   cuda::copy_to_host(host_dst, address(device_src), bytes, stream_);
 }
 
 void Context::copy_from_host(void* device_dst, const void* host_src, std::size_t bytes) {
+  refuse_while_recording("a copy from the host");
   set_device(ordinal_);
   // From pageable memory (every Array's) the driver stages the bytes before returning, so
   // the caller may reuse host_src at once, and the stream's queued work is not waited for.
@@ -86,7 +146,7 @@ void Context::convert(const Array& dst, const Array& src) {
   if (dst.size() == 0) return;
   set_device(ordinal_);
   if (dst.dtype() == src.dtype() && dst.is_contiguous() && src.is_contiguous()) {
-    copy_device_async(address(dst.raw_data()), address(src.raw_data()), dst.nbytes(), stream_);
+    copy_device_async(address(dst.raw_data()), address(src.raw_data()), dst.nbytes(), stream());
     return;
   }
   copy(CopyKind::Convert, dst, src);
@@ -104,7 +164,7 @@ void Context::gemm(const DeviceGemm& g) {
   cuda::gemm(Gemm{.dtype = g.dtype, .transpose_a = g.trans_b, .transpose_b = g.trans_a,
                   .m = g.n, .n = g.m, .k = g.k, .alpha = g.alpha, .beta = g.beta,
                   .a = address(g.b), .b = address(g.a), .c = address(g.c),
-                  .lda = g.ldb, .ldb = g.lda, .ldc = g.ldc, .stream = stream_});
+                  .lda = g.ldb, .ldb = g.lda, .ldc = g.ldc, .stream = stream()});
 }
 
 struct Context::DeviceKernels {
@@ -112,30 +172,31 @@ struct Context::DeviceKernels {
   std::map<std::string, Kernel> kernels;
 };
 
+const Kernel& Context::device_kernel(const std::string& name) {
+  std::lock_guard lock(mutex_);
+  if (!device_kernels_) {
+    CompileOptions options;
+    options.nvrtc_options = cuda_compile_options();
+    options.program_name = "cgvm_device_kernels.cu";
+    auto k = std::make_unique<DeviceKernels>();
+    k->module = Module::build(device_kernels_source(), info_, options);
+    for (const auto& entry : cgvm::device_kernels())
+      k->kernels[entry.first] = k->module.kernel(entry.first);
+    device_kernels_ = std::move(k);
+  }
+  return device_kernels_->kernels.at(name);
+}
+
 void Context::run(const DeviceKernelLaunch& launch) {
   if (launch.total == 0) return;
-  const Kernel* kernel;
-  {
-    std::lock_guard lock(mutex_);
-    if (!device_kernels_) {
-      CompileOptions options;
-      options.nvrtc_options = cuda_compile_options();
-      options.program_name = "cgvm_device_kernels.cu";
-      auto k = std::make_unique<DeviceKernels>();
-      k->module = Module::build(device_kernels_source(), info_, options);
-      for (const auto& entry : cgvm::device_kernels())
-        k->kernels[entry.first] = k->module.kernel(entry.first);
-      device_kernels_ = std::move(k);
-    }
-    kernel = &device_kernels_->kernels.at(launch.kernel);
-  }
+  const Kernel* kernel = &device_kernel(launch.kernel);
   const CudaDeviceShape shape{.multiprocessors = info_.multiprocessors,
                               .max_threads_per_block = info_.max_threads_per_block};
   std::vector<long long> words = launch.words;
   void* params[] = {words.data(), nullptr};
   kernel->launch({.grid = {static_cast<unsigned>(launch.grid(shape))},
                   .block = {static_cast<unsigned>(launch.block(shape))},
-                  .stream = stream_},
+                  .stream = stream()},
                  params);
 }
 
@@ -171,6 +232,7 @@ class DeviceRows {
 void Context::gather(const Array& out, const Array& x, std::span<const std::int64_t> rows,
                      int axis) {
   if (out.size() == 0) return;
+  refuse_while_recording("a gather (its rows come from the host)");
   set_device(ordinal_);
   const DeviceRows device_rows(rows, stream_);
   run(gather_launch(out, x, device_rows.address(), axis));
@@ -179,6 +241,7 @@ void Context::gather(const Array& out, const Array& x, std::span<const std::int6
 void Context::scatter(const Array& out, const Array& y, const ScatterRows& rows, int axis,
                       bool set) {
   if (y.size() == 0) return;
+  refuse_while_recording("a scatter (its rows come from the host)");
   set_device(ordinal_);
   const DeviceRows packed(packed_scatter_rows(rows), stream_);
   run(scatter_launch(out, y, rows, packed.address(), axis, set));
@@ -196,6 +259,84 @@ void Context::draw(const Array& out, const DeviceDraw& draw) {
   run(draw_launch(out, draw));
 }
 
-void Context::synchronize() { stream_.synchronize(); }
+void Context::step_copies(const Array& table, const Array& counter, int unit,
+                          std::int64_t longest, bool advance) {
+  set_device(ordinal_);
+  run(step_copies_launch(table, counter, unit, longest));
+  if (advance) run(step_advance_launch(counter));
+}
+
+void Context::synchronize() {
+  refuse_while_recording("a wait for the device");
+  stream_.synchronize();
+}
+
+void Context::end_failed_capture() noexcept {
+  try {
+    end_capture(*capture_stream_);  // the partial graph is dropped
+  } catch (const std::exception&) {
+    // Already invalidated by what failed; the first error is the news.
+  }
+}
+
+std::unique_ptr<DeviceRecording> Context::record(const std::function<void()>& issue) {
+  if (graphs_failed_ || !graphs_enabled()) return nullptr;
+  CGVM_ASSERT(!this_thread_records.recording, "a thread records one thing at a time");
+  set_device(ordinal_);
+  // A failure of the recording's machinery (its kernels, streams, the capture, a call
+  // under capture, the graph's instantiation) turns graphs off for this context.
+  auto give_up = [&](const Error& e) {
+    graphs_failed_ = true;
+    warn(fmt::format("cuda: recording a graph failed, so loops on {} run step by step from "
+                     "now on: {}",
+                     device().str(), e.what()));
+  };
+  try {
+    // Built now: a module is not loaded while a stream is captured.
+    device_kernel("cgvm_step_advance");
+    if (!capture_stream_) capture_stream_ = std::make_unique<Stream>();
+    if (!allocation_stream_) allocation_stream_ = std::make_unique<Stream>();
+  } catch (const Error& e) {
+    give_up(e);
+    return nullptr;
+  }
+  auto recording = std::make_unique<Recording>(*this);
+  {
+    this_thread_records = {this, recording.get()};
+    struct Stop {
+      ~Stop() { this_thread_records = {}; }
+    } stop;
+    try {
+      begin_capture(*capture_stream_);
+    } catch (const Error& e) {
+      give_up(e);
+      return nullptr;
+    }
+    try {
+      issue();
+    } catch (const NotRecordable&) {
+      end_failed_capture();
+      throw;
+    } catch (const Error& e) {
+      // The driver refusing a call under capture: the step ran before without an error,
+      // and a step that reads nothing back repeats what it did then.
+      end_failed_capture();
+      give_up(e);
+      return nullptr;
+    } catch (...) {
+      end_failed_capture();
+      throw;
+    }
+    try {
+      recording->graph_ = end_capture(*capture_stream_);
+    } catch (const Error& e) {
+      give_up(e);
+      return nullptr;
+    }
+  }
+  // The memory the graph was given must exist before it first runs.
+  allocation_stream_->synchronize();
+  return recording;
+}
 
 }  // namespace cgvm::cuda

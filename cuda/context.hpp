@@ -6,8 +6,10 @@
 // stream of its own: stream-ordered allocation (cuMemAllocAsync, so freed memory is reused
 // without a device-wide synchronisation), copies, conversions (the op table's cast as a
 // kernel, codegen/conversion.hpp, compiled once per dtype pair and rank) and cuBLAS
-// products, and accumulations (add as a kernel). Device functions launch their kernels on the same stream, so nothing waits
-// until a result is copied to the host.
+// products, and accumulations (add as a kernel). Device functions launch their kernels on
+// the same stream, so nothing waits until a result is copied to the host; a scan's steps
+// are recorded once as a CUDA graph and replayed (record()).
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -21,6 +23,8 @@
 #include "runtime/device.hpp"
 
 namespace cgvm::cuda {
+
+class Kernel;
 
 class Context final : public DeviceContext {
  public:
@@ -45,8 +49,19 @@ class Context final : public DeviceContext {
   void arg_reduce(const Array& out, const Array& x, bool max) override;
   void draw(const Array& out, const DeviceDraw& draw) override;
   void synchronize() override;
+  // A CUDA graph captured from the stream. Memory allocated meanwhile comes from a second
+  // stream (an allocation on the capturing stream would become the graph's own), and is
+  // ready before the graph first runs. Should the driver refuse something (to capture, to
+  // instantiate, a call under capture: any cgvm::Error but NotRecordable while `issue`
+  // runs), that is reported once (warn) and this context records nothing more (nullptr):
+  // loops then run step by step, as with CGVM_CUDA_GRAPHS=0.
+  std::unique_ptr<DeviceRecording> record(const std::function<void()>& issue) override;
+  void step_copies(const Array& table, const Array& counter, int unit, std::int64_t longest,
+                   bool advance) override;
 
-  StreamRef stream() const { return stream_.ref(); }
+  // Where work goes: the context's stream, or, on a thread that is recording (record()),
+  // the stream being captured.
+  StreamRef stream() const;
   const DeviceInfo& info() const { return info_; }
 
   explicit Context(int device);  // use get()
@@ -64,8 +79,18 @@ class Context final : public DeviceContext {
   // The kernels of gather, scatter and draw (codegen/device_kernels.hpp), compiled on first
   // use, and the launch of one.
   struct DeviceKernels;
+  const Kernel& device_kernel(const std::string& name);
   void run(const DeviceKernelLaunch& launch);
   std::unique_ptr<DeviceKernels> device_kernels_;
+  // record(): the recording this thread is making on this context (nullptr: none), the
+  // stream it captures (other threads' work goes on meanwhile), and the stream its memory
+  // comes from.
+  class Recording;
+  Recording* recording() const;
+  void refuse_while_recording(const char* what) const;
+  void end_failed_capture() noexcept;
+  std::unique_ptr<Stream> capture_stream_, allocation_stream_;
+  bool graphs_failed_ = false;
 };
 
 }  // namespace cgvm::cuda

@@ -125,6 +125,11 @@ class Array {
   bool is_contiguous() const;  // C order, no gaps (size-1 dims may have any stride)
   // True when both arrays view the same storage block.
   bool shares_storage(const Array& other) const { return storage_ == other.storage_; }
+  // The same elements, seen the same way: one address, dtype, shape and strides.
+  bool same_view(const Array& other) const {
+    return raw_data() == other.raw_data() && dtype() == other.dtype() &&
+           shape() == other.shape() && strides() == other.strides();
+  }
   const std::shared_ptr<Storage>& storage() const { return storage_; }
   std::int64_t offset() const { return offset_; }  // in elements, into storage
 

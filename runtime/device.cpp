@@ -50,4 +50,8 @@ std::uint64_t DeviceDraw::blocks(Kind kind, DType dtype, std::int64_t count) {
   return static_cast<std::uint64_t>((count + per_block - 1) / per_block);
 }
 
+std::unique_ptr<DeviceRecording> DeviceContext::record(const std::function<void()>&) {
+  return nullptr;
+}
+
 }  // namespace cgvm

@@ -13,7 +13,9 @@
 // DeviceContext, and tests implement it over host memory with an emulated GPU.
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <stdexcept>
 #include <span>
 #include <string>
 #include <vector>
@@ -80,6 +82,22 @@ struct DeviceDraw {
   static std::uint64_t blocks(Kind kind, DType dtype, std::int64_t count);
 };
 
+// Work a device recorded once and queues again on each replay (DeviceContext::record).
+class DeviceRecording {
+ public:
+  virtual ~DeviceRecording() = default;
+  // Queues the recorded work once more, with the addresses and sizes it was recorded with.
+  virtual void replay() = 0;
+};
+
+// Thrown by a DeviceContext asked, while it records, for what a recording cannot hold: a
+// read back, a wait, a copy from the host. The recorder drops the recording and runs the
+// work the ordinary way (not a user error).
+class NotRecordable : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
 // One device's memory and the work the runtime asks of it. Work is ordered: each call
 // sees the effects of the calls before it (a context keeps one queue, e.g. a CUDA stream),
 // and copy_to_host returns only once the bytes are there.
@@ -120,6 +138,25 @@ class DeviceContext {
   virtual void draw(const Array& out, const DeviceDraw& draw) = 0;
   // Waits until the queued work is done.
   virtual void synchronize() = 0;
+
+  // Records the work `issue` asks of this context from the calling thread (kernels
+  // launched on its queue included) instead of running it, for the recording to queue
+  // again as often as asked: a CUDA graph on a GPU. Returns nullptr, having run nothing,
+  // where the context cannot record (the default). While it records, copy_to_host,
+  // copy_from_host and synchronize throw NotRecordable, and memory released is released
+  // only once the recording is destroyed (the recorded work may use it); whatever else the
+  // recorded work uses, the caller keeps alive while it replays. Other threads' work runs
+  // as usual meanwhile. If `issue` throws, nothing was recorded and the exception
+  // propagates.
+  virtual std::unique_ptr<DeviceRecording> record(const std::function<void()>& issue);
+
+  // One step of a replayed scan: with t = *counter (an int64 on this device), copies entry
+  // [t, c] of `table` for each c: `table` is int64 [steps, copies, 3] on this device, each
+  // entry (destination address, source address, size in units of `unit` bytes), `unit`
+  // 1, 4 or 16 and both addresses aligned to it; no size exceeds `longest`. With
+  // `advance`, then adds 1 to *counter.
+  virtual void step_copies(const Array& table, const Array& counter, int unit,
+                           std::int64_t longest, bool advance) = 0;
 };
 
 }  // namespace cgvm

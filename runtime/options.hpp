@@ -7,7 +7,8 @@
 //   CGVM_ALLOCATOR_CACHE_MB=n   how much freed memory the allocator keeps for reuse
 //   CGVM_CUDA_PLUGIN=file       the CUDA plugin to load instead of searching (cuda/backend.hpp)
 //   CGVM_CUDA_DRIVER=file       the CUDA driver to load instead of libcuda.so.1 (tests)
-// The two CUDA settings are read by cuda/backend.cpp when it loads the plugin, not here:
+//   CGVM_CUDA_GRAPHS=0          run scans on a GPU step by step, not replayed from a graph
+// The CUDA settings are read by cuda/backend.cpp when it loads the plugin, not here:
 // nothing else uses them, and the CPU-only build must not carry CUDA state.
 //
 // A malformed value never stops a program from starting: it is reported once (log.hpp) and

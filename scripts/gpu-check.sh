@@ -4,7 +4,8 @@
 #
 #   bash scripts/gpu-check.sh unpack        unpacks the parts carried so far (once each)
 #   bash scripts/gpu-check.sh test          nvidia-smi, then the "cuda" test suite
-#   bash scripts/gpu-check.sh bench         cuda_bench, then bench/torch_gpu.py
+#   bash scripts/gpu-check.sh bench         cuda_bench (also with CGVM_CUDA_GRAPHS=0), then
+#                                           bench/torch_gpu.py
 #   bash scripts/gpu-check.sh examples      char_lstm (--quick --check) and mlp_digits
 #                                           trained with --device cuda
 #
@@ -70,6 +71,8 @@ bench() {
   bin=$(ls "$root"/work/*/build-bench/bench/cuda_bench 2>/dev/null | head -1)
   if [ -n "$bin" ]; then
     timeout 240 "$bin" --reps 11 2>&1 | tee "$out/cuda_bench.txt"
+    # The same with scans run step by step: what replaying a graph per step gains.
+    CGVM_CUDA_GRAPHS=0 timeout 180 "$bin" --reps 5 2>&1 | tee "$out/cuda_bench_no_graphs.txt"
   fi
   PYTHONUNBUFFERED=1 timeout 240 python3 bench/torch_gpu.py 2>&1 | tee "$out/torch_gpu.txt"
 }

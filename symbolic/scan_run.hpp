@@ -26,10 +26,27 @@ namespace cgvm {
 using ScanStep = std::function<std::vector<Array>(const std::vector<Array>& inputs,
                                                   const std::vector<const Array*>& into)>;
 
-// Runs the scan `node` on its input values, calling `step` once per step; returns the
-// node's outputs. Histories and stacks are allocated on `context`'s device (the host when
-// it is nullptr); initial values elsewhere are copied there.
+// What step t reads and writes, as run_scan hands it to `step`: `inputs` are the body's
+// inputs (the first `per_step` of them rows of the sequences and histories, which change
+// with t; the constants after them do not), `places` the rows the state outputs, then the
+// map outputs, go to.
+struct ScanRows {
+  std::vector<Array> inputs;
+  std::vector<Array> places;
+};
+
+// Runs steps [first, n) in place of one `step` call each, or returns false having run
+// nothing. `rows(t)` gives step t's rows; `per_step` counts the inputs that change with t.
+// Offered after the first step (every place is known then) of a loop of known length.
+using ScanSteps = std::function<bool(std::int64_t first, std::int64_t n, int per_step,
+                                     const std::function<ScanRows(std::int64_t t)>& rows)>;
+
+// Runs the scan `node` on its input values, calling `step` once per step (or, where
+// `rest` takes them, `step` for the first and `rest` for the others); returns the node's
+// outputs. Histories and stacks are allocated on `context`'s device (the host when it is
+// nullptr); initial values elsewhere are copied there.
 std::vector<Array> run_scan(const Node& node, std::span<const Array> inputs, const ScanStep& step,
-                            const std::shared_ptr<DeviceContext>& context = nullptr);
+                            const std::shared_ptr<DeviceContext>& context = nullptr,
+                            const ScanSteps& rest = nullptr);
 
 }  // namespace cgvm

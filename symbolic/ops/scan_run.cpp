@@ -28,15 +28,11 @@ void ensure_rows(Array& stack, std::int64_t rows, std::int64_t limit) {
   stack = std::move(bigger);
 }
 
-bool same_view(const Array& a, const Array& b) {
-  return a.raw_data() == b.raw_data() && a.dtype() == b.dtype() && a.shape() == b.shape() &&
-         a.strides() == b.strides();
-}
-
 }  // namespace
 
 std::vector<Array> run_scan(const Node& node, std::span<const Array> in, const ScanStep& step,
-                            const std::shared_ptr<DeviceContext>& context) {
+                            const std::shared_ptr<DeviceContext>& context,
+                            const ScanSteps& rest) {
   const Layout l(node.attrs());
   const Subgraph& body = *node.attrs().get_subgraph("body");
   const std::string label = scan_detail::scan_label(l.name);
@@ -103,36 +99,49 @@ std::vector<Array> run_scan(const Node& node, std::span<const Array> in, const S
   }
 
   const int first_constant = 1 + Q + S;
-  const std::size_t n_outputs = body.outputs.size();
-  std::vector<Array> inputs, places(n_outputs);
-  std::vector<const Array*> into(n_outputs, nullptr);
-  std::int64_t done = 0;
-  for (std::int64_t t = 0; t < n; ++t) {
-    inputs.clear();
+  int per_step = 0;
+  for (const Ints& taps : l.sequence_taps) per_step += static_cast<int>(taps.size());
+  for (const Ints& taps : l.state_taps) per_step += static_cast<int>(taps.size());
+  // Step t's rows; a map whose shape no step has shown yet has no place.
+  auto rows_at = [&](std::int64_t t) {
+    ScanRows r;
     for (int q = 0; q < Q; ++q) {
       const Array& seq = in[1 + q];
       const Ints& taps = l.sequence_taps[q];
       for (std::int64_t k : taps)
-        inputs.push_back(seq.index(0, Layout::element(t, k, taps, seq.shape(0), l.go_backwards)));
+        r.inputs.push_back(seq.index(0, Layout::element(t, k, taps, seq.shape(0), l.go_backwards)));
     }
-    for (int s = 0; s < S; ++s) {
+    for (int s = 0; s < S; ++s)
+      for (std::int64_t k : l.state_taps[s]) r.inputs.push_back(row(s, depth[s] + t + k));
+    for (int c = 0; c < l.constants; ++c) r.inputs.push_back(in[first_constant + c]);
+    for (int s = 0; s < S; ++s) r.places.push_back(row(s, depth[s] + t));
+    for (int m = 0; m < l.maps; ++m) r.places.push_back(allocated[m] ? stacks[m].index(0, t) : Array());
+    return r;
+  };
+  const std::size_t n_outputs = body.outputs.size();
+  std::vector<Array> places(n_outputs);
+  std::vector<const Array*> into(n_outputs, nullptr);
+  std::int64_t done = 0;
+  for (std::int64_t t = 0; t < n; ++t) {
+    if (t == 1 && rest && !l.until && rest(t, n, per_step, rows_at)) {
+      done = n;
+      break;
+    }
+    for (int s = 0; s < S; ++s)
       if (!ring[s]) ensure_rows(history[s], depth[s] + t + 1, depth[s] + n);
-      for (std::int64_t k : l.state_taps[s]) inputs.push_back(row(s, depth[s] + t + k));
-      places[s] = row(s, depth[s] + t);
-      into[s] = &places[s];
-    }
-    for (int c = 0; c < l.constants; ++c) inputs.push_back(in[first_constant + c]);
-    for (int m = 0; m < l.maps; ++m) {
-      if (!allocated[m]) continue;
-      ensure_rows(stacks[m], t + 1, n);
-      places[S + m] = stacks[m].index(0, t);
-      into[S + m] = &places[S + m];
+    for (int m = 0; m < l.maps; ++m)
+      if (allocated[m]) ensure_rows(stacks[m], t + 1, n);
+    ScanRows r = rows_at(t);
+    const std::vector<Array>& inputs = r.inputs;
+    for (int i = 0; i < S + l.maps; ++i) {
+      places[i] = std::move(r.places[i]);
+      into[i] = i < S || allocated[i - S] ? &places[i] : nullptr;
     }
 
     std::vector<Array> out = step(inputs, into);
 
     for (int s = 0; s < S; ++s) {
-      if (same_view(out[s], places[s])) continue;
+      if (out[s].same_view(places[s])) continue;
       if (out[s].shape() != places[s].shape())
         fail(fmt::format("step {} returned output {} of shape {}; its state has shape {}", t, s,
                          shape_str(out[s].shape()), shape_str(places[s].shape())));
@@ -144,7 +153,7 @@ std::vector<Array> run_scan(const Node& node, std::span<const Array> in, const S
         stacks[m] = Array::empty(with_first(first_rows, o.shape()), o.dtype(), context);
         allocated[m] = true;
         places[S + m] = stacks[m].index(0, t);
-      } else if (same_view(o, places[S + m])) {
+      } else if (o.same_view(places[S + m])) {
         continue;
       }
       if (o.shape() != places[S + m].shape())

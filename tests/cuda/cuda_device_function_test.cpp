@@ -258,14 +258,19 @@ TEST_SUITE("cuda") {
     INFO(f.compile_report().to_string());
     CHECK(f.compile_report().host_steps.empty());
 
-    // A later call moves its host inputs over and nothing else: no copy either way per
-    // step of the loops (constants were moved once, sizes never leave the host).
+    // A later call moves its host inputs over, and for each loop (forward and backward)
+    // the table of its replayed steps' rows and a step counter: nothing either way per step
+    // (constants were moved once, sizes never leave the host).
     EmulatedGpu& gpu_state = emulated.gpu();
-    const std::size_t to_host = gpu_state.bytes_to_host, from_host = gpu_state.bytes_from_host;
+    const std::size_t to_host = gpu_state.bytes_to_host, from_host = gpu_state.bytes_from_host,
+                      tables = gpu_state.step_table_bytes;
+    const int recordings = gpu_state.recordings;
     f(inputs);
     std::size_t input_bytes = 0;
     for (const Array& v : values) input_bytes += v.nbytes();
-    CHECK(gpu_state.bytes_from_host - from_host == input_bytes);
+    CHECK(gpu_state.recordings - recordings == 2);
+    CHECK(gpu_state.bytes_from_host - from_host ==
+          input_bytes + (gpu_state.step_table_bytes - tables) + 2 * sizeof(std::int64_t));
     CHECK(gpu_state.bytes_to_host == to_host);
   }
 
@@ -658,6 +663,20 @@ TEST_SUITE("cuda") {
     CHECK_FALSE(c.shares_storage(d));
     CHECK(array_equal(c.index(0, 2).to_host(), a.index(0, 2)));
     CHECK(d.at<float>({3, 4}) == a.at<float>({3, 4}));
+    // This driver cannot load modules nor capture graphs: a recording (what scan on a
+    // device asks for) is refused with one warning, and never tried again; nothing ran.
+    std::vector<std::string> warnings;
+    const WarningHandler saved =
+        set_warning_handler([&](const std::string& w) { warnings.push_back(w); });
+    bool issued = false;
+    CHECK(d.context()->record([&] { issued = true; }) == nullptr);
+    CHECK(d.context()->record([&] { issued = true; }) == nullptr);
+    set_warning_handler(saved);
+    CHECK_FALSE(issued);
+    REQUIRE(warnings.size() == 1);
+    CHECK(contains(warnings[0], "cuda: recording a graph failed, so loops on cuda:0 run step "
+                                "by step from now on: "));
+    CHECK(array_equal(d.to_host(), a));
     int line = 0;
     try {
       line = __LINE__, to_device(a, Device::cuda(3));

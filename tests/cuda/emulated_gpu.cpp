@@ -29,6 +29,73 @@ void launch_on_host(CudaEmulator& emulator, const KernelCall& call) {
 
 void* EmulatedGpu::host(const void* device_address) { return flip(device_address); }
 
+// The work kept by record(), and the memory released meanwhile.
+class EmulatedGpu::Recording final : public DeviceRecording {
+ public:
+  explicit Recording(EmulatedGpu& gpu) : gpu_(gpu) {}
+  ~Recording() override {
+    for (auto [p, bytes] : released_) gpu_.release(p, bytes);
+  }
+  void replay() override {
+    ++gpu_.replays;
+    for (const auto& w : work_) w();
+  }
+
+ private:
+  friend class EmulatedGpu;
+  EmulatedGpu& gpu_;
+  std::vector<std::function<void()>> work_;
+  std::vector<std::pair<void*, std::size_t>> released_;
+};
+
+EmulatedGpu::Recording* EmulatedGpu::recording() const {
+  Recording* r = recording_.load();
+  return r && recorder_ == std::this_thread::get_id() ? r : nullptr;
+}
+
+void EmulatedGpu::submit(std::function<void()> work) {
+  if (Recording* r = recording()) r->work_.push_back(std::move(work));
+  else work();
+}
+
+void EmulatedGpu::refuse_while_recording(const char* what) const {
+  if (recording()) throw NotRecordable(std::string("emulated GPU: ") + what + " while recording");
+}
+
+std::unique_ptr<DeviceRecording> EmulatedGpu::record(const std::function<void()>& issue) {
+  REQUIRE_MESSAGE(!recording_.load(), "one recording at a time");
+  auto recording = std::make_unique<Recording>(*this);
+  recorder_ = std::this_thread::get_id();
+  recording_ = recording.get();
+  struct Stop {
+    EmulatedGpu& gpu;
+    ~Stop() { gpu.recording_ = nullptr; }
+  } stop{*this};
+  issue();
+  ++recordings;
+  return recording;
+}
+
+void EmulatedGpu::synchronize() { refuse_while_recording("a wait"); }
+
+void EmulatedGpu::step_copies(const Array& table, const Array& counter, int unit,
+                              std::int64_t longest, bool advance) {
+  CHECK_MESSAGE(table.device() == device(), "the table is on " << table.device().str());
+  CHECK_MESSAGE(counter.device() == device(), "the counter is on " << counter.device().str());
+  step_table_bytes += table.nbytes();
+  // The table holds device addresses, which the emulation cannot follow: it runs on a copy
+  // with the host's (made now: the table does not change).
+  auto entries = std::make_shared<std::vector<long long>>(static_cast<std::size_t>(table.size()));
+  std::memcpy(entries->data(), host(table.raw_data()), table.nbytes());
+  for (std::size_t e = 0; e < entries->size(); e += 3)
+    for (std::size_t a : {e, e + 1})
+      (*entries)[a] = reinterpret_cast<long long>(host(reinterpret_cast<void*>((*entries)[a])));
+  DeviceKernelLaunch launch = step_copies_launch(table, counter, unit, longest);
+  launch.words[0] = reinterpret_cast<long long>(flip(entries->data()));
+  run(launch, {}, entries);
+  if (advance) run(step_advance_launch(counter));
+}
+
 void* EmulatedGpu::allocate(std::size_t bytes) {
   void* p = std::aligned_alloc(64, (std::max<std::size_t>(bytes, 1) + 63) / 64 * 64);
   if (!p) throw Error("emulated GPU: out of memory");
@@ -37,18 +104,26 @@ void* EmulatedGpu::allocate(std::size_t bytes) {
   return flip(p);
 }
 
-void EmulatedGpu::release(void* ptr, std::size_t) noexcept {
+void EmulatedGpu::release(void* ptr, std::size_t bytes) noexcept {
+  if (Recording* r = recording()) {
+    r->released_.emplace_back(ptr, bytes);
+    return;
+  }
+  // Poisoned: work that still reads it (a replay of memory gone) sees NaNs, not old values.
+  std::memset(flip(ptr), 0xFF, bytes);
   std::free(flip(ptr));
   std::lock_guard lock(mutex_);
   --live_allocations;
 }
 
 void EmulatedGpu::copy_to_host(void* host_dst, const void* device_src, std::size_t bytes) {
+  refuse_while_recording("a copy to the host");
   std::memcpy(host_dst, flip(device_src), bytes);
   bytes_to_host += bytes;
 }
 
 void EmulatedGpu::copy_from_host(void* device_dst, const void* host_src, std::size_t bytes) {
+  refuse_while_recording("a copy from the host");
   std::memcpy(flip(device_dst), host_src, bytes);
   bytes_from_host += bytes;
 }
@@ -68,7 +143,9 @@ void EmulatedGpu::copy(CopyKind kind, const Array& dst, const Array& src) {
     }
     k = &it->second;
   }
-  launch_on_host(*k->emulator, ElementwiseCall::copy(k->program, kind, dst, src).call());
+  submit([k, kind, dst, src] {
+    launch_on_host(*k->emulator, ElementwiseCall::copy(k->program, kind, dst, src).call());
+  });
 }
 
 void EmulatedGpu::convert(const Array& dst, const Array& src) { copy(CopyKind::Convert, dst, src); }
@@ -79,6 +156,10 @@ void EmulatedGpu::accumulate(const Array& dst, const Array& src) {
 
 void EmulatedGpu::gemm(const DeviceGemm& g) {
   ++products;
+  submit([g] { gemm_on_host(g); });
+}
+
+void EmulatedGpu::gemm_on_host(const DeviceGemm& g) {
   if (g.dtype == DType::Float32)
     blas::gemm(g.trans_a, g.trans_b, g.m, g.n, g.k, static_cast<float>(g.alpha),
                static_cast<const float*>(flip(g.a)), g.lda, static_cast<const float*>(flip(g.b)),
@@ -91,7 +172,8 @@ void EmulatedGpu::gemm(const DeviceGemm& g) {
     FAIL("emulated GPU: gemm of " << dtype_name(g.dtype));
 }
 
-void EmulatedGpu::run(const DeviceKernelLaunch& launch, std::span<const std::int64_t> rows) {
+void EmulatedGpu::run(const DeviceKernelLaunch& launch, std::span<const std::int64_t> rows,
+                      std::shared_ptr<const void> keep) {
   DeviceKernelLaunch on_host = launch;
   void* device_rows = nullptr;
   if (launch.rows_word >= 0) {
@@ -106,9 +188,11 @@ void EmulatedGpu::run(const DeviceKernelLaunch& launch, std::span<const std::int
     if (!device_kernels_)
       device_kernels_ = std::make_unique<CudaEmulator>(device_kernels_source(), device_kernels());
   }
-  const CudaDeviceShape& shape = CudaEmulator::device_shape;
-  device_kernels_->run(on_host.kernel, on_host.total ? on_host.grid(shape) : 0,
-                       on_host.block(shape), on_host.words);
+  submit([this, on_host, keep] {
+    const CudaDeviceShape& shape = CudaEmulator::device_shape;
+    device_kernels_->run(on_host.kernel, on_host.total ? on_host.grid(shape) : 0,
+                         on_host.block(shape), on_host.words);
+  });
   if (device_rows) release(device_rows, rows.size_bytes());
 }
 
@@ -138,9 +222,18 @@ void EmulatedGpu::draw(const Array& out, const DeviceDraw& draw) {
   run(draw_launch(out, draw));
 }
 
-KernelLauncher emulated_kernels(const Program& program) {
+KernelLauncher emulated_kernels(const Program& program, EmulatedGpu& gpu) {
   auto emulator = std::make_shared<CudaEmulator>(program);
-  return [emulator](const KernelCall& call) { launch_on_host(*emulator, call); };
+  return [emulator, &gpu](const KernelCall& call) {
+    ++gpu.launches;
+    // The call's spans point into the caller's frame: kept by value.
+    gpu.submit([emulator, &program = call.program, &kernel = call.kernel, index = call.index,
+                size = std::vector<long long>(call.size.begin(), call.size.end()),
+                data = std::vector<char*>(call.data.begin(), call.data.end()),
+                stride = std::vector<long long>(call.stride.begin(), call.stride.end())] {
+      launch_on_host(*emulator, KernelCall{program, kernel, index, size, data, stride});
+    });
+  };
 }
 
 ScopedEmulatedGpu::ScopedEmulatedGpu() {
@@ -153,7 +246,7 @@ ScopedEmulatedGpu::ScopedEmulatedGpu() {
       .kernels = [this](const Program& program, const std::shared_ptr<DeviceContext>&,
                         double*) {
         ++programs;
-        return emulated_kernels(program);
+        return emulated_kernels(program, *gpu_);
       },
   });
 }

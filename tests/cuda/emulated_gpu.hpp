@@ -7,11 +7,15 @@
 // faults at once, as it would with a real GPU, instead of passing. Kernels run the emitted
 // CUDA through CudaEmulator (threads as fibers); conversions run the conversion program
 // a real GPU runs (codegen/conversion.hpp), and so do gathers, scatters, argmax and draws
-// (codegen/device_kernels.hpp); products use host BLAS. It counts the bytes
-// copied each way and the live allocations, so tests can check what moved.
+// (codegen/device_kernels.hpp); products use host BLAS. It records and replays work as
+// CUDA graphs do. It counts the bytes copied each way, the live allocations, launches and
+// replays, so tests can check what moved and what the host issued.
+#include <atomic>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <thread>
 
 #include "cgvm.hpp"
 #include "codegen/conversion.hpp"
@@ -36,7 +40,12 @@ class EmulatedGpu final : public DeviceContext {
                bool set) override;
   void arg_reduce(const Array& out, const Array& x, bool max) override;
   void draw(const Array& out, const DeviceDraw& draw) override;
-  void synchronize() override {}
+  void synchronize() override;
+  // As a CUDA graph does: the work is kept (each launch with its arguments) and run again
+  // on each replay; reading back meanwhile throws NotRecordable, as on a GPU.
+  std::unique_ptr<DeviceRecording> record(const std::function<void()>& issue) override;
+  void step_copies(const Array& table, const Array& counter, int unit, std::int64_t longest,
+                   bool advance) override;
 
   // The host address behind a device address.
   static void* host(const void* device_address);
@@ -45,6 +54,12 @@ class EmulatedGpu final : public DeviceContext {
   long long live_allocations = 0;
   int conversions = 0, accumulations = 0, products = 0, gathers = 0, scatters = 0, draws = 0,
       arg_reductions = 0;
+  // Loop kernels launched by the host (a replay launches none), recordings made, replays,
+  // and the bytes of the step tables recordings read (DeviceContext::step_copies).
+  int launches = 0, recordings = 0, replays = 0;
+  std::size_t step_table_bytes = 0;
+  // Runs `work` now, or keeps it in the recording being made.
+  void submit(std::function<void()> work);
 
  private:
   struct CopyKernel {
@@ -53,15 +68,24 @@ class EmulatedGpu final : public DeviceContext {
   };
   // As cuda::Context does (codegen/conversion.hpp), on the emulation.
   void copy(CopyKind kind, const Array& dst, const Array& src);
+  static void gemm_on_host(const DeviceGemm& g);
   std::mutex mutex_;
   std::map<CopyKey, CopyKernel> copy_kernels_;
-  // As cuda::Context does: the index rows (if any) moved over, then the kernel.
-  void run(const DeviceKernelLaunch& launch, std::span<const std::int64_t> rows = {});
+  // As cuda::Context does: the index rows (if any) moved over, then the kernel; `keep`
+  // lives as long as the launch (in a recording: as long as the recording).
+  void run(const DeviceKernelLaunch& launch, std::span<const std::int64_t> rows = {},
+           std::shared_ptr<const void> keep = nullptr);
   std::unique_ptr<CudaEmulator> device_kernels_;
+  // The recording being made, and by which thread: as on a GPU, only its work is kept.
+  class Recording;
+  std::atomic<Recording*> recording_ = nullptr;
+  std::thread::id recorder_;
+  Recording* recording() const;
+  void refuse_while_recording(const char* what) const;
 };
 
-// Launches a Program's kernels on the emulated GPU (device addresses in the call).
-KernelLauncher emulated_kernels(const Program& program);
+// Launches a Program's kernels on `gpu` (device addresses in the call).
+KernelLauncher emulated_kernels(const Program& program, EmulatedGpu& gpu);
 
 // While it lives, Device::cuda() is the emulated GPU for function(), to_device and
 // device_context; the real provider comes back after.

@@ -1,0 +1,270 @@
+// Scan on a device runs its steps after the first as one recording, replayed
+// (DeviceContext::record, Executor's replay of a loop): the recording and the step copies on
+// the emulated GPU, and whole loops against the CPU: taps, backward sequences, map outputs,
+// states kept as their last value only, rows of every unit size; the bodies a recording
+// cannot hold run step by step with the same results.
+#include <thread>
+
+#include "cuda_helpers.hpp"
+#include "emulated_gpu.hpp"
+
+namespace cgvm::test {
+namespace {
+
+const Device gpu = Device::cuda();
+
+// The emulated GPU's counters around one stretch of work.
+struct Counts {
+  int recordings = 0, replays = 0, launches = 0;
+  static Counts of(const EmulatedGpu& g) { return {g.recordings, g.replays, g.launches}; }
+  Counts operator-(const Counts& o) const {
+    return {recordings - o.recordings, replays - o.replays, launches - o.launches};
+  }
+};
+
+// f on the device against the CPU, output by output; returns what the device call did.
+Counts check_against_cpu(EmulatedGpu& g, const std::vector<Var>& inputs,
+                         const std::vector<Var>& outputs, const std::vector<Value>& values,
+                         double rtol = 1e-5) {
+  const Outputs want = function(inputs, outputs)(values);
+  Function f = function(inputs, outputs, {.device = gpu});
+  const Counts before = Counts::of(g);
+  const Outputs got = f(values);
+  const Counts done = Counts::of(g) - before;
+  REQUIRE(got.size() == want.size());
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    INFO("output " << i);
+    CHECK(got[i].device() == gpu);
+    CHECK(allclose(got[i].to_host(), want[i], rtol, 1e-6));
+  }
+  return done;
+}
+
+TEST_SUITE("cuda") {
+  TEST_CASE("device recording: work is kept and replayed; read-backs are refused") {
+    ScopedEmulatedGpu emulated;
+    EmulatedGpu& g = emulated.gpu();
+    const auto context = std::static_pointer_cast<DeviceContext>(emulated.context());
+    Array acc = to_device(Array::zeros({5}), gpu), other = to_device(Array::zeros({5}), gpu);
+    const Array one = to_device(Array::full({5}, 1.0), gpu);
+    const long long allocations = g.live_allocations;
+    {
+      std::unique_ptr<DeviceRecording> r = context->record([&] {
+        // A temporary made and dropped while recording: its memory stays until the
+        // recording goes, as the recorded work reads it.
+        Array twice = one.new_empty(one.shape(), one.dtype());
+        context->convert(twice, one);
+        context->accumulate(acc, twice);
+        // Another thread's work meanwhile runs, and is not recorded.
+        std::thread([&] { context->accumulate(other, one); }).join();
+      });
+      REQUIRE(r);
+      CHECK(g.live_allocations == allocations + 1);
+      CHECK(array_equal(acc.to_host(), Array::zeros({5})));  // recorded, not run
+      CHECK(array_equal(other.to_host(), Array::full({5}, 1.0)));
+      for (int i = 0; i < 3; ++i) r->replay();
+      CHECK(array_equal(acc.to_host(), Array::full({5}, 3.0)));
+      CHECK(array_equal(other.to_host(), Array::full({5}, 1.0)));
+    }
+    CHECK(g.live_allocations == allocations);
+    CHECK(g.recordings == 1);
+    CHECK(g.replays == 3);
+
+    // Reading back, waiting or copying from the host cannot be recorded: NotRecordable,
+    // and nothing is kept.
+    Array host(Array::zeros({5}));
+    CHECK_THROWS_AS(context->record([&] { (void)acc.to_host(); }), NotRecordable);
+    CHECK_THROWS_AS(context->record([&] { context->synchronize(); }), NotRecordable);
+    CHECK_THROWS_AS(context->record([&] { acc.assign(host); }), NotRecordable);
+    CHECK(g.recordings == 1);
+    CHECK(g.live_allocations == allocations);
+    // And the context works as before.
+    acc.assign(host);
+    CHECK(array_equal(acc.to_host(), host));
+  }
+
+  TEST_CASE("device recording: step copies move each step's rows, by 16, 4 and 1 bytes") {
+    ScopedEmulatedGpu emulated;
+    EmulatedGpu& g = emulated.gpu();
+    const auto context = std::static_pointer_cast<DeviceContext>(emulated.context());
+    // Three steps, two copies each: row t of a float32 [3, 8] (32 bytes) and row t of an
+    // int8 [3, 3] (3 bytes), into fixed buffers; the advance moves the counter.
+    const Array a = to_device(Array::arange(24, DType::Float32).reshape({3, 8}), gpu);
+    const Array b = to_device(Array::arange(9, DType::Int8).reshape({3, 3}), gpu);
+    for (int unit : {16, 4, 1}) {
+      INFO("unit " << unit);
+      const bool bytes_only = unit == 1;
+      const Array fa = Array::empty({8}, DType::Float32, context);
+      const Array fb = Array::empty({3}, DType::Int8, context);
+      std::vector<std::int64_t> entries;
+      for (std::int64_t t = 0; t < 3; ++t) {
+        entries.insert(entries.end(), {reinterpret_cast<std::int64_t>(fa.raw_data()),
+                                       reinterpret_cast<std::int64_t>(a.index(0, t).raw_data()),
+                                       32 / unit});
+        // A 3-byte row only goes by bytes: the 16- and 4-byte tables copy the float rows.
+        entries.insert(entries.end(), {reinterpret_cast<std::int64_t>(
+                                           bytes_only ? fb.raw_data() : fa.raw_data()),
+                                       reinterpret_cast<std::int64_t>(
+                                           bytes_only ? b.index(0, t).raw_data()
+                                                      : a.index(0, t).raw_data()),
+                                       bytes_only ? 3 : 32 / unit});
+      }
+      const Array table = to_device(Array::from_vector(entries, {3, 2, 3}), gpu);
+      const Array counter = to_device(Array::zeros({}, DType::Int64), gpu);
+      for (std::int64_t t = 0; t < 3; ++t) {
+        context->step_copies(table, counter, unit, 32 / unit, /*advance=*/true);
+        CHECK(array_equal(fa.to_host(), a.index(0, t).to_host()));
+        if (bytes_only) CHECK(array_equal(fb.to_host(), b.index(0, t).to_host()));
+        CHECK(counter.to_host().item<std::int64_t>() == t + 1);
+      }
+    }
+    CHECK(g.step_table_bytes == 3 * 3 * (3 * 2 * 3) * sizeof(std::int64_t));  // per call
+  }
+
+  TEST_CASE("scan on a device: the steps after the first are one recording, replayed") {
+    ScopedEmulatedGpu emulated;
+    EmulatedGpu& g = emulated.gpu();
+    const TrainingGraph lstm = lstm_training_graph(8);
+    Function f = function(lstm.inputs, lstm.outputs, {.device = gpu});
+    Function cpu = function(lstm.inputs, lstm.outputs);
+    auto values = [](std::int64_t steps) {
+      return std::vector<Value>{Array::uniform(11, {steps, 3, 4}, -1, 1),
+                                Array::uniform(12, {3, 8}, -1, 1),
+                                Array::uniform(13, {3, 8}, -1, 1),
+                                Array::uniform(14, {4, 32}, -0.5, 0.5),
+                                Array::uniform(15, {8, 32}, -0.5, 0.5),
+                                Array::uniform(16, {32}, -0.5, 0.5)};
+    };
+    f(values(5));  // compiles the device's own kernels, allocates the slots
+    std::vector<Counts> calls;
+    for (std::int64_t steps : {5, 12}) {
+      INFO(steps << " steps");
+      const long long allocations = g.live_allocations;
+      const Counts before = Counts::of(g);
+      {
+        const Outputs got = f(values(steps));
+        const Outputs want = cpu(values(steps));
+        for (std::size_t i = 0; i < got.size(); ++i) {
+          INFO("output " << i);
+          CHECK(allclose(got[i].to_host(), want[i], 1e-4, 1e-5));
+        }
+      }
+      calls.push_back(Counts::of(g) - before);
+      // The forward loop and BPTT's: recorded once each, replayed for every step but the
+      // first.
+      CHECK(calls.back().recordings == 2);
+      CHECK(calls.back().replays == 2 * (steps - 1));
+      // What was allocated while recording went with the recording.
+      CHECK(g.live_allocations == allocations);
+    }
+    // The host launches the loops' kernels for two steps (the first, and the recorded
+    // one), however many steps the loops run.
+    CHECK(calls[0].launches == calls[1].launches);
+  }
+
+  TEST_CASE("scan on a device: replays read taps, backward sequences, maps and last values") {
+    ScopedEmulatedGpu emulated;
+    EmulatedGpu& g = emulated.gpu();
+    Var xs = matrix("xs"), s0 = matrix("s0"), w = matrix("w");
+    Var k0 = vector("k0", int8), c0 = scalar("c0", int32), m0 = vector("m0");
+    // A sequence read at three taps, backwards; a state with two taps (rows of 3 float32:
+    // 12 bytes, copied by 4); an int8 state of 3 (by bytes); an int32 counter; a map output.
+    std::vector<Var> outs = scan(
+        [&](const StepArgs& v) {
+          Var prev = v[0], now = v[1], next = v[2], s2 = v[3], s1 = v[4], k = v[5], c = v[6];
+          Var s = tanh(dot(s1, w) * 0.5 + s2 * 0.25 + (prev - next) * now);
+          return StepResult(std::vector<Var>{s, k + cast(s.sum() > 0, int8), c + 1,
+                                             (s * now).sum()});
+        },
+        {.sequences = {Sequence(xs, {-1, 0, 1})},
+         .outputs_info = {Recurrence(s0, {-2, -1}), k0, c0, Recurrence(Var())},
+         .non_sequences = {w},
+         .go_backwards = true});
+    // A fold: only its last value is kept, in a ring of rows.
+    Var folded = foldl([](const StepArgs& v) { return StepResult(v[1] * 0.5 + sqr(v[0])); },
+                       {xs}, m0);
+    const std::vector<Var> inputs{xs, s0, w, k0, c0, m0};
+    std::vector<Var> outputs = outs;
+    outputs.push_back(folded);
+    const std::vector<Value> values{Array::uniform(1, {9, 3}, -1, 1),
+                                    Array::uniform(2, {2, 3}, -1, 1),
+                                    Array::uniform(3, {3, 3}, -1, 1),
+                                    Array::from_list<std::int8_t>({1, -2, 3}),
+                                    Array::from_list<std::int32_t>({7}).reshape({}),
+                                    Array::uniform(4, {3}, -1, 1)};
+    const Counts done = check_against_cpu(g, inputs, outputs, values);
+    CHECK(done.recordings == 2);
+    CHECK(done.replays == (9 - 2 - 1) + (9 - 1));
+  }
+
+  TEST_CASE("scan on a device: what a recording cannot hold runs step by step, as before") {
+    ScopedEmulatedGpu emulated;
+    EmulatedGpu& g = emulated.gpu();
+    Var h0 = matrix("h0"), e = matrix("e"), w = matrix("w"), xs = tensor3("xs");
+    Var ids = matrix("ids", int64);
+    const Array ha = Array::uniform(1, {2, 4}, -1, 1), ea = Array::uniform(2, {10, 4}, -1, 1),
+                wa = Array::uniform(3, {4, 4}, -1, 1), xa = Array::uniform(4, {8, 2, 4}, -1, 1);
+    const Array ia = Array::from_vector(std::vector<std::int64_t>{1, 2, 3, 4, 5, 6, 7, 8, 9, 0,
+                                                                  3, 3, 2, 2, 1, 1},
+                                        {8, 2});
+    auto rnn = [&](const StepArgs& v) { return StepResult(tanh(v[0] + dot(v[1], w))); };
+
+    // Indices read on the host at each step (an embedding looked up inside the loop).
+    Var embedded = scan([&](const StepArgs& v) {
+                     return StepResult(tanh(take(e, v[0], 0) + dot(v[1], w)));
+                   },
+                   {.sequences = {ids}, .outputs_info = {h0}})[0];
+    CHECK(check_against_cpu(g, {ids, e, h0, w}, {embedded}, {ia, ea, ha, wa}).recordings == 0);
+
+    // A while loop reads its condition back each step.
+    Var until = scan([&](const StepArgs& v) {
+                  Var h = tanh(v[0] + dot(v[1], w));
+                  return StepResult({h}, h.sum() > 100);
+                },
+                {.sequences = {xs}, .outputs_info = {h0}})[0];
+    CHECK(check_against_cpu(g, {xs, h0, w}, {until}, {xa, ha, wa}).recordings == 0);
+
+    // Too few steps to be worth a recording.
+    Var plain = scan(rnn, {.sequences = {xs}, .outputs_info = {h0}})[0];
+    CHECK(check_against_cpu(g, {xs, h0, w}, {plain}, {xa.slice(0, 0, 4), ha, wa}).recordings ==
+          0);
+    CHECK(check_against_cpu(g, {xs, h0, w}, {plain}, {xa, ha, wa}).recordings == 1);
+
+    // The debug mode compares each step's kernels with the interpreter on the host.
+    Function debug = function({xs, h0, w}, {plain}, {.mode = Mode::Debug, .device = gpu});
+    const int recordings = g.recordings;
+    CHECK(allclose(Array(debug(xa, ha, wa)).to_host(),
+                   function({xs, h0, w}, {plain})(xa, ha, wa), 1e-5, 1e-6));
+    CHECK(g.recordings == recordings);
+  }
+
+  TEST_CASE("scan on a GPU: the LSTM's loops replay a CUDA graph and follow the CPU") {
+    CGVM_REQUIRE_GPU_OR_SKIP();
+    std::vector<std::string> warnings;
+    const WarningHandler saved =
+        set_warning_handler([&](const std::string& w) { warnings.push_back(w); });
+    const TrainingGraph lstm = lstm_training_graph(32);
+    const std::vector<Value> values{Array::uniform(11, {20, 16, 24}, -1, 1),
+                                    Array::uniform(12, {16, 32}, -1, 1),
+                                    Array::uniform(13, {16, 32}, -1, 1),
+                                    Array::uniform(14, {24, 128}, -0.3, 0.3),
+                                    Array::uniform(15, {32, 128}, -0.3, 0.3),
+                                    Array::uniform(16, {128}, -0.3, 0.3)};
+    const Outputs want = function(lstm.inputs, lstm.outputs)(values);
+    Function f = function(lstm.inputs, lstm.outputs, {.device = gpu});
+    for (int call = 0; call < 2; ++call) {
+      INFO("call " << call);
+      const Outputs got = f(values);
+      for (std::size_t i = 0; i < got.size(); ++i) {
+        INFO("output " << i);
+        CHECK(allclose(got[i].to_host(), want[i], 1e-3, 1e-4));
+      }
+    }
+    set_warning_handler(saved);
+    // The driver recorded and replayed (a refusal is a warning, and loops step by step).
+    for (const std::string& w : warnings) CHECK_MESSAGE(!contains(w, "recording a graph"), w);
+  }
+}
+
+}  // namespace
+}  // namespace cgvm::test
