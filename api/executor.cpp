@@ -68,13 +68,28 @@ Executor::Executor(Program program, KernelLauncher launcher)
 namespace {
 
 // Device mode: 1 for the values of `p` that stay on the host. Those read only where an eval
-// reads on the host (OpDef::host_inputs: index lists, a draw's generator state) are never
-// moved over; a draw's advanced state is made on the host and goes back to its variable
-// there.
+// reads on the host (OpDef::host_inputs: index lists, a draw's generator state), also
+// inside a loop's body, are never moved over; a draw's advanced state is made on the host
+// and goes back to its variable there, also from a loop that carries it.
+std::vector<char> loop_inputs_on_host(const Program& body, const Node& node);
+
 std::vector<char> host_resident(const Program& p) {
   std::vector<int> readers(p.values.size(), 0), host_readers(p.values.size(), 0);
   std::vector<char> resident(p.values.size(), 0);
   for (const Step& step : p.steps) {
+    if (step.kind == Step::Kind::Loop) {
+      // A loop reads on the host what its body reads only there; a state it keeps there
+      // comes out there.
+      const std::vector<char> on_host = loop_inputs_on_host(p.loops[step.loop].body, *step.node);
+      const ScanSources sources = scan_sources(*step.node);
+      for (std::size_t i = 0; i < step.inputs.size(); ++i) {
+        ++readers[step.inputs[i]];
+        if (on_host[i]) ++host_readers[step.inputs[i]];
+      }
+      for (std::size_t o = 0; o < step.outputs.size(); ++o)
+        if (sources.outputs[o] >= 0 && on_host[sources.outputs[o]]) resident[step.outputs[o]] = 1;
+      continue;
+    }
     const OpDef* op = step.kind == Step::Kind::Eval ? &step.node->op() : nullptr;
     for (std::size_t i = 0; i < step.inputs.size(); ++i) {
       ++readers[step.inputs[i]];
@@ -88,6 +103,24 @@ std::vector<char> host_resident(const Program& p) {
   for (std::size_t v = 0; v < resident.size(); ++v)
     if (readers[v] > 0 && readers[v] == host_readers[v]) resident[v] = 1;
   return resident;
+}
+
+// Device mode: 1 for each input of the scan `node` that its body reads only on the host
+// (a take's indices from a sequence; a draw's generator state carried from step to step,
+// which the body also makes there): moving it over would cost a read back at every step.
+std::vector<char> loop_inputs_on_host(const Program& body, const Node& node) {
+  const std::vector<char> resident = host_resident(body);
+  const ScanSources sources = scan_sources(node);
+  std::vector<char> on_host(node.inputs().size(), 0), seen(node.inputs().size(), 0);
+  auto require = [&](int input, bool here) {
+    on_host[input] = (seen[input] ? on_host[input] : 1) && here;
+    seen[input] = 1;
+  };
+  for (std::size_t i = 0; i < body.inputs.size(); ++i)
+    require(sources.inputs[i], resident[body.inputs[i]]);
+  for (std::size_t o = 0; o < body.outputs.size(); ++o)
+    if (sources.outputs[o] >= 0) require(sources.outputs[o], resident[body.outputs[o]]);
+  return on_host;
 }
 
 }  // namespace
@@ -301,10 +334,13 @@ void Executor::run_loop(const Program& p, const Step& step, std::vector<Array>& 
                         Slots& slots, bool check) const {
   const Program& body = p.loops[step.loop].body;
   Slots& body_slots = slots.loops[step.loop];
-  // Device mode: the loop's data goes over once, not at every step that reads it.
+  // Device mode: the loop's data goes over once, not at every step that reads it; what the
+  // body reads only on the host stays there.
+  const std::vector<char> on_host = context_ ? loop_inputs_on_host(body, *step.node)
+                                             : std::vector<char>();
   if (context_)
-    for (int v : step.inputs)
-      if (!stays_on_host(values[v])) on_device(p, values, v);
+    for (std::size_t i = 0; i < step.inputs.size(); ++i)
+      if (!on_host[i] && !stays_on_host(values[step.inputs[i]])) on_device(p, values, step.inputs[i]);
   std::vector<Array> inputs;
   for (int v : step.inputs) inputs.push_back(values[v]);
   std::vector<Array> body_values(body.values.size());
@@ -329,7 +365,7 @@ void Executor::run_loop(const Program& p, const Step& step, std::vector<Array>& 
                const std::function<ScanRows(std::int64_t)>& rows) {
       return replay_steps(run_step, first, n, per_step, rows);
     };
-  std::vector<Array> outputs = run_scan(*step.node, inputs, run_step, context_, rest);
+  std::vector<Array> outputs = run_scan(*step.node, inputs, run_step, context_, rest, on_host);
   for (std::size_t i = 0; i < outputs.size(); ++i) values[step.outputs[i]] = std::move(outputs[i]);
 }
 

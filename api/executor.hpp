@@ -50,12 +50,15 @@ class Executor {
   // whose operands are all a few integers on the host (sizes computed from shapes) runs on
   // the host through the interpreter; integer scalars stay on the host for the evals that read
   // them (indices, sizes), and so do the inputs an op reads on the host (OpDef::host_inputs:
-  // take's indices, a draw's generator state); an eval with no device form copies its
-  // operands to the host (host_steps() lists them). An ifelse reads its condition back and
-  // runs the picked branch's program there. A scan runs its first step, then records one
+  // take's indices, a draw's generator state), also inside a scan's body (a sequence of
+  // token ids, a generator state carried from step to step, whose history stays on the
+  // host); an eval with no device form copies its operands to the host (host_steps()
+  // lists them). An ifelse reads its condition back and runs the picked branch's program
+  // there. A scan runs its first step, then records one
   // step (DeviceContext::record: a CUDA graph) and replays it for each step left, the
   // device copying each step's rows; where the body reads on the host each step (take,
-  // draws), in while loops and in debug mode it runs step by step.
+  // draws: then without a read back, as said), in while loops and in debug mode it runs
+  // step by step.
   // Shared variables are moved to the device for good, except those read only on the host
   // (random generator states). Results are device arrays (advanced generator states: host
   // arrays).

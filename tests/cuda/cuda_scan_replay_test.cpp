@@ -215,6 +215,37 @@ TEST_SUITE("cuda") {
                    },
                    {.sequences = {ids}, .outputs_info = {h0}})[0];
     CHECK(check_against_cpu(g, {ids, e, h0, w}, {embedded}, {ia, ea, ha, wa}).recordings == 0);
+    // The ids stay on the host, where take reads them: nothing is read back per step.
+    Function embed = function({ids, e, h0, w}, {embedded}, {.device = gpu});
+    embed(ia, ea, ha, wa);
+    std::size_t back = g.bytes_to_host;
+    embed(ia, ea, ha, wa);
+    CHECK(g.bytes_to_host == back);
+
+    // A draw at each step (a dropout-like mask): its generator state is carried from step to
+    // step on the host, where the draw reads and advances it; the numbers are the host's.
+    RandomStreams rng(7);
+    Var masked = scan([&](const StepArgs& v) {
+                   return StepResult(tanh(v[0] + dot(v[1], w)) * rng.uniform({2, 4}));
+                 },
+                 {.sequences = {xs}, .outputs_info = {h0}})[0];
+    Function noisy = function({xs, h0, w}, {masked}, {.device = gpu});
+    Function noisy_cpu = function({xs, h0, w}, {masked});
+    const SharedVar& state = rng.states().at(0);
+    for (int call = 0; call < 2; ++call) {
+      INFO("call " << call);
+      const Array before = state.get_value();
+      back = g.bytes_to_host;
+      const int draws = g.draws;
+      const Array got = Array(noisy(xa, ha, wa)).to_host();
+      CHECK(g.draws - draws == 8);  // one per step, on the device
+      if (call == 1) CHECK(g.bytes_to_host - back == got.nbytes());  // only the result
+      CHECK(state.device() == Device::cpu());
+      const Array after = state.get_value();
+      state.set_value(before);
+      CHECK(allclose(got, noisy_cpu(xa, ha, wa), 1e-5, 1e-6));
+      CHECK(array_equal(state.get_value(), after));  // both advanced it alike
+    }
 
     // A while loop reads its condition back each step.
     Var until = scan([&](const StepArgs& v) {
