@@ -282,6 +282,7 @@ void Context::end_failed_capture() noexcept {
 std::unique_ptr<DeviceRecording> Context::record(const std::function<void()>& issue) {
   if (graphs_failed_ || !graphs_enabled()) return nullptr;
   CGVM_ASSERT(!this_thread_records.recording, "a thread records one thing at a time");
+  std::lock_guard lock(record_mutex_);
   set_device(ordinal_);
   // A failure of the recording's machinery (its kernels, streams, the capture, a call
   // under capture, the graph's instantiation) turns graphs off for this context.

@@ -9,6 +9,7 @@
 // products, and accumulations (add as a kernel). Device functions launch their kernels on
 // the same stream, so nothing waits until a result is copied to the host; a scan's steps
 // are recorded once as a CUDA graph and replayed (record()).
+#include <atomic>
 #include <functional>
 #include <map>
 #include <memory>
@@ -89,8 +90,9 @@ class Context final : public DeviceContext {
   Recording* recording() const;
   void refuse_while_recording(const char* what) const;
   void end_failed_capture() noexcept;
+  std::mutex record_mutex_;  // one recording at a time: they share the capture stream
   std::unique_ptr<Stream> capture_stream_, allocation_stream_;
-  bool graphs_failed_ = false;
+  std::atomic<bool> graphs_failed_ = false;
 };
 
 }  // namespace cgvm::cuda

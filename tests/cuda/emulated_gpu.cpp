@@ -63,7 +63,8 @@ void EmulatedGpu::refuse_while_recording(const char* what) const {
 }
 
 std::unique_ptr<DeviceRecording> EmulatedGpu::record(const std::function<void()>& issue) {
-  REQUIRE_MESSAGE(!recording_.load(), "one recording at a time");
+  REQUIRE_MESSAGE(!recording(), "a thread records one thing at a time");
+  std::lock_guard lock(record_mutex_);
   auto recording = std::make_unique<Recording>(*this);
   recorder_ = std::this_thread::get_id();
   recording_ = recording.get();

@@ -78,6 +78,7 @@ class EmulatedGpu final : public DeviceContext {
   std::unique_ptr<CudaEmulator> device_kernels_;
   // The recording being made, and by which thread: as on a GPU, only its work is kept.
   class Recording;
+  std::mutex record_mutex_;  // one recording at a time, as on a GPU
   std::atomic<Recording*> recording_ = nullptr;
   std::thread::id recorder_;
   Recording* recording() const;
