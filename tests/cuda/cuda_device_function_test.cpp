@@ -239,13 +239,7 @@ TEST_SUITE("cuda") {
   TEST_CASE("device functions: an LSTM trained through scan on the emulated GPU matches the CPU") {
     ScopedEmulatedGpu emulated;
     const TrainingGraph g = lstm_training_graph(8);
-    const std::vector<Array> values{Array::uniform(11, {5, 3, 4}, -1, 1),
-                                    Array::uniform(12, {3, 8}, -1, 1),
-                                    Array::uniform(13, {3, 8}, -1, 1),
-                                    Array::uniform(14, {4, 32}, -0.5, 0.5),
-                                    Array::uniform(15, {8, 32}, -0.5, 0.5),
-                                    Array::uniform(16, {32}, -0.5, 0.5)};
-    std::vector<Value> inputs(values.begin(), values.end());
+    const std::vector<Value> inputs = lstm_values(5, 3, 4, 8, 0.5);
     const Outputs want = function(g.inputs, g.outputs)(inputs);
     Function f = function(g.inputs, g.outputs, {.device = gpu});
     const Outputs got = f(inputs);
@@ -267,7 +261,7 @@ TEST_SUITE("cuda") {
     const int recordings = gpu_state.recordings;
     f(inputs);
     std::size_t input_bytes = 0;
-    for (const Array& v : values) input_bytes += v.nbytes();
+    for (const Value& v : inputs) input_bytes += v.array.nbytes();
     CHECK(gpu_state.recordings - recordings == 2);
     CHECK(gpu_state.bytes_from_host - from_host ==
           input_bytes + (gpu_state.step_table_bytes - tables) + 2 * sizeof(std::int64_t));

@@ -123,6 +123,18 @@ inline TrainingGraph lstm_training_graph(std::int64_t hidden = 16) {
   return g;
 }
 
+// Values for lstm_training_graph(hidden): `steps` steps of a batch of `batch` rows of
+// `input` features; states in [-1, 1], weights in [-scale, scale].
+inline std::vector<Value> lstm_values(std::int64_t steps, std::int64_t batch, std::int64_t input,
+                                      std::int64_t hidden, double scale) {
+  return {Array::uniform(11, {steps, batch, input}, -1, 1),
+          Array::uniform(12, {batch, hidden}, -1, 1),
+          Array::uniform(13, {batch, hidden}, -1, 1),
+          Array::uniform(14, {input, 4 * hidden}, -scale, scale),
+          Array::uniform(15, {hidden, 4 * hidden}, -scale, scale),
+          Array::uniform(16, {4 * hidden}, -scale, scale)};
+}
+
 }  // namespace cgvm::test
 
 // The GPU tests' first line: on a machine without a usable GPU they say why and pass.

@@ -127,14 +127,7 @@ TEST_SUITE("cuda") {
     const TrainingGraph lstm = lstm_training_graph(8);
     Function f = function(lstm.inputs, lstm.outputs, {.device = gpu});
     Function cpu = function(lstm.inputs, lstm.outputs);
-    auto values = [](std::int64_t steps) {
-      return std::vector<Value>{Array::uniform(11, {steps, 3, 4}, -1, 1),
-                                Array::uniform(12, {3, 8}, -1, 1),
-                                Array::uniform(13, {3, 8}, -1, 1),
-                                Array::uniform(14, {4, 32}, -0.5, 0.5),
-                                Array::uniform(15, {8, 32}, -0.5, 0.5),
-                                Array::uniform(16, {32}, -0.5, 0.5)};
-    };
+    auto values = [](std::int64_t steps) { return lstm_values(steps, 3, 4, 8, 0.5); };
     f(values(5));  // compiles the device's own kernels, allocates the slots
     std::vector<Counts> calls;
     for (std::int64_t steps : {5, 12}) {
@@ -275,12 +268,7 @@ TEST_SUITE("cuda") {
     const WarningHandler saved =
         set_warning_handler([&](const std::string& w) { warnings.push_back(w); });
     const TrainingGraph lstm = lstm_training_graph(32);
-    const std::vector<Value> values{Array::uniform(11, {20, 16, 24}, -1, 1),
-                                    Array::uniform(12, {16, 32}, -1, 1),
-                                    Array::uniform(13, {16, 32}, -1, 1),
-                                    Array::uniform(14, {24, 128}, -0.3, 0.3),
-                                    Array::uniform(15, {32, 128}, -0.3, 0.3),
-                                    Array::uniform(16, {128}, -0.3, 0.3)};
+    const std::vector<Value> values = lstm_values(20, 16, 24, 32, 0.3);
     const Outputs want = function(lstm.inputs, lstm.outputs)(values);
     Function f = function(lstm.inputs, lstm.outputs, {.device = gpu});
     for (int call = 0; call < 2; ++call) {
