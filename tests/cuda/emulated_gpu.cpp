@@ -144,9 +144,9 @@ void EmulatedGpu::copy(CopyKind kind, const Array& dst, const Array& src) {
     }
     k = &it->second;
   }
-  submit([k, kind, dst, src] {
-    launch_on_host(*k->emulator, ElementwiseCall::copy(k->program, kind, dst, src).call());
-  });
+  // By address, as a GPU's launch: a recording keeps no array alive.
+  auto call = std::make_shared<ElementwiseCall>(ElementwiseCall::copy(k->program, kind, dst, src));
+  submit([k, call] { launch_on_host(*k->emulator, call->call()); });
 }
 
 void EmulatedGpu::convert(const Array& dst, const Array& src) { copy(CopyKind::Convert, dst, src); }
