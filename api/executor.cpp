@@ -363,7 +363,7 @@ void Executor::run_loop(const Program& p, const Step& step, std::vector<Array>& 
   if (context_ && !check && recordable(body))
     rest = [&](std::int64_t first, std::int64_t n, int per_step,
                const std::function<ScanRows(std::int64_t)>& rows) {
-      return replay_steps(run_step, first, n, per_step, rows);
+      return replay_steps(run_step, body_slots, body_values, first, n, per_step, rows);
     };
   std::vector<Array> outputs = run_scan(*step.node, inputs, run_step, context_, rest, on_host);
   for (std::size_t i = 0; i < outputs.size(); ++i) values[step.outputs[i]] = std::move(outputs[i]);
@@ -381,14 +381,14 @@ constexpr std::int64_t min_replayed_steps = 4;
 // (`rows[t][c]`, to the buffer or from it), with the largest unit (16, 4 or 1 bytes) every
 // address and size allows. Rows must be contiguous.
 struct StepTable {
-  Array table;  // int64 [steps, copies, 3], on the device
+  Array table;  // int64 [steps, copies, 3]: on the host as made, on the device once kept
   int unit = 1;
   std::int64_t longest = 0;
   bool empty() const { return table.size() == 0; }
 };
 
 StepTable step_table(const std::vector<Array>& fixed, const std::vector<std::vector<Array>>& rows,
-                     bool to_fixed, const std::shared_ptr<DeviceContext>& context) {
+                     bool to_fixed) {
   StepTable st;
   std::vector<std::int64_t> entries;
   std::uint64_t bits = 0;  // every address and size or-ed: its low bits decide the unit
@@ -410,7 +410,7 @@ StepTable step_table(const std::vector<Array>& fixed, const std::vector<std::vec
   }
   const auto steps = static_cast<std::int64_t>(rows.size());
   const auto copies = static_cast<std::int64_t>(fixed.size());
-  st.table = Array::from_vector(entries, {steps, copies, 3}).to(context);
+  st.table = Array::from_vector(entries, {steps, copies, 3});
   return st;
 }
 
@@ -429,57 +429,148 @@ bool Executor::recordable(const Program& body) {
   return true;
 }
 
-bool Executor::replay_steps(const ScanStep& run_step, std::int64_t first, std::int64_t n,
-                            int per_step, const std::function<ScanRows(std::int64_t)>& rows) const {
+// A loop's recorded step, kept between calls in the body's Slots: the recording, and what
+// its work uses. The recorded step reads and writes buffers of its own: one per body input
+// (a row copied in at each step by the device, or, for a constant, copied in once per
+// call) and one per result (copied out to its row at each step); tables of each step's
+// row addresses, rewritten per call; the step counter; and the body's values as the
+// recording left them (memory its work uses).
+struct Executor::LoopReplay {
+  std::unique_ptr<DeviceRecording> recording;
+  std::vector<Array> inputs, places;
+  std::vector<char> per_step;   // by body input: copied in at each step
+  StepTable in, out;
+  std::int64_t capacity = 0;    // steps the tables hold
+  Array counter;
+  std::vector<Array> kept;
+
+  // Whether the recording fits a call with these rows.
+  bool fits(const std::vector<ScanRows>& steps, const std::vector<char>& varying,
+            const StepTable& in_now, const StepTable& out_now) const {
+    const ScanRows& r = steps.front();
+    if (!recording || varying != per_step || capacity < static_cast<std::int64_t>(steps.size()) ||
+        r.places.size() != places.size() || in_now.unit != in.unit ||
+        in_now.longest != in.longest || out_now.unit != out.unit || out_now.longest != out.longest)
+      return false;
+    auto same_type = [](const Array& a, const Array& b) {
+      return a.shape() == b.shape() && a.dtype() == b.dtype();
+    };
+    for (std::size_t j = 0; j < places.size(); ++j)
+      if (!same_type(r.places[j], places[j])) return false;
+    for (std::size_t i = 0; i < inputs.size(); ++i) {
+      const Array& now = r.inputs[i];
+      if (!same_type(now, inputs[i]) || now.on_host() != inputs[i].on_host()) return false;
+      if (now.on_host() && !array_equal(now, inputs[i])) return false;
+    }
+    return true;
+  }
+};
+
+namespace {
+
+// The table of copies per step between `fixed` and rows[t] (step_table), uploaded into
+// `table` (capacity rows) from its first row.
+void upload(const Array& table, const StepTable& st) {
+  if (st.empty()) return;
+  table.slice(0, 0, st.table.shape(0)).assign(st.table);
+}
+
+}  // namespace
+
+bool Executor::replay_steps(const ScanStep& run_step, Slots& body_slots,
+                            const std::vector<Array>& body_values, std::int64_t first,
+                            std::int64_t n, int per_step,
+                            const std::function<ScanRows(std::int64_t)>& rows) const {
   if (n - first < min_replayed_steps) return false;
-  // The recorded step runs on buffers of its own: the device copies each step's rows into
-  // them and its results out, counting the steps itself. An input that is the same view at
-  // every step (a broadcast sequence) is read where it is.
   std::vector<ScanRows> steps;
   for (std::int64_t t = first; t < n; ++t) steps.push_back(rows(t));
-  std::vector<Array> inputs = steps.front().inputs, places, fixed_in;
-  std::vector<std::vector<Array>> rows_in(steps.size()), rows_out;
-  for (int i = 0; i < per_step; ++i) {
-    const Array& r = inputs[i];
-    if (std::all_of(steps.begin(), steps.end(),
-                    [&](const ScanRows& step) { return step.inputs[i].same_view(r); }))
-      continue;
-    inputs[i] = Array::empty(r.shape(), r.dtype(), context_);
-    fixed_in.push_back(inputs[i]);
-    for (std::size_t t = 0; t < steps.size(); ++t) rows_in[t].push_back(steps[t].inputs[i]);
-  }
-  for (const Array& place : steps.front().places)
-    places.push_back(Array::empty(place.shape(), place.dtype(), context_));
-  for (const ScanRows& step : steps) rows_out.push_back(step.places);
-  // The device copies whole rows: a strided one (a transposed sequence) is run step by step.
-  for (const auto& per_t : {&rows_in, &rows_out})
-    for (const std::vector<Array>& step : *per_t)
-      for (const Array& r : step)
-        if (!r.is_contiguous()) return false;
-  const StepTable in = step_table(fixed_in, rows_in, true, context_);
-  const StepTable out = step_table(places, rows_out, false, context_);
-  const Array counter = Array::zeros({}, DType::Int64).to(context_);
-  std::vector<const Array*> into;
-  for (const Array& place : places) into.push_back(&place);
-  std::unique_ptr<DeviceRecording> recording;
-  try {
-    recording = context_->record([&] {
-      if (!in.empty()) context_->step_copies(in.table, counter, in.unit, in.longest, false);
-      const std::vector<Array> results = run_step(inputs, into);
-      for (std::size_t j = 0; j < places.size(); ++j) {
-        if (results[j].same_view(places[j])) continue;
-        // Not the shape the first step gave: the step-by-step run says what is wrong.
-        if (results[j].shape() != places[j].shape())
-          throw NotRecordable("a step's result changed shape");
-        places[j].assign(results[j]);
-      }
-      context_->step_copies(out.table, counter, out.unit, out.longest, true);
+  const ScanRows& r0 = steps.front();
+  // An input that is the same view at every step (a broadcast sequence) is copied in once.
+  std::vector<char> varying(r0.inputs.size(), 0);
+  for (int i = 0; i < per_step; ++i)
+    varying[i] = !std::all_of(steps.begin(), steps.end(), [&](const ScanRows& step) {
+      return step.inputs[i].same_view(r0.inputs[i]);
     });
-  } catch (const NotRecordable&) {
-    return false;
+  // The device copies whole rows of its own: a strided one (a transposed sequence) is run
+  // step by step.
+  for (const ScanRows& step : steps) {
+    for (std::size_t i = 0; i < varying.size(); ++i)
+      if (varying[i] && (!step.inputs[i].is_contiguous() || step.inputs[i].on_host()))
+        return false;
+    for (const Array& place : step.places)
+      if (!place.is_contiguous()) return false;
   }
-  if (!recording) return false;
-  for (std::size_t t = 0; t < steps.size(); ++t) recording->replay();
+
+  // The recording kept from an earlier call, or buffers for a new one.
+  std::shared_ptr<LoopReplay>& kept = body_slots.replay;
+  auto fresh = std::make_shared<LoopReplay>();
+  auto tables_for = [&](const LoopReplay& lr, StepTable& in, StepTable& out) {
+    std::vector<Array> fixed_in;
+    std::vector<std::vector<Array>> rows_in(steps.size()), rows_out;
+    for (std::size_t i = 0; i < varying.size(); ++i) {
+      if (!varying[i]) continue;
+      fixed_in.push_back(lr.inputs[i]);
+      for (std::size_t t = 0; t < steps.size(); ++t) rows_in[t].push_back(steps[t].inputs[i]);
+    }
+    for (const ScanRows& step : steps) rows_out.push_back(step.places);
+    in = step_table(fixed_in, rows_in, true);
+    out = step_table(lr.places, rows_out, false);
+  };
+  StepTable in, out;
+  bool reuse = false;
+  if (kept) {
+    tables_for(*kept, in, out);
+    reuse = kept->fits(steps, varying, in, out);
+  }
+  LoopReplay& lr = reuse ? *kept : *fresh;
+  if (!reuse) {
+    // Device inputs get a buffer; host ones (sizes) are read where they are (a copy: a
+    // later call with other values records again).
+    for (const Array& x : r0.inputs)
+      lr.inputs.push_back(x.on_host() ? x.copy() : Array::empty(x.shape(), x.dtype(), context_));
+    for (const Array& place : r0.places)
+      lr.places.push_back(Array::empty(place.shape(), place.dtype(), context_));
+    lr.per_step = varying;
+    tables_for(lr, in, out);
+    lr.capacity = static_cast<std::int64_t>(steps.size());
+    lr.in = in;
+    lr.out = out;
+    lr.in.table = in.empty() ? Array() : Array::empty(in.table.shape(), DType::Int64, context_);
+    lr.out.table = Array::empty(out.table.shape(), DType::Int64, context_);
+    lr.counter = Array::empty({}, DType::Int64, context_);
+  }
+  // This call's rows, constants and a counter at 0, in queue order before the replays.
+  upload(lr.in.table, in);
+  upload(lr.out.table, out);
+  lr.counter.assign(Array::zeros({}, DType::Int64));
+  for (std::size_t i = 0; i < r0.inputs.size(); ++i)
+    if (!varying[i] && !r0.inputs[i].on_host()) lr.inputs[i].assign(r0.inputs[i]);
+
+  if (!reuse) {
+    std::vector<const Array*> into;
+    for (const Array& place : lr.places) into.push_back(&place);
+    try {
+      lr.recording = context_->record([&] {
+        if (!lr.in.empty())
+          context_->step_copies(lr.in.table, lr.counter, lr.in.unit, lr.in.longest, false);
+        const std::vector<Array> results = run_step(lr.inputs, into);
+        for (std::size_t j = 0; j < lr.places.size(); ++j) {
+          if (results[j].same_view(lr.places[j])) continue;
+          // Not the shape the first step gave: the step-by-step run says what is wrong.
+          if (results[j].shape() != lr.places[j].shape())
+            throw NotRecordable("a step's result changed shape");
+          lr.places[j].assign(results[j]);
+        }
+        context_->step_copies(lr.out.table, lr.counter, lr.out.unit, lr.out.longest, true);
+      });
+    } catch (const NotRecordable&) {
+      return false;
+    }
+    if (!lr.recording) return false;
+    lr.kept = body_values;
+    kept = fresh;
+  }
+  for (std::size_t t = 0; t < steps.size(); ++t) lr.recording->replay();
   return true;
 }
 

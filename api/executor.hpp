@@ -54,11 +54,11 @@ class Executor {
   // token ids, a generator state carried from step to step, whose history stays on the
   // host); an eval with no device form copies its operands to the host (host_steps()
   // lists them). An ifelse reads its condition back and runs the picked branch's program
-  // there. A scan runs its first step, then records one
-  // step (DeviceContext::record: a CUDA graph) and replays it for each step left, the
-  // device copying each step's rows; where the body reads on the host each step (take,
-  // draws: then without a read back, as said), in while loops and in debug mode it runs
-  // step by step.
+  // there. A scan runs its first step, then records one step (DeviceContext::record: a
+  // CUDA graph) and replays it for each step left, the device copying each step's rows;
+  // the recording is kept for later calls with the same shapes. Where the body reads on
+  // the host each step (take, draws: then without a read back, as said), in while loops
+  // and in debug mode it runs step by step.
   // Shared variables are moved to the device for good, except those read only on the host
   // (random generator states). Results are device arrays (advanced generator states: host
   // arrays).
@@ -81,9 +81,11 @@ class Executor {
  private:
   // Buffers kept between calls: one per slot of a program (grown as needed), and those of
   // its loop bodies.
+  struct LoopReplay;
   struct Slots {
     std::vector<Array> buffers;
     std::vector<Slots> loops;
+    std::shared_ptr<LoopReplay> replay;  // a loop body's: its recorded step (device mode)
   };
   static Slots make_slots(const Program& p);
 
@@ -100,11 +102,14 @@ class Executor {
   // nothing on the host that changes per step (no indices, generator states or host
   // evals) and holds no loop or branch of its own.
   static bool recordable(const Program& body);
-  // Device mode: steps [first, n) of a scan as one recording of a step, replayed; false
+  // Device mode: steps [first, n) of a scan as one recording of a step, replayed: the
+  // recording kept in `body_slots` from an earlier call when it fits (same shapes), else a
+  // new one of `run_step` (which leaves the body's values in `body_values`). False
   // (nothing run) where the context cannot record or the body turns out not to be
   // recordable (it reads back).
-  bool replay_steps(const ScanStep& run_step, std::int64_t first, std::int64_t n, int per_step,
-                    const std::function<ScanRows(std::int64_t)>& rows) const;
+  bool replay_steps(const ScanStep& run_step, Slots& body_slots,
+                    const std::vector<Array>& body_values, std::int64_t first, std::int64_t n,
+                    int per_step, const std::function<ScanRows(std::int64_t)>& rows) const;
   // An ifelse: the condition read (on the host), the branch it picks run as a program.
   void run_branch(const Program& p, const Step& step, std::vector<Array>& values, Slots& slots,
                   bool check) const;

@@ -124,15 +124,15 @@ inline TrainingGraph lstm_training_graph(std::int64_t hidden = 16) {
 }
 
 // Values for lstm_training_graph(hidden): `steps` steps of a batch of `batch` rows of
-// `input` features; states in [-1, 1], weights in [-scale, scale].
+// `input` features; states in [-1, 1], weights in [-scale, scale]; seeds from `seed` on.
 inline std::vector<Value> lstm_values(std::int64_t steps, std::int64_t batch, std::int64_t input,
-                                      std::int64_t hidden, double scale) {
-  return {Array::uniform(11, {steps, batch, input}, -1, 1),
-          Array::uniform(12, {batch, hidden}, -1, 1),
-          Array::uniform(13, {batch, hidden}, -1, 1),
-          Array::uniform(14, {input, 4 * hidden}, -scale, scale),
-          Array::uniform(15, {hidden, 4 * hidden}, -scale, scale),
-          Array::uniform(16, {4 * hidden}, -scale, scale)};
+                                      std::int64_t hidden, double scale, std::uint64_t seed = 11) {
+  return {Array::uniform(seed, {steps, batch, input}, -1, 1),
+          Array::uniform(seed + 1, {batch, hidden}, -1, 1),
+          Array::uniform(seed + 2, {batch, hidden}, -1, 1),
+          Array::uniform(seed + 3, {input, 4 * hidden}, -scale, scale),
+          Array::uniform(seed + 4, {hidden, 4 * hidden}, -scale, scale),
+          Array::uniform(seed + 5, {4 * hidden}, -scale, scale)};
 }
 
 }  // namespace cgvm::test

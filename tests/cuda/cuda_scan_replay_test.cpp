@@ -127,32 +127,44 @@ TEST_SUITE("cuda") {
     const TrainingGraph lstm = lstm_training_graph(8);
     Function f = function(lstm.inputs, lstm.outputs, {.device = gpu});
     Function cpu = function(lstm.inputs, lstm.outputs);
-    auto values = [](std::int64_t steps) { return lstm_values(steps, 3, 4, 8, 0.5); };
-    f(values(5));  // compiles the device's own kernels, allocates the slots
-    std::vector<Counts> calls;
-    for (std::int64_t steps : {5, 12}) {
-      INFO(steps << " steps");
-      const long long allocations = g.live_allocations;
+    // Calls with other values each time: the same shapes reuse the recordings; more steps
+    // than recorded for, or another batch, record again; fewer steps reuse them.
+    struct Call {
+      std::int64_t steps, batch;
+      int recordings;
+    };
+    std::vector<Counts> done;
+    std::vector<long long> allocations;
+    std::uint64_t seed = 11;
+    for (const Call& c : {Call{5, 3, 2}, Call{5, 3, 0}, Call{12, 3, 2}, Call{9, 3, 0},
+                          Call{12, 3, 0}, Call{5, 2, 2}}) {
+      INFO(c.steps << " steps, batch " << c.batch);
+      const std::vector<Value> values = lstm_values(c.steps, c.batch, 4, 8, 0.5, seed += 10);
       const Counts before = Counts::of(g);
       {
-        const Outputs got = f(values(steps));
-        const Outputs want = cpu(values(steps));
+        const Outputs got = f(values);
+        const Outputs want = cpu(values);
         for (std::size_t i = 0; i < got.size(); ++i) {
           INFO("output " << i);
           CHECK(allclose(got[i].to_host(), want[i], 1e-4, 1e-5));
         }
       }
-      calls.push_back(Counts::of(g) - before);
-      // The forward loop and BPTT's: recorded once each, replayed for every step but the
-      // first.
-      CHECK(calls.back().recordings == 2);
-      CHECK(calls.back().replays == 2 * (steps - 1));
-      // What was allocated while recording went with the recording.
-      CHECK(g.live_allocations == allocations);
+      done.push_back(Counts::of(g) - before);
+      allocations.push_back(g.live_allocations);
+      // The forward loop and BPTT's: replayed for every step but the first.
+      CHECK(done.back().recordings == c.recordings);
+      CHECK(done.back().replays == 2 * (c.steps - 1));
     }
-    // The host launches the loops' kernels for two steps (the first, and the recorded
-    // one), however many steps the loops run.
-    CHECK(calls[0].launches == calls[1].launches);
+    // A call that records launches the loops' kernels from the host for two steps (the
+    // first, and the recorded one), one that replays for the first only: however many steps
+    // the loops run.
+    CHECK(done[0].launches == done[2].launches);
+    CHECK(done[1].launches == done[3].launches);
+    CHECK(done[1].launches == done[4].launches);
+    CHECK(done[0].launches > done[1].launches);
+    // Replaying allocates nothing that stays.
+    CHECK(allocations[1] == allocations[0]);
+    CHECK(allocations[4] == allocations[3]);
   }
 
   TEST_CASE("scan on a device: replays read taps, backward sequences, maps and last values") {

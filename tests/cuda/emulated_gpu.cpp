@@ -84,16 +84,22 @@ void EmulatedGpu::step_copies(const Array& table, const Array& counter, int unit
   CHECK_MESSAGE(table.device() == device(), "the table is on " << table.device().str());
   CHECK_MESSAGE(counter.device() == device(), "the counter is on " << counter.device().str());
   step_table_bytes += table.nbytes();
-  // The table holds device addresses, which the emulation cannot follow: it runs on a copy
-  // with the host's (made now: the table does not change).
-  auto entries = std::make_shared<std::vector<long long>>(static_cast<std::size_t>(table.size()));
-  std::memcpy(entries->data(), host(table.raw_data()), table.nbytes());
-  for (std::size_t e = 0; e < entries->size(); e += 3)
-    for (std::size_t a : {e, e + 1})
-      (*entries)[a] = reinterpret_cast<long long>(host(reinterpret_cast<void*>((*entries)[a])));
-  DeviceKernelLaunch launch = step_copies_launch(table, counter, unit, longest);
-  launch.words[0] = reinterpret_cast<long long>(flip(entries->data()));
-  run(launch, {}, entries);
+  // The table holds device addresses, which the emulation cannot follow: the kernel runs on
+  // a copy with the host's, made when it runs (a recording's table is rewritten per call).
+  const DeviceKernelLaunch launch = step_copies_launch(table, counter, unit, longest);
+  const void* device_table = table.raw_data();
+  const auto words = static_cast<std::size_t>(table.size());
+  submit([this, launch, device_table, words] {
+    std::vector<long long> entries(words);
+    std::memcpy(entries.data(), host(device_table), words * sizeof(long long));
+    for (std::size_t e = 0; e < words; e += 3)
+      for (std::size_t a : {e, e + 1})
+        entries[a] = reinterpret_cast<long long>(host(reinterpret_cast<void*>(entries[a])));
+    DeviceKernelLaunch on_host = launch;
+    on_host.words[0] = reinterpret_cast<long long>(entries.data());
+    on_host.words[1] = reinterpret_cast<long long>(host(reinterpret_cast<void*>(launch.words[1])));
+    run_now(on_host);
+  });
   if (advance) run(step_advance_launch(counter));
 }
 
@@ -173,8 +179,18 @@ void EmulatedGpu::gemm_on_host(const DeviceGemm& g) {
     FAIL("emulated GPU: gemm of " << dtype_name(g.dtype));
 }
 
-void EmulatedGpu::run(const DeviceKernelLaunch& launch, std::span<const std::int64_t> rows,
-                      std::shared_ptr<const void> keep) {
+void EmulatedGpu::run_now(const DeviceKernelLaunch& on_host) {
+  {
+    std::lock_guard lock(mutex_);
+    if (!device_kernels_)
+      device_kernels_ = std::make_unique<CudaEmulator>(device_kernels_source(), device_kernels());
+  }
+  const CudaDeviceShape& shape = CudaEmulator::device_shape;
+  device_kernels_->run(on_host.kernel, on_host.total ? on_host.grid(shape) : 0,
+                       on_host.block(shape), on_host.words);
+}
+
+void EmulatedGpu::run(const DeviceKernelLaunch& launch, std::span<const std::int64_t> rows) {
   DeviceKernelLaunch on_host = launch;
   void* device_rows = nullptr;
   if (launch.rows_word >= 0) {
@@ -184,16 +200,7 @@ void EmulatedGpu::run(const DeviceKernelLaunch& launch, std::span<const std::int
   }
   for (int w = 0; w < launch.addresses; ++w)
     on_host.words[w] = reinterpret_cast<long long>(flip(reinterpret_cast<void*>(on_host.words[w])));
-  {
-    std::lock_guard lock(mutex_);
-    if (!device_kernels_)
-      device_kernels_ = std::make_unique<CudaEmulator>(device_kernels_source(), device_kernels());
-  }
-  submit([this, on_host, keep] {
-    const CudaDeviceShape& shape = CudaEmulator::device_shape;
-    device_kernels_->run(on_host.kernel, on_host.total ? on_host.grid(shape) : 0,
-                         on_host.block(shape), on_host.words);
-  });
+  submit([this, on_host] { run_now(on_host); });
   if (device_rows) release(device_rows, rows.size_bytes());
 }
 

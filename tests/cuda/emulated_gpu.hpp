@@ -71,10 +71,10 @@ class EmulatedGpu final : public DeviceContext {
   static void gemm_on_host(const DeviceGemm& g);
   std::mutex mutex_;
   std::map<CopyKey, CopyKernel> copy_kernels_;
-  // As cuda::Context does: the index rows (if any) moved over, then the kernel; `keep`
-  // lives as long as the launch (in a recording: as long as the recording).
-  void run(const DeviceKernelLaunch& launch, std::span<const std::int64_t> rows = {},
-           std::shared_ptr<const void> keep = nullptr);
+  // As cuda::Context does: the index rows (if any) moved over, then the kernel (submitted).
+  void run(const DeviceKernelLaunch& launch, std::span<const std::int64_t> rows = {});
+  // A device kernel with host addresses in its words, now.
+  void run_now(const DeviceKernelLaunch& on_host);
   std::unique_ptr<CudaEmulator> device_kernels_;
   // The recording being made, and by which thread: as on a GPU, only its work is kept.
   class Recording;
