@@ -436,6 +436,7 @@ bool Executor::recordable(const Program& body) {
 // row addresses, rewritten per call; the step counter; and the body's values as the
 // recording left them (memory its work uses).
 struct Executor::LoopReplay {
+  bool refused = false;  // the step could not be recorded: the loop runs step by step
   std::unique_ptr<DeviceRecording> recording;
   std::vector<Array> inputs, places;
   std::vector<char> per_step;   // by body input: copied in at each step
@@ -444,13 +445,12 @@ struct Executor::LoopReplay {
   Array counter;
   std::vector<Array> kept;
 
-  // Whether the recording fits a call with these rows.
-  bool fits(const std::vector<ScanRows>& steps, const std::vector<char>& varying,
-            const StepTable& in_now, const StepTable& out_now) const {
+  // Whether the recording fits a call with these rows (first, the buffers; then the tables
+  // made for them: the unit and longest copy are the recorded kernel's parameters).
+  bool fits(const std::vector<ScanRows>& steps, const std::vector<char>& varying) const {
     const ScanRows& r = steps.front();
     if (!recording || varying != per_step || capacity < static_cast<std::int64_t>(steps.size()) ||
-        r.places.size() != places.size() || in_now.unit != in.unit ||
-        in_now.longest != in.longest || out_now.unit != out.unit || out_now.longest != out.longest)
+        r.inputs.size() != inputs.size() || r.places.size() != places.size())
       return false;
     auto same_type = [](const Array& a, const Array& b) {
       return a.shape() == b.shape() && a.dtype() == b.dtype();
@@ -463,6 +463,10 @@ struct Executor::LoopReplay {
       if (now.on_host() && !array_equal(now, inputs[i])) return false;
     }
     return true;
+  }
+  bool fits(const StepTable& in_now, const StepTable& out_now) const {
+    return in_now.unit == in.unit && in_now.longest == in.longest &&
+           out_now.unit == out.unit && out_now.longest == out.longest;
   }
 };
 
@@ -481,7 +485,8 @@ bool Executor::replay_steps(const ScanStep& run_step, Slots& body_slots,
                             const std::vector<Array>& body_values, std::int64_t first,
                             std::int64_t n, int per_step,
                             const std::function<ScanRows(std::int64_t)>& rows) const {
-  if (n - first < min_replayed_steps) return false;
+  std::shared_ptr<LoopReplay>& kept = body_slots.replay;
+  if (n - first < min_replayed_steps || (kept && kept->refused)) return false;
   std::vector<ScanRows> steps;
   for (std::int64_t t = first; t < n; ++t) steps.push_back(rows(t));
   const ScanRows& r0 = steps.front();
@@ -502,7 +507,6 @@ bool Executor::replay_steps(const ScanStep& run_step, Slots& body_slots,
   }
 
   // The recording kept from an earlier call, or buffers for a new one.
-  std::shared_ptr<LoopReplay>& kept = body_slots.replay;
   auto fresh = std::make_shared<LoopReplay>();
   auto tables_for = [&](const LoopReplay& lr, StepTable& in, StepTable& out) {
     std::vector<Array> fixed_in;
@@ -518,9 +522,9 @@ bool Executor::replay_steps(const ScanStep& run_step, Slots& body_slots,
   };
   StepTable in, out;
   bool reuse = false;
-  if (kept) {
+  if (kept && kept->fits(steps, varying)) {
     tables_for(*kept, in, out);
-    reuse = kept->fits(steps, varying, in, out);
+    reuse = kept->fits(in, out);
   }
   LoopReplay& lr = reuse ? *kept : *fresh;
   if (!reuse) {
@@ -564,9 +568,14 @@ bool Executor::replay_steps(const ScanStep& run_step, Slots& body_slots,
         context_->step_copies(lr.out.table, lr.counter, lr.out.unit, lr.out.longest, true);
       });
     } catch (const NotRecordable&) {
+      lr.recording = nullptr;
+    }
+    if (!lr.recording) {
+      // Not tried again: the next calls' steps would ask the same.
+      kept = std::make_shared<LoopReplay>();
+      kept->refused = true;
       return false;
     }
-    if (!lr.recording) return false;
     lr.kept = body_values;
     kept = fresh;
   }

@@ -266,6 +266,25 @@ TEST_SUITE("cuda") {
           0);
     CHECK(check_against_cpu(g, {xs, h0, w}, {plain}, {xa, ha, wa}).recordings == 1);
 
+    // A step that turns out to need a copy from the host at each step (an integer on the
+    // host times a state on the device, in one kernel) is refused once, then not tried.
+    Var k = scalar("k", int64), n0 = scalar("n0", int64);
+    std::vector<Var> counted = scan(
+        [&](const StepArgs& v) {
+          return StepResult(std::vector<Var>{
+              tanh(v[0] + dot(v[1], w)) * cast(v[2] * k, float32) * 0.1, v[2] + 1});
+        },
+        {.sequences = {xs}, .outputs_info = {h0, n0}});
+    Function scaled = function({xs, h0, n0, k, w}, {counted[0]}, {.device = gpu});
+    const Array want_scaled = function({xs, h0, n0, k, w}, {counted[0]})(xa, ha, 1, 3, wa);
+    for (int call = 0; call < 2; ++call) {
+      INFO("call " << call);
+      const int refusals = g.refusals, recordings = g.recordings;
+      CHECK(allclose(Array(scaled(xa, ha, 1, 3, wa)).to_host(), want_scaled, 1e-5, 1e-6));
+      CHECK(g.refusals - refusals == (call == 0 ? 1 : 0));
+      CHECK(g.recordings == recordings);
+    }
+
     // The debug mode compares each step's kernels with the interpreter on the host.
     Function debug = function({xs, h0, w}, {plain}, {.mode = Mode::Debug, .device = gpu});
     const int recordings = g.recordings;

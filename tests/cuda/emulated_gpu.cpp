@@ -72,7 +72,12 @@ std::unique_ptr<DeviceRecording> EmulatedGpu::record(const std::function<void()>
     EmulatedGpu& gpu;
     ~Stop() { gpu.recording_ = nullptr; }
   } stop{*this};
-  issue();
+  try {
+    issue();
+  } catch (const NotRecordable&) {
+    ++refusals;
+    throw;
+  }
   ++recordings;
   return recording;
 }

@@ -55,8 +55,9 @@ class EmulatedGpu final : public DeviceContext {
   int conversions = 0, accumulations = 0, products = 0, gathers = 0, scatters = 0, draws = 0,
       arg_reductions = 0;
   // Loop kernels launched by the host (a replay launches none), recordings made, replays,
-  // and the bytes of the step tables recordings read (DeviceContext::step_copies).
-  int launches = 0, recordings = 0, replays = 0;
+  // recordings refused (NotRecordable), and the bytes of the step tables recordings read
+  // (DeviceContext::step_copies).
+  int launches = 0, recordings = 0, replays = 0, refusals = 0;
   std::size_t step_table_bytes = 0;
   // Runs `work` now, or keeps it in the recording being made.
   void submit(std::function<void()> work);
