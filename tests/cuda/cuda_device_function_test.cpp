@@ -658,12 +658,20 @@ TEST_SUITE("cuda") {
     CHECK_FALSE(c.shares_storage(d));
     CHECK(array_equal(c.index(0, 2).to_host(), a.index(0, 2)));
     CHECK(d.at<float>({3, 4}) == a.at<float>({3, 4}));
-    // This driver cannot load modules nor capture graphs: a recording (what scan on a
-    // device asks for) is refused with one warning, and never tried again; nothing ran.
+    // A recording (what scan on a device asks for): with CGVM_CUDA_GRAPHS=0 none is
+    // tried. This driver cannot load modules nor capture graphs: then it is refused with
+    // one warning, and never tried again. Nothing ran either way.
     std::vector<std::string> warnings;
     const WarningHandler saved =
         set_warning_handler([&](const std::string& w) { warnings.push_back(w); });
     bool issued = false;
+    {
+      ScopedCudaEnvironment graphs_off({{"CGVM_CUDA_GRAPHS", "0"}});
+      CHECK_FALSE(cuda::graphs_enabled());
+      CHECK(d.context()->record([&] { issued = true; }) == nullptr);
+      CHECK(warnings.empty());
+    }
+    CHECK(cuda::graphs_enabled());
     CHECK(d.context()->record([&] { issued = true; }) == nullptr);
     CHECK(d.context()->record([&] { issued = true; }) == nullptr);
     set_warning_handler(saved);
