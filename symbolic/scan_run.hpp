@@ -9,7 +9,8 @@
 // constants) and, per body output, the row that output must end up in. A body that writes
 // its results straight into those rows costs no copy; a body that returns other arrays is
 // copied from (with the shape checked first). Nothing is allocated per step except by the
-// body itself.
+// body itself. A caller that can run many steps at once (the executor on a device, which
+// replays a recorded step) is offered the steps after the first, with every step's rows.
 #include <functional>
 #include <memory>
 #include <span>
