@@ -191,15 +191,28 @@ TEST_SUITE("cuda") {
     const std::vector<Var> inputs{xs, s0, w, k0, c0, m0};
     std::vector<Var> outputs = outs;
     outputs.push_back(folded);
-    const std::vector<Value> values{Array::uniform(1, {9, 3}, -1, 1),
-                                    Array::uniform(2, {2, 3}, -1, 1),
-                                    Array::uniform(3, {3, 3}, -1, 1),
-                                    Array::from_list<std::int8_t>({1, -2, 3}),
-                                    Array::from_list<std::int32_t>({7}).reshape({}),
-                                    Array::uniform(4, {3}, -1, 1)};
-    const Counts done = check_against_cpu(g, inputs, outputs, values);
-    CHECK(done.recordings == 2);
-    CHECK(done.replays == (9 - 2 - 1) + (9 - 1));
+    Function f = function(inputs, outputs, {.device = gpu});
+    Function cpu = function(inputs, outputs);
+    // A second call, shorter and with other values, replays the first call's recordings.
+    for (std::int64_t steps : {9, 7}) {
+      INFO(steps << " elements");
+      const std::vector<Value> values{Array::uniform(steps, {steps, 3}, -1, 1),
+                                      Array::uniform(2, {2, 3}, -1, 1),
+                                      Array::uniform(3 + steps, {3, 3}, -1, 1),
+                                      Array::from_list<std::int8_t>({1, -2, 3}),
+                                      Array::from_list<std::int32_t>({7}).reshape({}),
+                                      Array::uniform(4, {3}, -1, 1)};
+      const Counts before = Counts::of(g);
+      const Outputs got = f(values);
+      const Outputs want = cpu(values);
+      const Counts done = Counts::of(g) - before;
+      for (std::size_t i = 0; i < got.size(); ++i) {
+        INFO("output " << i);
+        CHECK(allclose(got[i].to_host(), want[i], 1e-5, 1e-6));
+      }
+      CHECK(done.recordings == (steps == 9 ? 2 : 0));
+      CHECK(done.replays == (steps - 2 - 1) + (steps - 1));
+    }
   }
 
   TEST_CASE("scan on a device: what a recording cannot hold runs step by step, as before") {
