@@ -24,8 +24,7 @@ struct Counts {
 
 // f on the device against the CPU, output by output; returns what the device call did.
 Counts check_against_cpu(EmulatedGpu& g, const std::vector<Var>& inputs,
-                         const std::vector<Var>& outputs, const std::vector<Value>& values,
-                         double rtol = 1e-5) {
+                         const std::vector<Var>& outputs, const std::vector<Value>& values) {
   const Outputs want = function(inputs, outputs)(values);
   Function f = function(inputs, outputs, {.device = gpu});
   const Counts before = Counts::of(g);
@@ -35,7 +34,7 @@ Counts check_against_cpu(EmulatedGpu& g, const std::vector<Var>& inputs,
   for (std::size_t i = 0; i < got.size(); ++i) {
     INFO("output " << i);
     CHECK(got[i].device() == gpu);
-    CHECK(allclose(got[i].to_host(), want[i], rtol, 1e-6));
+    CHECK(allclose(got[i].to_host(), want[i], 1e-5, 1e-6));
   }
   return done;
 }
@@ -52,9 +51,9 @@ TEST_SUITE("cuda") {
       std::unique_ptr<DeviceRecording> r = context->record([&] {
         // A temporary made and dropped while recording: its memory stays until the
         // recording goes, as the recorded work reads it.
-        Array twice = one.new_empty(one.shape(), one.dtype());
-        context->convert(twice, one);
-        context->accumulate(acc, twice);
+        Array copy = one.new_empty(one.shape(), one.dtype());
+        context->convert(copy, one);
+        context->accumulate(acc, copy);
         // Another thread's work meanwhile runs, and is not recorded.
         std::thread([&] { context->accumulate(other, one); }).join();
       });
