@@ -166,6 +166,30 @@ TEST_SUITE("cuda") {
     CHECK(allocations[4] == allocations[3]);
   }
 
+  TEST_CASE("scan on a device: a step reading a shared variable that each call updates") {
+    // The variable's value is a new array after each call: a replayed step must read the
+    // value of its own call.
+    ScopedEmulatedGpu emulated;
+    EmulatedGpu& g = emulated.gpu();
+    const Array w0 = Array::uniform(5, {4, 4}, -0.5, 0.5);
+    const SharedVar w_dev = shared(w0, "w"), w_cpu = shared(w0, "w");
+    Var xs = tensor3("xs"), h0 = matrix("h0");
+    auto trainer = [&](const SharedVar& w, Device device) {
+      Var hs = scan([&](const StepArgs& v) { return StepResult(tanh(v[0] + dot(v[1], w))); },
+                    {.sequences = {xs}, .outputs_info = {h0}})[0];
+      return function({xs, h0}, {hs}, {.updates = {{w, w * 0.9 + 0.01}}, .device = device});
+    };
+    Function dev = trainer(w_dev, gpu), cpu = trainer(w_cpu, Device::cpu());
+    const Array xa = Array::uniform(6, {8, 2, 4}, -1, 1), ha = Array::uniform(7, {2, 4}, -1, 1);
+    for (int call = 0; call < 3; ++call) {
+      INFO("call " << call);
+      const int recordings = g.recordings;
+      CHECK(allclose(Array(dev(xa, ha)).to_host(), cpu(xa, ha), 1e-5, 1e-6));
+      CHECK(g.recordings - recordings == (call == 0 ? 1 : 0));
+    }
+    CHECK(allclose(w_dev.get_value(), w_cpu.get_value(), 1e-6, 1e-7));
+  }
+
   TEST_CASE("scan on a device: replays read taps, backward sequences, maps and last values") {
     ScopedEmulatedGpu emulated;
     EmulatedGpu& g = emulated.gpu();
