@@ -371,9 +371,9 @@ void Executor::run_loop(const Program& p, const Step& step, std::vector<Array>& 
 
 namespace {
 
-// A loop with fewer steps left after the first runs them one by one: a recording costs
-// about one step run on the host, plus the device's set-up of the graph. (Not measured on
-// a GPU yet.)
+// A loop with fewer steps left after the first runs them one by one unless a recording
+// kept from an earlier call fits: making one costs about one step run on the host, plus
+// the device's set-up of the graph. (Not measured on a GPU yet.)
 constexpr std::int64_t min_replayed_steps = 4;
 
 // What DeviceContext::step_copies reads for a loop's replayed steps: per step, the copies
@@ -486,7 +486,7 @@ bool Executor::replay_steps(const ScanStep& run_step, Slots& body_slots,
                             std::int64_t n, int per_step,
                             const std::function<ScanRows(std::int64_t)>& rows) const {
   std::shared_ptr<LoopReplay>& kept = body_slots.replay;
-  if (n - first < min_replayed_steps || (kept && kept->refused)) return false;
+  if (n <= first || (kept && kept->refused)) return false;
   std::vector<ScanRows> steps;
   for (std::int64_t t = first; t < n; ++t) steps.push_back(rows(t));
   const ScanRows& r0 = steps.front();
@@ -526,6 +526,8 @@ bool Executor::replay_steps(const ScanStep& run_step, Slots& body_slots,
     tables_for(*kept, in, out);
     reuse = kept->fits(in, out);
   }
+  // A short loop is not worth a recording of its own, but replays one that fits.
+  if (!reuse && n - first < min_replayed_steps) return false;
   LoopReplay& lr = reuse ? *kept : *fresh;
   if (!reuse) {
     // Device inputs get a buffer; host ones (sizes) are read where they are (a copy: a

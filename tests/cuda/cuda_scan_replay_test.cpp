@@ -296,11 +296,23 @@ TEST_SUITE("cuda") {
                 {.sequences = {xs}, .outputs_info = {h0}})[0];
     CHECK(check_against_cpu(g, {xs, h0, w}, {until}, {xa, ha, wa}).recordings == 0);
 
-    // Too few steps to be worth a recording.
+    // Too few steps to be worth a recording; but a recording made for more steps is
+    // replayed for them.
     Var plain = scan(rnn, {.sequences = {xs}, .outputs_info = {h0}})[0];
     CHECK(check_against_cpu(g, {xs, h0, w}, {plain}, {xa.slice(0, 0, 4), ha, wa}).recordings ==
           0);
     CHECK(check_against_cpu(g, {xs, h0, w}, {plain}, {xa, ha, wa}).recordings == 1);
+    Function short_loops = function({xs, h0, w}, {plain}, {.device = gpu});
+    Function short_cpu = function({xs, h0, w}, {plain});
+    for (std::int64_t steps : {8, 3}) {
+      INFO(steps << " steps");
+      const Counts before = Counts::of(g);
+      const Array x = xa.slice(0, 0, steps);
+      CHECK(allclose(Array(short_loops(x, ha, wa)).to_host(), short_cpu(x, ha, wa), 1e-5, 1e-6));
+      const Counts done = Counts::of(g) - before;
+      CHECK(done.recordings == (steps == 8 ? 1 : 0));
+      CHECK(done.replays == steps - 1);
+    }
 
     // A step that turns out to need a copy from the host at each step (an integer on the
     // host times a state on the device, in one kernel) is refused once, then not tried.
