@@ -72,6 +72,7 @@ namespace {
 // inside a loop's body, are never moved over; a draw's advanced state is made on the host
 // and goes back to its variable there, also from a loop that carries it.
 std::vector<char> loop_inputs_on_host(const Program& body, const Node& node);
+bool recordable(const Program& body);
 
 std::vector<char> host_resident(const Program& p) {
   std::vector<int> readers(p.values.size(), 0), host_readers(p.values.size(), 0);
@@ -123,6 +124,22 @@ std::vector<char> loop_inputs_on_host(const Program& body, const Node& node) {
   return on_host;
 }
 
+// The plans of the loops in `p` and, inside them and in branches, of nested ones. Keyed by
+// the body, which lives in the program's loops and stays put. (A template: the plan type
+// is the executor's own.)
+template <class Plan>
+void plan_loops(const Program& p, std::map<const Program*, Plan>& plans) {
+  for (const Step& step : p.steps) {
+    if (step.kind == Step::Kind::Loop) {
+      const Program& body = p.loops[step.loop].body;
+      plans[&body] = Plan{loop_inputs_on_host(body, *step.node), recordable(body)};
+      plan_loops(body, plans);
+    } else if (step.kind == Step::Kind::Branch) {
+      for (int b : {step.loop, step.loop + 1}) plan_loops(p.loops[b].body, plans);
+    }
+  }
+}
+
 }  // namespace
 
 Executor::Executor(Program program, DeviceBackend device)
@@ -131,6 +148,7 @@ Executor::Executor(Program program, DeviceBackend device)
       context_(std::move(device.context)),
       host_resident_(host_resident(program_)) {
   slots_ = make_slots(program_);
+  plan_loops(program_, loop_plans_);
 }
 
 Device Executor::device() const { return context_ ? context_->device() : Device::cpu(); }
@@ -336,11 +354,12 @@ void Executor::run_loop(const Program& p, const Step& step, std::vector<Array>& 
   Slots& body_slots = slots.loops[step.loop];
   // Device mode: the loop's data goes over once, not at every step that reads it; what the
   // body reads only on the host stays there.
-  const std::vector<char> on_host = context_ ? loop_inputs_on_host(body, *step.node)
-                                             : std::vector<char>();
-  if (context_)
+  static const LoopPlan no_plan;
+  const LoopPlan* plan = context_ ? &loop_plans_.at(&body) : nullptr;
+  if (plan)
     for (std::size_t i = 0; i < step.inputs.size(); ++i)
-      if (!on_host[i] && !stays_on_host(values[step.inputs[i]])) on_device(p, values, step.inputs[i]);
+      if (!plan->on_host[i] && !stays_on_host(values[step.inputs[i]]))
+        on_device(p, values, step.inputs[i]);
   std::vector<Array> inputs;
   for (int v : step.inputs) inputs.push_back(values[v]);
   std::vector<Array> body_values(body.values.size());
@@ -360,12 +379,13 @@ void Executor::run_loop(const Program& p, const Step& step, std::vector<Array>& 
   // On a device, the steps after the first are one recording replayed (debug mode
   // compares every kernel with the interpreter on the host: step by step).
   ScanSteps rest;
-  if (context_ && !check && recordable(body))
+  if (plan && plan->recordable && !check)
     rest = [&](std::int64_t first, std::int64_t n, int per_step,
                const std::function<ScanRows(std::int64_t)>& rows) {
       return replay_steps(run_step, body_slots, body_values, first, n, per_step, rows);
     };
-  std::vector<Array> outputs = run_scan(*step.node, inputs, run_step, context_, rest, on_host);
+  std::vector<Array> outputs =
+      run_scan(*step.node, inputs, run_step, context_, rest, plan ? plan->on_host : no_plan.on_host);
   for (std::size_t i = 0; i < outputs.size(); ++i) values[step.outputs[i]] = std::move(outputs[i]);
 }
 
@@ -416,7 +436,10 @@ StepTable step_table(const std::vector<Array>& fixed, const std::vector<std::vec
 
 }  // namespace
 
-bool Executor::recordable(const Program& body) {
+namespace {
+
+// Whether a loop body's step can be recorded (Executor::LoopPlan).
+bool recordable(const Program& body) {
   for (const Step& step : body.steps) {
     if (step.kind == Step::Kind::Loop || step.kind == Step::Kind::Branch) return false;
     if (step.kind != Step::Kind::Eval) continue;
@@ -428,6 +451,8 @@ bool Executor::recordable(const Program& body) {
   }
   return true;
 }
+
+}  // namespace
 
 // A loop's recorded step, kept between calls in the body's Slots: the recording, and what
 // its work uses. The recorded step reads and writes buffers of its own: one per body input

@@ -98,10 +98,6 @@ class Executor {
   void run_loop(const Program& p, const Step& step, std::vector<Array>& values, Slots& slots,
                 bool check) const;
   void run_eval(const Program& p, const Step& step, std::vector<Array>& values) const;
-  // Device mode: whether a loop body can be recorded (DeviceContext::record): it reads
-  // nothing on the host that changes per step (no indices, generator states or host
-  // evals) and holds no loop or branch of its own.
-  static bool recordable(const Program& body);
   // Device mode: steps [first, n) of a scan as one recording of a step, replayed: the
   // recording kept in `body_slots` from an earlier call when it fits (same shapes), else a
   // new one of `run_step` (which leaves the body's values in `body_values`). False
@@ -127,6 +123,15 @@ class Executor {
   // where evals read on the host (a draw's [key, counter], take's indices), and a draw's
   // advanced state.
   std::vector<char> host_resident_;
+  // Device mode, per loop body (nested ones too), worked out once: the scan node's inputs
+  // the body reads only on the host (they stay there), and whether its step can be
+  // recorded (DeviceContext::record: it reads nothing on the host that changes per step,
+  // no indices, generator states or host evals, and holds no loop or branch of its own).
+  struct LoopPlan {
+    std::vector<char> on_host;
+    bool recordable = false;
+  };
+  std::map<const Program*, LoopPlan> loop_plans_;
   // Device mode: constants moved to the device, per (program, value), kept across calls.
   mutable std::mutex constants_mutex_;
   mutable std::map<std::pair<const Program*, int>, Array> device_constants_;

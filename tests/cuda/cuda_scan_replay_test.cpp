@@ -333,6 +333,19 @@ TEST_SUITE("cuda") {
       CHECK(g.recordings == recordings);
     }
 
+    // A loop inside a loop's step, and one inside an ifelse branch: the outer step holds a
+    // loop (step by step), the inner loops replay on their own.
+    Var inner_scan = scan(
+        [&](const StepArgs& v) {
+          Var inner = scan(rnn, {.sequences = {xs}, .outputs_info = {v[1]}})[0];
+          return StepResult(inner[-1] * 0.5 + v[0]);
+        },
+        {.sequences = {xs}, .outputs_info = {h0}})[0];
+    Var branched = ifelse(w.sum() > 0, scan(rnn, {.sequences = {xs}, .outputs_info = {h0}})[0],
+                          scan(rnn, {.sequences = {xs}, .outputs_info = {h0 * 2}})[0]);
+    CHECK(check_against_cpu(g, {xs, h0, w}, {inner_scan, branched}, {xa, ha, wa}).recordings >
+          0);
+
     // The debug mode compares each step's kernels with the interpreter on the host.
     Function debug = function({xs, h0, w}, {plain}, {.mode = Mode::Debug, .device = gpu});
     const int recordings = g.recordings;
