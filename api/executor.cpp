@@ -380,9 +380,8 @@ void Executor::run_loop(const Program& p, const Step& step, std::vector<Array>& 
   // compares every kernel with the interpreter on the host: step by step).
   ScanSteps rest;
   if (plan && plan->recordable && !check)
-    rest = [&](std::int64_t first, std::int64_t n, int per_step,
-               const std::function<ScanRows(std::int64_t)>& rows) {
-      return replay_steps(run_step, body_slots, body_values, first, n, per_step, rows);
+    rest = [&](const ScanChunk& chunk) {
+      return replay_steps(run_step, body_slots, body_values, chunk);
     };
   std::vector<Array> outputs =
       run_scan(*step.node, inputs, run_step, context_, rest, plan ? plan->on_host : no_plan.on_host);
@@ -467,7 +466,8 @@ struct Executor::LoopReplay {
   std::vector<char> per_step;   // by body input: copied in at each step
   StepTable in, out;
   std::int64_t capacity = 0;    // steps the tables hold
-  Array counter;
+  Array counter;                // int64 [3]: (step, end, stopped), DeviceContext::step_advance
+  Array stop;                   // a while loop's condition, as a bool
   std::vector<Array> kept;
 
   // Whether the recording fits a call with these rows (first, the buffers; then the tables
@@ -506,29 +506,29 @@ void upload(const Array& table, const StepTable& st) {
 
 }  // namespace
 
-bool Executor::replay_steps(const ScanStep& run_step, Slots& body_slots,
-                            const std::vector<Array>& body_values, std::int64_t first,
-                            std::int64_t n, int per_step,
-                            const std::function<ScanRows(std::int64_t)>& rows) const {
+ScanChunkRun Executor::replay_steps(const ScanStep& run_step, Slots& body_slots,
+                                    const std::vector<Array>& body_values,
+                                    const ScanChunk& chunk) const {
   std::shared_ptr<LoopReplay>& kept = body_slots.replay;
-  if (n <= first || (kept && kept->refused)) return false;
+  if (chunk.last <= chunk.first || (kept && kept->refused)) return {};
   std::vector<ScanRows> steps;
-  for (std::int64_t t = first; t < n; ++t) steps.push_back(rows(t));
+  for (std::int64_t t = chunk.first; t < chunk.last; ++t) steps.push_back(chunk.rows(t));
   const ScanRows& r0 = steps.front();
   // An input that is the same view at every step (a broadcast sequence) is copied in once.
+  // (A single step cannot tell: it copies in what the kept recording copies per step.)
   std::vector<char> varying(r0.inputs.size(), 0);
-  for (int i = 0; i < per_step; ++i)
+  for (int i = 0; i < chunk.per_step; ++i)
     varying[i] = !std::all_of(steps.begin(), steps.end(), [&](const ScanRows& step) {
       return step.inputs[i].same_view(r0.inputs[i]);
     });
+  if (steps.size() == 1 && kept && kept->per_step.size() == varying.size()) varying = kept->per_step;
   // The device copies whole rows of its own: a strided one (a transposed sequence) is run
   // step by step.
   for (const ScanRows& step : steps) {
     for (std::size_t i = 0; i < varying.size(); ++i)
-      if (varying[i] && (!step.inputs[i].is_contiguous() || step.inputs[i].on_host()))
-        return false;
+      if (varying[i] && (!step.inputs[i].is_contiguous() || step.inputs[i].on_host())) return {};
     for (const Array& place : step.places)
-      if (!place.is_contiguous()) return false;
+      if (!place.is_contiguous()) return {};
   }
 
   // The recording kept from an earlier call, or buffers for a new one.
@@ -551,8 +551,9 @@ bool Executor::replay_steps(const ScanStep& run_step, Slots& body_slots,
     tables_for(*kept, in, out);
     reuse = kept->fits(in, out);
   }
+  const auto n_steps = static_cast<std::int64_t>(steps.size());
   // A short loop is not worth a recording of its own, but replays one that fits.
-  if (!reuse && n - first < min_replayed_steps) return false;
+  if (!reuse && n_steps < min_replayed_steps) return {};
   LoopReplay& lr = reuse ? *kept : *fresh;
   if (!reuse) {
     // Device inputs get a buffer; host ones (sizes) are read where they are (a copy: a
@@ -563,27 +564,33 @@ bool Executor::replay_steps(const ScanStep& run_step, Slots& body_slots,
       lr.places.push_back(Array::empty(place.shape(), place.dtype(), context_));
     lr.per_step = varying;
     tables_for(lr, in, out);
-    lr.capacity = static_cast<std::int64_t>(steps.size());
+    // Room for the longest chunk the loop may ask (a while loop's grow).
+    lr.capacity = std::max(n_steps, chunk.most);
+    auto room = [&](const StepTable& st) {
+      return Array::empty({lr.capacity, st.table.shape(1), 3}, DType::Int64, context_);
+    };
     lr.in = in;
     lr.out = out;
-    lr.in.table = in.empty() ? Array() : Array::empty(in.table.shape(), DType::Int64, context_);
-    lr.out.table = Array::empty(out.table.shape(), DType::Int64, context_);
-    lr.counter = Array::empty({}, DType::Int64, context_);
+    lr.in.table = in.empty() ? Array() : room(in);
+    lr.out.table = room(out);
+    lr.counter = Array::empty({3}, DType::Int64, context_);
+    if (chunk.until) lr.stop = Array::empty({}, DType::Bool, context_);
   }
-  // This call's rows, constants and a counter at 0, in queue order before the replays.
+  // This chunk's rows, constants and counter, in queue order before the replays.
   upload(lr.in.table, in);
   upload(lr.out.table, out);
-  lr.counter.assign(Array::zeros({}, DType::Int64));
+  lr.counter.assign(Array::from_vector(std::vector<std::int64_t>{0, n_steps, 0}, {3}));
   for (std::size_t i = 0; i < r0.inputs.size(); ++i)
     if (!varying[i] && !r0.inputs[i].on_host()) lr.inputs[i].assign(r0.inputs[i]);
 
   if (!reuse) {
     std::vector<const Array*> into;
     for (const Array& place : lr.places) into.push_back(&place);
+    if (chunk.until) into.push_back(nullptr);  // the condition
     try {
       lr.recording = context_->record([&] {
         if (!lr.in.empty())
-          context_->step_copies(lr.in.table, lr.counter, lr.in.unit, lr.in.longest, false);
+          context_->step_copies(lr.in.table, lr.counter, lr.in.unit, lr.in.longest);
         const std::vector<Array> results = run_step(lr.inputs, into);
         for (std::size_t j = 0; j < lr.places.size(); ++j) {
           if (results[j].same_view(lr.places[j])) continue;
@@ -592,7 +599,9 @@ bool Executor::replay_steps(const ScanStep& run_step, Slots& body_slots,
             throw NotRecordable("a step's result changed shape");
           lr.places[j].assign(results[j]);
         }
-        context_->step_copies(lr.out.table, lr.counter, lr.out.unit, lr.out.longest, true);
+        context_->step_copies(lr.out.table, lr.counter, lr.out.unit, lr.out.longest);
+        if (chunk.until) lr.stop.assign(results.back());
+        context_->step_advance(lr.counter, chunk.until ? &lr.stop : nullptr);
       });
     } catch (const NotRecordable&) {
       lr.recording = nullptr;
@@ -601,13 +610,16 @@ bool Executor::replay_steps(const ScanStep& run_step, Slots& body_slots,
       // Not tried again: the next calls' steps would ask the same.
       kept = std::make_shared<LoopReplay>();
       kept->refused = true;
-      return false;
+      return {};
     }
     lr.kept = body_values;
     kept = fresh;
   }
-  for (std::size_t t = 0; t < steps.size(); ++t) lr.recording->replay();
-  return true;
+  for (std::int64_t t = 0; t < n_steps; ++t) lr.recording->replay();
+  if (!chunk.until) return {.steps = n_steps};
+  // How far the loop got: one read back per chunk.
+  const std::vector<std::int64_t> counter = lr.counter.to_host().to_vector<std::int64_t>();
+  return {.steps = counter[0], .stopped = counter[2] != 0};
 }
 
 void Executor::run_branch(const Program& p, const Step& step, std::vector<Array>& values,

@@ -56,9 +56,10 @@ class Executor {
   // lists them). An ifelse reads its condition back and runs the picked branch's program
   // there. A scan runs its first step, then records one step (DeviceContext::record: a
   // CUDA graph) and replays it for each step left, the device copying each step's rows;
-  // the recording is kept for later calls with the same shapes. Where the body reads on
-  // the host each step (take, draws: then without a read back, as said), in while loops
-  // and in debug mode it runs step by step.
+  // the recording is kept for later calls with the same shapes. A while loop replays its
+  // steps in chunks, reading its step counter back once per chunk (the steps of a chunk
+  // after the stop copy nothing). Where the body reads on the host each step (take, draws:
+  // then without a read back, as said) and in debug mode it runs step by step.
   // Shared variables are moved to the device for good, except those read only on the host
   // (random generator states). Results are device arrays (advanced generator states: host
   // arrays).
@@ -98,14 +99,14 @@ class Executor {
   void run_loop(const Program& p, const Step& step, std::vector<Array>& values, Slots& slots,
                 bool check) const;
   void run_eval(const Program& p, const Step& step, std::vector<Array>& values) const;
-  // Device mode: steps [first, n) of a scan as one recording of a step, replayed: the
-  // recording kept in `body_slots` from an earlier call when it fits (same shapes), else a
-  // new one of `run_step` (which leaves the body's values in `body_values`). False
-  // (nothing run) where the context cannot record or the body turns out not to be
-  // recordable (it reads back).
-  bool replay_steps(const ScanStep& run_step, Slots& body_slots,
-                    const std::vector<Array>& body_values, std::int64_t first, std::int64_t n,
-                    int per_step, const std::function<ScanRows(std::int64_t)>& rows) const;
+  // Device mode: a chunk of a scan's steps as one recording of a step, replayed: the
+  // recording kept in `body_slots` from an earlier call or chunk when it fits (same
+  // shapes), else a new one of `run_step` (which leaves the body's values in
+  // `body_values`). A while loop's chunk is replayed whole, the steps after its stop copying
+  // nothing, and its counter read back. Runs nothing where the context cannot record or the
+  // body turns out not to be recordable (it reads back).
+  ScanChunkRun replay_steps(const ScanStep& run_step, Slots& body_slots,
+                            const std::vector<Array>& body_values, const ScanChunk& chunk) const;
   // An ifelse: the condition read (on the host), the branch it picks run as a program.
   void run_branch(const Program& p, const Step& step, std::vector<Array>& values, Slots& slots,
                   bool check) const;

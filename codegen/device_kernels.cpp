@@ -160,8 +160,10 @@ struct alignas(16) cgvm_unit16 { unsigned long long lo, hi; };
 
 template <class U>
 __device__ void cgvm_step_copies(const long long* w) {
-  const long long copies = w[2], longest = w[3];
-  const long long* entries = (const long long*)w[0] + *(const long long*)w[1] * copies * 3;
+  const long long* counter = (const long long*)w[1];
+  const long long step = counter[0], copies = w[2], longest = w[3];
+  if (step >= counter[1]) return;  // past the loop's end
+  const long long* entries = (const long long*)w[0] + step * copies * 3;
   CGVM_POINTS(copies * longest) {
     const long long* e = entries + t / longest * 3;
     const long long u = t % longest;
@@ -170,7 +172,14 @@ __device__ void cgvm_step_copies(const long long* w) {
 }
 
 __device__ void cgvm_step_advance(const long long* w) {
-  if (blockIdx.x == 0 && threadIdx.x == 0) *(long long*)w[0] += 1;
+  if (blockIdx.x != 0 || threadIdx.x != 0) return;
+  long long* counter = (long long*)w[0];
+  if (counter[0] >= counter[1]) return;
+  counter[0] += 1;
+  if (w[1] && *(const unsigned char*)w[1]) {
+    counter[1] = counter[0];
+    counter[2] = 1;
+  }
 }
 )";
 
@@ -217,7 +226,7 @@ std::vector<KernelEntry> kernel_list() {
                                   kind == DeviceDraw::Kind::Normal)});
   for (auto [unit, type] : kStepUnits)
     list.push_back({step_copies_name(unit), kStepWords, fmt::format("cgvm_step_copies<{}>", type)});
-  list.push_back({"cgvm_step_advance", 1, "cgvm_step_advance"});
+  list.push_back({"cgvm_step_advance", 2, "cgvm_step_advance"});
   return list;
 }
 
@@ -238,6 +247,12 @@ AxisView around(const Array& a, int axis) {
 
 long long address(const Array& a) {
   return static_cast<long long>(reinterpret_cast<std::uintptr_t>(a.raw_data()));
+}
+
+void check_step_counter(const Array& counter) {
+  CGVM_ASSERT(counter.dtype() == DType::Int64 && counter.shape() == Shape{3} &&
+                  counter.is_contiguous(),
+              "a replayed loop's counter is int64 [3]: (step, end, stopped)");
 }
 
 }  // namespace
@@ -331,11 +346,12 @@ DeviceKernelLaunch draw_launch(const Array& out, const DeviceDraw& draw) {
 DeviceKernelLaunch step_copies_launch(const Array& table, const Array& counter, int unit,
                                       long long longest) {
   CGVM_ASSERT(table.dtype() == DType::Int64 && table.rank() == 3 && table.shape()[2] == 3 &&
-                  table.is_contiguous() && counter.dtype() == DType::Int64,
+                  table.is_contiguous(),
               "a step's copies come from an int64 [steps, copies, 3] table");
   CGVM_ASSERT(std::any_of(std::begin(kStepUnits), std::end(kStepUnits),
                           [&](const auto& u) { return u.first == unit; }),
               "a step copies units of 1, 4 or 16 bytes");
+  check_step_counter(counter);
   const long long copies = table.shape()[1];
   return {.kernel = step_copies_name(unit),
           .words = {address(table), address(counter), copies, longest},
@@ -343,8 +359,14 @@ DeviceKernelLaunch step_copies_launch(const Array& table, const Array& counter, 
           .total = copies * longest};
 }
 
-DeviceKernelLaunch step_advance_launch(const Array& counter) {
-  return {.kernel = "cgvm_step_advance", .words = {address(counter)}, .addresses = 1, .total = 1};
+DeviceKernelLaunch step_advance_launch(const Array& counter, const Array* stop) {
+  check_step_counter(counter);
+  CGVM_ASSERT(!stop || (stop->dtype() == DType::Bool && stop->rank() == 0),
+              "a loop's stop flag is a bool scalar");
+  return {.kernel = "cgvm_step_advance",
+          .words = {address(counter), stop ? address(*stop) : 0},
+          .addresses = stop ? 2 : 1,
+          .total = 1};
 }
 
 }  // namespace cgvm

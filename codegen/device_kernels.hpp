@@ -28,9 +28,10 @@
 //                         values up to the device's log, sin and cos
 //
 // A replayed scan step (DeviceContext::record, ::step_copies) moves its rows with
-//   cgvm_step_copies_<unit>  t = *counter; each copy c of table[t] (destination, source,
-//                         size in units of 1, 4 or 16 bytes) done
-//   cgvm_step_advance     *counter += 1, after them
+//   cgvm_step_copies_<unit>  (t, end) = counter; if t < end, each copy c of table[t]
+//                         (destination, source, size in units of 1, 4 or 16 bytes) done
+//   cgvm_step_advance     if t < end, t += 1; and if the stop flag is set, end = t and
+//                         the counter's third word (stopped) = 1
 //
 // Each kernel takes one parameter by value, `struct <name>_params { long long w[W]; }`
 // (emit_cuda's convention), runs a grid-stride loop over `total` points, and takes any grid.
@@ -78,10 +79,11 @@ DeviceKernelLaunch arg_reduce_launch(const Array& out, const Array& x, bool max)
 // The draw into out (C-contiguous float32 or float64, its device address in raw_data()).
 DeviceKernelLaunch draw_launch(const Array& out, const DeviceDraw& draw);
 
-// One step's copies (DeviceContext::step_copies): `table` int64 [steps, copies, 3] and the
-// int64 step counter on the device, no size above `longest` units.
+// One step's copies and the step's end (DeviceContext::step_copies, ::step_advance):
+// `table` int64 [steps, copies, 3], no size above `longest` units, the counter int64 [3]
+// and the stop flag (a bool scalar, or none) on the device.
 DeviceKernelLaunch step_copies_launch(const Array& table, const Array& counter, int unit,
                                       long long longest);
-DeviceKernelLaunch step_advance_launch(const Array& counter);
+DeviceKernelLaunch step_advance_launch(const Array& counter, const Array* stop);
 
 }  // namespace cgvm

@@ -260,10 +260,14 @@ void Context::draw(const Array& out, const DeviceDraw& draw) {
 }
 
 void Context::step_copies(const Array& table, const Array& counter, int unit,
-                          std::int64_t longest, bool advance) {
+                          std::int64_t longest) {
   set_device(ordinal_);
   run(step_copies_launch(table, counter, unit, longest));
-  if (advance) run(step_advance_launch(counter));
+}
+
+void Context::step_advance(const Array& counter, const Array* stop) {
+  set_device(ordinal_);
+  run(step_advance_launch(counter, stop));
 }
 
 void Context::synchronize() {

@@ -57,8 +57,9 @@ class Context final : public DeviceContext {
   // runs), that is reported once (warn) and this context records nothing more (nullptr):
   // loops then run step by step, as with CGVM_CUDA_GRAPHS=0.
   std::unique_ptr<DeviceRecording> record(const std::function<void()>& issue) override;
-  void step_copies(const Array& table, const Array& counter, int unit, std::int64_t longest,
-                   bool advance) override;
+  void step_copies(const Array& table, const Array& counter, int unit,
+                   std::int64_t longest) override;
+  void step_advance(const Array& counter, const Array* stop) override;
 
   // Where work goes: the context's stream, or, on a thread that is recording (record()),
   // the stream being captured.

@@ -10,7 +10,8 @@
 // its results straight into those rows costs no copy; a body that returns other arrays is
 // copied from (with the shape checked first). Nothing is allocated per step except by the
 // body itself. A caller that can run many steps at once (the executor on a device, which
-// replays a recorded step) is offered the steps after the first, with every step's rows.
+// replays a recorded step) is offered the steps after the first, with every step's rows;
+// those of a while loop in chunks of growing size, its condition read once per chunk.
 #include <functional>
 #include <memory>
 #include <span>
@@ -36,11 +37,29 @@ struct ScanRows {
   std::vector<Array> places;
 };
 
-// Runs steps [first, n) in place of one `step` call each, or returns false having run
-// nothing. `rows(t)` gives step t's rows; `per_step` counts the inputs that change with t.
-// Offered after the first step (every place is known then) of a loop of known length.
-using ScanSteps = std::function<bool(std::int64_t first, std::int64_t n, int per_step,
-                                     const std::function<ScanRows(std::int64_t t)>& rows)>;
+// Steps [first, last) of a loop, offered to a caller that can run many at once: `rows(t)`
+// gives step t's rows, the first `per_step` inputs of which change with t. A while loop
+// (`until`) stops after the step whose condition holds; it offers its steps in chunks,
+// each read back before the next, of at most `most` steps.
+struct ScanChunk {
+  std::int64_t first = 0, last = 0;
+  bool until = false;
+  std::int64_t most = 0;
+  int per_step = 0;
+  std::function<ScanRows(std::int64_t t)> rows;
+};
+
+// What a caller did with a chunk: ran its first `steps` (-1: none, having run nothing;
+// then `step` runs them and the loop's later steps), the last of them a while loop's final
+// step when `stopped`.
+struct ScanChunkRun {
+  std::int64_t steps = -1;
+  bool stopped = false;
+};
+
+// Runs a chunk's steps in place of one `step` call each. Offered once the first step has
+// run (every place is known then).
+using ScanSteps = std::function<ScanChunkRun(const ScanChunk&)>;
 
 // Runs the scan `node` on its input values, calling `step` once per step (or, where
 // `rest` takes them, `step` for the first and `rest` for the others); returns the node's

@@ -119,19 +119,43 @@ std::vector<Array> run_scan(const Node& node, std::span<const Array> in, const S
     for (int m = 0; m < l.maps; ++m) r.places.push_back(allocated[m] ? stacks[m].index(0, t) : Array());
     return r;
   };
+  // Room for steps [0, steps) in the histories and stacks (a while loop's grow).
+  auto grow = [&](std::int64_t steps) {
+    for (int s = 0; s < S; ++s)
+      if (!ring[s]) ensure_rows(history[s], depth[s] + steps, depth[s] + n);
+    for (int m = 0; m < l.maps; ++m)
+      if (allocated[m]) ensure_rows(stacks[m], steps, n);
+  };
+  // A while loop offers its later steps in chunks as long as the steps run so far (from
+  // min_chunk to max_chunk): one read of its condition per chunk, and no more than a
+  // chunk's steps run past the stop by a caller that runs them blind.
+  constexpr std::int64_t min_chunk = 4, max_chunk = 64;
+  bool offer = static_cast<bool>(rest);
   const std::size_t n_outputs = body.outputs.size();
   std::vector<Array> places(n_outputs);
   std::vector<const Array*> into(n_outputs, nullptr);
   std::int64_t done = 0;
-  for (std::int64_t t = 0; t < n; ++t) {
-    if (t == 1 && rest && !l.until && rest(t, n, per_step, rows_at)) {
-      done = n;
-      break;
+  bool stopped = false;
+  while (done < n && !stopped) {
+    const std::int64_t t = done;
+    if (t >= 1 && offer) {
+      const std::int64_t last =
+          l.until ? std::min(n, t + std::clamp(t, min_chunk, max_chunk)) : n;
+      grow(last);
+      const ScanChunkRun ran = rest(ScanChunk{.first = t,
+                                              .last = last,
+                                              .until = l.until,
+                                              .most = l.until ? std::min(n - 1, max_chunk) : n - 1,
+                                              .per_step = per_step,
+                                              .rows = rows_at});
+      if (ran.steps > 0) {
+        done += ran.steps;
+        stopped = ran.stopped;
+        continue;
+      }
+      offer = false;  // the rest step by step
     }
-    for (int s = 0; s < S; ++s)
-      if (!ring[s]) ensure_rows(history[s], depth[s] + t + 1, depth[s] + n);
-    for (int m = 0; m < l.maps; ++m)
-      if (allocated[m]) ensure_rows(stacks[m], t + 1, n);
+    grow(t + 1);
     ScanRows r = rows_at(t);
     const std::vector<Array>& inputs = r.inputs;
     for (int i = 0; i < S + l.maps; ++i) {
@@ -163,7 +187,7 @@ std::vector<Array> run_scan(const Node& node, std::span<const Array> in, const S
       places[S + m].assign(o);
     }
     done = t + 1;
-    if (l.until && out.back().astype(DType::Bool).item<bool>()) break;
+    stopped = l.until && out.back().astype(DType::Bool).item<bool>();
   }
 
   std::vector<Array> results;

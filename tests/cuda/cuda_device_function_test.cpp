@@ -254,7 +254,7 @@ TEST_SUITE("cuda") {
 
     // A later call moves its host inputs over, and for each loop (forward and backward) the
     // table of its replayed steps' rows (as big as those the first call recorded) and a step
-    // counter: nothing either way per step (constants were moved once, sizes never leave
+    // counter (step, end, stopped): nothing either way per step (constants were moved once, sizes never leave
     // the host).
     EmulatedGpu& gpu_state = emulated.gpu();
     const std::size_t to_host = gpu_state.bytes_to_host, from_host = gpu_state.bytes_from_host,
@@ -265,7 +265,7 @@ TEST_SUITE("cuda") {
     for (const Value& v : inputs) input_bytes += v.array.nbytes();
     CHECK(gpu_state.recordings == 2);  // the first call's recordings, replayed
     CHECK(gpu_state.bytes_from_host - from_host ==
-          input_bytes + tables + 2 * sizeof(std::int64_t));
+          input_bytes + tables + 2 * 3 * sizeof(std::int64_t));
     CHECK(gpu_state.bytes_to_host == to_host);
   }
 

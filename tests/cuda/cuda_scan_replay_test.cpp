@@ -90,11 +90,14 @@ TEST_SUITE("cuda") {
     // int8 [3, 3] (3 bytes), into fixed buffers; the advance moves the counter.
     const Array a = to_device(Array::arange(24, DType::Float32).reshape({3, 8}), gpu);
     const Array b = to_device(Array::arange(9, DType::Int8).reshape({3, 3}), gpu);
-    for (int unit : {16, 4, 1}) {
-      INFO("unit " << unit);
+    auto counter_at = [&](std::int64_t t, std::int64_t end, std::int64_t stopped) {
+      return to_device(Array::from_vector(std::vector<std::int64_t>{t, end, stopped}, {3}), gpu);
+    };
+    auto counter_is = [](const Array& counter, std::vector<std::int64_t> want) {
+      return counter.to_host().to_vector<std::int64_t>() == want;
+    };
+    auto table_of = [&](const Array& fa, const Array& fb, int unit) {
       const bool bytes_only = unit == 1;
-      const Array fa = Array::empty({8}, DType::Float32, context);
-      const Array fb = Array::empty({3}, DType::Int8, context);
       std::vector<std::int64_t> entries;
       for (std::int64_t t = 0; t < 3; ++t) {
         entries.insert(entries.end(), {reinterpret_cast<std::int64_t>(fa.raw_data()),
@@ -108,16 +111,41 @@ TEST_SUITE("cuda") {
                                                       : a.index(0, t).raw_data()),
                                        bytes_only ? 3 : 32 / unit});
       }
-      const Array table = to_device(Array::from_vector(entries, {3, 2, 3}), gpu);
-      const Array counter = to_device(Array::zeros({}, DType::Int64), gpu);
+      return to_device(Array::from_vector(entries, {3, 2, 3}), gpu);
+    };
+    const Array fa = Array::empty({8}, DType::Float32, context);
+    const Array fb = Array::empty({3}, DType::Int8, context);
+    for (int unit : {16, 4, 1}) {
+      INFO("unit " << unit);
+      const Array table = table_of(fa, fb, unit);
+      // Two steps of the table's three: the third call is past the end and copies nothing.
+      const Array counter = counter_at(0, 2, 0);
       for (std::int64_t t = 0; t < 3; ++t) {
-        context->step_copies(table, counter, unit, 32 / unit, /*advance=*/true);
-        CHECK(array_equal(fa.to_host(), a.index(0, t).to_host()));
-        if (bytes_only) CHECK(array_equal(fb.to_host(), b.index(0, t).to_host()));
-        CHECK(counter.to_host().item<std::int64_t>() == t + 1);
+        context->step_copies(table, counter, unit, 32 / unit);
+        context->step_advance(counter, nullptr);
+        const std::int64_t row = std::min<std::int64_t>(t, 1);
+        CHECK(array_equal(fa.to_host(), a.index(0, row).to_host()));
+        if (unit == 1) CHECK(array_equal(fb.to_host(), b.index(0, row).to_host()));
+        CHECK(counter_is(counter, {row + 1, 2, 0}));
       }
     }
     CHECK(g.step_table_bytes == 3 * 3 * (3 * 2 * 3) * sizeof(std::int64_t));  // per call
+
+    // A while loop's stop flag: the step that sees it set is the last; later ones copy
+    // nothing and leave the counter as it is.
+    const Array table = table_of(fa, fb, 4);
+    const Array counter = counter_at(0, 3, 0);
+    Array stop = to_device(Array::scalar(false), gpu);
+    context->step_copies(table, counter, 4, 8);
+    context->step_advance(counter, &stop);
+    CHECK(counter_is(counter, {1, 3, 0}));
+    stop.assign(Array::scalar(true));
+    for (int t = 1; t < 3; ++t) {
+      context->step_copies(table, counter, 4, 8);
+      context->step_advance(counter, &stop);
+      CHECK(array_equal(fa.to_host(), a.index(0, 1).to_host()));
+      CHECK(counter_is(counter, {2, 2, 1}));
+    }
   }
 
   TEST_CASE("scan on a device: the steps after the first are one recording, replayed") {
@@ -238,6 +266,65 @@ TEST_SUITE("cuda") {
     }
   }
 
+  TEST_CASE("scan on a device: a while loop replays chunks of steps, its condition read once per chunk") {
+    ScopedEmulatedGpu emulated;
+    EmulatedGpu& g = emulated.gpu();
+    // x changes until the step counter reaches `limit` (a float, on the device), at most n
+    // steps; the loop stacks x, the counter (int32) and a map output, and keeps the last
+    // value only of a running sum (a ring of rows, which a step past the stop would
+    // overwrite).
+    Var x0 = vector("x0"), w = matrix("w"), limit = scalar("limit"), n = scalar("n", int64);
+    Var k0 = scalar("k0", int32), a0 = scalar("a0");
+    std::vector<Var> outs = scan(
+        [&](const StepArgs& v) {
+          Var x = tanh(dot(v[0], w)) + v[0] * 0.5;
+          Var k = v[1] + 1;
+          return StepResult({x, k, v[2] + x.sum(), x.max()}, cast(k, float32) >= limit);
+        },
+        {.outputs_info = {x0, k0, a0, Recurrence(Var())}, .n_steps = n});
+    outs[2] = outs[2][-1];
+    const std::vector<Var> inputs{x0, w, k0, a0, limit, n};
+    Function f = function(inputs, outs, {.device = gpu});
+    Function cpu = function(inputs, outs);
+    const Array xa = Array::uniform(1, {4}, -1, 1), wa = Array::uniform(2, {4, 4}, -1, 1);
+    // Steps 1.. run in chunks [1, 5), [5, 10), [10, 20), [20, 40), [40, 80), [80, 144), ...:
+    // each replayed whole (the steps after the stop copy nothing), then its counter read.
+    struct Call {
+      double stop_after;  // steps the condition lets run
+      std::int64_t bound, steps, replays, reads;
+    };
+    const Call calls[] = {
+        {30, 200, 30, 39, 4},     // stops inside a chunk: 9 steps replayed past it
+        {1, 200, 1, 0, 0},        // the first step stops it: nothing replayed
+        {5, 200, 5, 4, 1},        // stops at a chunk's last step
+        {150, 200, 150, 199, 7},  // more steps than a chunk: the stacks grow; [144, 200)
+        {300, 100, 100, 99, 6},   // never stops: runs to the bound, the last chunk short
+        {3, 4, 3, 3, 1},          // a 3-step chunk replays the kept recording
+    };
+    for (const Call& c : calls) {
+      INFO("stop after " << c.stop_after << ", at most " << c.bound << " steps");
+      const std::vector<Value> values{xa, wa, Array::scalar<std::int32_t>(0), Array::scalar(0.5f),
+                                      Array::scalar<float>(static_cast<float>(c.stop_after)),
+                                      Array::scalar<std::int64_t>(c.bound)};
+      const Counts before = Counts::of(g);
+      const std::size_t back = g.bytes_to_host;
+      const Outputs got = f(values);
+      const Counts done = Counts::of(g) - before;
+      const std::size_t read_back = g.bytes_to_host - back;
+      const Outputs want = cpu(values);
+      for (std::size_t i = 0; i < got.size(); ++i) {
+        INFO("output " << i);
+        if (i != 2) CHECK(got[i].shape()[0] == c.steps);
+        CHECK(allclose(got[i].to_host(), want[i], 1e-5, 1e-6));
+      }
+      // The first chunk records; later chunks and calls replay that recording.
+      CHECK(done.recordings == (&c == &calls[0] ? 1 : 0));
+      CHECK(done.replays == c.replays);
+      // Read back: the first step's condition (a bool), then each chunk's counter.
+      CHECK(read_back == 1 + c.reads * 3 * sizeof(std::int64_t));
+    }
+  }
+
   TEST_CASE("scan on a device: what a recording cannot hold runs step by step, as before") {
     ScopedEmulatedGpu emulated;
     EmulatedGpu& g = emulated.gpu();
@@ -287,14 +374,6 @@ TEST_SUITE("cuda") {
       CHECK(allclose(got, noisy_cpu(xa, ha, wa), 1e-5, 1e-6));
       CHECK(array_equal(state.get_value(), after));  // both advanced it alike
     }
-
-    // A while loop reads its condition back each step.
-    Var until = scan([&](const StepArgs& v) {
-                  Var h = tanh(v[0] + dot(v[1], w));
-                  return StepResult({h}, h.sum() > 100);
-                },
-                {.sequences = {xs}, .outputs_info = {h0}})[0];
-    CHECK(check_against_cpu(g, {xs, h0, w}, {until}, {xa, ha, wa}).recordings == 0);
 
     // Too few steps to be worth a recording; but a recording made for more steps is
     // replayed for them.

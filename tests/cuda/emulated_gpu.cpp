@@ -85,7 +85,7 @@ std::unique_ptr<DeviceRecording> EmulatedGpu::record(const std::function<void()>
 void EmulatedGpu::synchronize() { refuse_while_recording("a wait"); }
 
 void EmulatedGpu::step_copies(const Array& table, const Array& counter, int unit,
-                              std::int64_t longest, bool advance) {
+                              std::int64_t longest) {
   CHECK_MESSAGE(table.device() == device(), "the table is on " << table.device().str());
   CHECK_MESSAGE(counter.device() == device(), "the counter is on " << counter.device().str());
   step_table_bytes += table.nbytes();
@@ -105,7 +105,12 @@ void EmulatedGpu::step_copies(const Array& table, const Array& counter, int unit
     on_host.words[1] = reinterpret_cast<long long>(host(reinterpret_cast<void*>(launch.words[1])));
     run_now(on_host);
   });
-  if (advance) run(step_advance_launch(counter));
+}
+
+void EmulatedGpu::step_advance(const Array& counter, const Array* stop) {
+  CHECK_MESSAGE(counter.device() == device(), "the counter is on " << counter.device().str());
+  if (stop) CHECK_MESSAGE(stop->device() == device(), "the stop flag is on " << stop->device().str());
+  run(step_advance_launch(counter, stop));
 }
 
 void* EmulatedGpu::allocate(std::size_t bytes) {

@@ -44,8 +44,9 @@ class EmulatedGpu final : public DeviceContext {
   // As a CUDA graph does: the work is kept (each launch with its arguments) and run again
   // on each replay; reading back meanwhile throws NotRecordable, as on a GPU.
   std::unique_ptr<DeviceRecording> record(const std::function<void()>& issue) override;
-  void step_copies(const Array& table, const Array& counter, int unit, std::int64_t longest,
-                   bool advance) override;
+  void step_copies(const Array& table, const Array& counter, int unit,
+                   std::int64_t longest) override;
+  void step_advance(const Array& counter, const Array* stop) override;
 
   // The host address behind a device address.
   static void* host(const void* device_address);
