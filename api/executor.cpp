@@ -467,7 +467,6 @@ struct Executor::LoopReplay {
   StepTable in, out;
   std::int64_t capacity = 0;    // steps the tables hold
   Array counter;                // int64 [3]: (step, end, stopped), DeviceContext::step_advance
-  Array stop;                   // a while loop's condition, as a bool
   std::vector<Array> kept;
 
   // Whether the recording fits a call with these rows (first, the buffers; then the tables
@@ -574,7 +573,6 @@ ScanChunkRun Executor::replay_steps(const ScanStep& run_step, Slots& body_slots,
     lr.in.table = in.empty() ? Array() : room(in);
     lr.out.table = room(out);
     lr.counter = Array::empty({3}, DType::Int64, context_);
-    if (chunk.until) lr.stop = Array::empty({}, DType::Bool, context_);
   }
   // This chunk's rows, constants and counter, in queue order before the replays.
   upload(lr.in.table, in);
@@ -600,8 +598,11 @@ ScanChunkRun Executor::replay_steps(const ScanStep& run_step, Slots& body_slots,
           lr.places[j].assign(results[j]);
         }
         context_->step_copies(lr.out.table, lr.counter, lr.out.unit, lr.out.longest);
-        if (chunk.until) lr.stop.assign(results.back());
-        context_->step_advance(lr.counter, chunk.until ? &lr.stop : nullptr);
+        // A while loop's condition, read where the recorded step leaves it.
+        const Array* stop = chunk.until ? &results.back() : nullptr;
+        if (stop && stop->context() != context_)
+          throw NotRecordable("a while loop's condition is computed on the host");
+        context_->step_advance(lr.counter, stop);
       });
     } catch (const NotRecordable&) {
       lr.recording = nullptr;

@@ -171,12 +171,24 @@ __device__ void cgvm_step_copies(const long long* w) {
   }
 }
 
+// Whether a scalar of `bytes` bytes (a float when `is_float`) is nonzero: its value as a
+// bool, as Array::astype gives it (NaN holds).
+__device__ bool cgvm_holds(const void* p, long long bytes, bool is_float) {
+  if (is_float) return bytes == 4 ? *(const float*)p != 0.0f : *(const double*)p != 0.0;
+  switch (bytes) {
+    case 1: return *(const unsigned char*)p != 0;
+    case 2: return *(const unsigned short*)p != 0;
+    case 4: return *(const unsigned int*)p != 0;
+    default: return *(const unsigned long long*)p != 0;
+  }
+}
+
 __device__ void cgvm_step_advance(const long long* w) {
   if (blockIdx.x != 0 || threadIdx.x != 0) return;
   long long* counter = (long long*)w[0];
   if (counter[0] >= counter[1]) return;
   counter[0] += 1;
-  if (w[1] && *(const unsigned char*)w[1]) {
+  if (w[1] && cgvm_holds((const void*)w[1], w[2], w[3] != 0)) {
     counter[1] = counter[0];
     counter[2] = 1;
   }
@@ -226,7 +238,7 @@ std::vector<KernelEntry> kernel_list() {
                                   kind == DeviceDraw::Kind::Normal)});
   for (auto [unit, type] : kStepUnits)
     list.push_back({step_copies_name(unit), kStepWords, fmt::format("cgvm_step_copies<{}>", type)});
-  list.push_back({"cgvm_step_advance", 2, "cgvm_step_advance"});
+  list.push_back({"cgvm_step_advance", 4, "cgvm_step_advance"});
   return list;
 }
 
@@ -361,10 +373,11 @@ DeviceKernelLaunch step_copies_launch(const Array& table, const Array& counter, 
 
 DeviceKernelLaunch step_advance_launch(const Array& counter, const Array* stop) {
   check_step_counter(counter);
-  CGVM_ASSERT(!stop || (stop->dtype() == DType::Bool && stop->rank() == 0),
-              "a loop's stop flag is a bool scalar");
+  CGVM_ASSERT(!stop || stop->rank() == 0, "a loop's condition is a scalar");
   return {.kernel = "cgvm_step_advance",
-          .words = {address(counter), stop ? address(*stop) : 0},
+          .words = {address(counter), stop ? address(*stop) : 0,
+                    stop ? static_cast<long long>(dtype_size(stop->dtype())) : 0,
+                    stop && is_float(stop->dtype()) ? 1 : 0},
           .addresses = stop ? 2 : 1,
           .total = 1};
 }

@@ -30,8 +30,9 @@
 // A replayed scan step (DeviceContext::record, ::step_copies) moves its rows with
 //   cgvm_step_copies_<unit>  (t, end) = counter; if t < end, each copy c of table[t]
 //                         (destination, source, size in units of 1, 4 or 16 bytes) done
-//   cgvm_step_advance     if t < end, t += 1; and if the stop flag is set, end = t and
-//                         the counter's third word (stopped) = 1
+//   cgvm_step_advance     if t < end, t += 1; and if the loop's condition (a scalar of
+//                         any dtype) is nonzero, end = t and the counter's third word
+//                         (stopped) = 1
 //
 // Each kernel takes one parameter by value, `struct <name>_params { long long w[W]; }`
 // (emit_cuda's convention), runs a grid-stride loop over `total` points, and takes any grid.
@@ -81,7 +82,7 @@ DeviceKernelLaunch draw_launch(const Array& out, const DeviceDraw& draw);
 
 // One step's copies and the step's end (DeviceContext::step_copies, ::step_advance):
 // `table` int64 [steps, copies, 3], no size above `longest` units, the counter int64 [3]
-// and the stop flag (a bool scalar, or none) on the device.
+// and the loop's condition (a scalar, or none) on the device.
 DeviceKernelLaunch step_copies_launch(const Array& table, const Array& counter, int unit,
                                       long long longest);
 DeviceKernelLaunch step_advance_launch(const Array& counter, const Array* stop);

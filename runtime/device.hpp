@@ -159,10 +159,10 @@ class DeviceContext {
   // size exceeds `longest`. Past the end, nothing.
   virtual void step_copies(const Array& table, const Array& counter, int unit,
                            std::int64_t longest) = 0;
-  // step_advance: while t < end, adds 1 to t; then, if `stop` (a bool scalar on this
-  // device; nullptr: none) holds, ends the loop there: end = t, stopped = 1. The steps
-  // replayed after the end copy nothing, so their work changes only the recording's own
-  // buffers.
+  // step_advance: while t < end, adds 1 to t; then, if `stop` (a scalar of any dtype on
+  // this device, read as astype(Bool) reads it; nullptr: none) holds, ends the loop
+  // there: end = t, stopped = 1. The steps replayed after the end copy nothing, so their
+  // work changes only the recording's own buffers.
   virtual void step_advance(const Array& counter, const Array* stop) = 0;
 };
 

@@ -3,6 +3,7 @@
 // the emulated GPU, and whole loops against the CPU: taps, backward sequences, map outputs,
 // states kept as their last value only, rows of every unit size; the bodies a recording
 // cannot hold run step by step with the same results.
+#include <cmath>
 #include <thread>
 
 #include "cuda_helpers.hpp"
@@ -131,7 +132,7 @@ TEST_SUITE("cuda") {
     }
     CHECK(g.step_table_bytes == 3 * 3 * (3 * 2 * 3) * sizeof(std::int64_t));  // per call
 
-    // A while loop's stop flag: the step that sees it set is the last; later ones copy
+    // A while loop's condition: the step that sees it hold is the last; later ones copy
     // nothing and leave the counter as it is.
     const Array table = table_of(fa, fb, 4);
     const Array counter = counter_at(0, 3, 0);
@@ -145,6 +146,21 @@ TEST_SUITE("cuda") {
       context->step_advance(counter, &stop);
       CHECK(array_equal(fa.to_host(), a.index(0, 1).to_host()));
       CHECK(counter_is(counter, {2, 2, 1}));
+    }
+    // A condition of any dtype holds as astype(Bool) says: nonzero, NaN included, -0 not.
+    const double nan = std::nan("");
+    for (DType dtype : all_dtypes) {
+      for (double value : {0.0, -0.0, 1.0, 256.0, 0.5, nan}) {
+        const Array x = Array::full({}, value, dtype);
+        if (std::isnan(value) && !is_float(dtype)) continue;
+        INFO(dtype_name(dtype) << " " << x.to_string());
+        const Array c = counter_at(0, 3, 0);
+        const Array condition = to_device(x, gpu);
+        context->step_advance(c, &condition);
+        const bool holds = x.astype(DType::Bool).item<bool>();
+        CHECK(counter_is(c, holds ? std::vector<std::int64_t>{1, 1, 1}
+                                  : std::vector<std::int64_t>{1, 3, 0}));
+      }
     }
   }
 
@@ -271,21 +287,10 @@ TEST_SUITE("cuda") {
     EmulatedGpu& g = emulated.gpu();
     // x changes until the step counter reaches `limit` (a float, on the device), at most n
     // steps; the loop stacks x, the counter (int32) and a map output, and keeps the last
-    // value only of a running sum (a ring of rows, which a step past the stop would
-    // overwrite).
+    // value only of a running sum (a ring of rows). The condition is a bool, or a float
+    // that is 0 until the limit (read on the device as astype(Bool) reads it).
     Var x0 = vector("x0"), w = matrix("w"), limit = scalar("limit"), n = scalar("n", int64);
     Var k0 = scalar("k0", int32), a0 = scalar("a0");
-    std::vector<Var> outs = scan(
-        [&](const StepArgs& v) {
-          Var x = tanh(dot(v[0], w)) + v[0] * 0.5;
-          Var k = v[1] + 1;
-          return StepResult({x, k, v[2] + x.sum(), x.max()}, cast(k, float32) >= limit);
-        },
-        {.outputs_info = {x0, k0, a0, Recurrence(Var())}, .n_steps = n});
-    outs[2] = outs[2][-1];
-    const std::vector<Var> inputs{x0, w, k0, a0, limit, n};
-    Function f = function(inputs, outs, {.device = gpu});
-    Function cpu = function(inputs, outs);
     const Array xa = Array::uniform(1, {4}, -1, 1), wa = Array::uniform(2, {4, 4}, -1, 1);
     // Steps 1.. run in chunks [1, 5), [5, 10), [10, 20), [20, 40), [40, 80), [80, 144), ...:
     // each replayed whole (the steps after the stop copy nothing), then its counter read.
@@ -301,27 +306,46 @@ TEST_SUITE("cuda") {
         {300, 100, 100, 99, 6},   // never stops: runs to the bound, the last chunk short
         {3, 4, 3, 3, 1},          // a 3-step chunk replays the kept recording
     };
-    for (const Call& c : calls) {
-      INFO("stop after " << c.stop_after << ", at most " << c.bound << " steps");
-      const std::vector<Value> values{xa, wa, Array::scalar<std::int32_t>(0), Array::scalar(0.5f),
-                                      Array::scalar<float>(static_cast<float>(c.stop_after)),
-                                      Array::scalar<std::int64_t>(c.bound)};
-      const Counts before = Counts::of(g);
-      const std::size_t back = g.bytes_to_host;
-      const Outputs got = f(values);
-      const Counts done = Counts::of(g) - before;
-      const std::size_t read_back = g.bytes_to_host - back;
-      const Outputs want = cpu(values);
-      for (std::size_t i = 0; i < got.size(); ++i) {
-        INFO("output " << i);
-        if (i != 2) CHECK(got[i].shape()[0] == c.steps);
-        CHECK(allclose(got[i].to_host(), want[i], 1e-5, 1e-6));
+    for (bool float_condition : {false, true}) {
+      INFO(std::string(float_condition ? "a float condition" : "a bool condition"));
+      std::vector<Var> outs = scan(
+          [&](const StepArgs& v) {
+            Var x = tanh(dot(v[0], w)) + v[0] * 0.5;
+            Var k = v[1] + 1;
+            Var reached = float_condition ? relu(cast(k, float32) - limit + 1)
+                                          : cast(k, float32) >= limit;
+            return StepResult({x, k, v[2] + x.sum(), x.max()}, reached);
+          },
+          {.outputs_info = {x0, k0, a0, Recurrence(Var())}, .n_steps = n});
+      outs[2] = outs[2][-1];
+      const std::vector<Var> inputs{x0, w, k0, a0, limit, n};
+      Function f = function(inputs, outs, {.device = gpu});
+      Function cpu = function(inputs, outs);
+      for (const Call& c : calls) {
+        INFO("stop after " << c.stop_after << ", at most " << c.bound << " steps");
+        const std::vector<Value> values{xa,
+                                        wa,
+                                        Array::scalar<std::int32_t>(0),
+                                        Array::scalar(0.5f),
+                                        Array::scalar<float>(static_cast<float>(c.stop_after)),
+                                        Array::scalar<std::int64_t>(c.bound)};
+        const Counts before = Counts::of(g);
+        const std::size_t back = g.bytes_to_host;
+        const Outputs got = f(values);
+        const Counts done = Counts::of(g) - before;
+        const std::size_t read_back = g.bytes_to_host - back;
+        const Outputs want = cpu(values);
+        for (std::size_t i = 0; i < got.size(); ++i) {
+          INFO("output " << i);
+          if (i != 2) CHECK(got[i].shape()[0] == c.steps);
+          CHECK(allclose(got[i].to_host(), want[i], 1e-5, 1e-6));
+        }
+        // The first chunk records; later chunks and calls replay that recording.
+        CHECK(done.recordings == (&c == &calls[0] ? 1 : 0));
+        CHECK(done.replays == c.replays);
+        // Read back: the first step's condition (as a bool), then each chunk's counter.
+        CHECK(read_back == 1 + c.reads * 3 * sizeof(std::int64_t));
       }
-      // The first chunk records; later chunks and calls replay that recording.
-      CHECK(done.recordings == (&c == &calls[0] ? 1 : 0));
-      CHECK(done.replays == c.replays);
-      // Read back: the first step's condition (a bool), then each chunk's counter.
-      CHECK(read_back == 1 + c.reads * 3 * sizeof(std::int64_t));
     }
   }
 

@@ -109,7 +109,7 @@ void EmulatedGpu::step_copies(const Array& table, const Array& counter, int unit
 
 void EmulatedGpu::step_advance(const Array& counter, const Array* stop) {
   CHECK_MESSAGE(counter.device() == device(), "the counter is on " << counter.device().str());
-  if (stop) CHECK_MESSAGE(stop->device() == device(), "the stop flag is on " << stop->device().str());
+  if (stop) CHECK_MESSAGE(stop->device() == device(), "the condition is on " << stop->device().str());
   run(step_advance_launch(counter, stop));
 }
 
