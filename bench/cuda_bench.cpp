@@ -17,8 +17,12 @@
 //                the shared weights (all on the device), the batch already on the device
 //   lstm train   rnn_bench's LSTM (rnn_model.hpp; input 128, hidden 256, 50 steps): the
 //                loss sum(hs) and its gradients w.r.t. wx, wh, b, inputs on the device
-// With CGVM_CUDA_GRAPHS=0 the LSTM's loops run step by step instead of replaying a recorded
-// step (cuda/README.md). Without a usable GPU it says why and exits 0.
+//   while loop   a fixed-point iteration h <- tanh(h W + x), hidden 256, until no element
+//                moves by 1e-4 or more (a scan with until, at most 1000 steps; about 50
+//                here): all the iterates, stacked
+// With CGVM_CUDA_GRAPHS=0 the loops run step by step instead of replaying a recorded step
+// (the while loop then reads its condition back at every step; cuda/README.md). Without a
+// usable GPU it says why and exits 0.
 //
 //   cuda_bench [--reps 11] [--quick]
 #include <cgvm.hpp>
@@ -148,6 +152,29 @@ void lstm_train(std::int64_t batch, const bench::Config& config) {
               static_cast<long long>(batch), ms, f.compile_report().to_string().c_str());
 }
 
+void while_loop(std::int64_t batch, const bench::Config& config) {
+  const std::int64_t hidden = 256;
+  Var x = matrix("x"), h0 = matrix("h0"), w = matrix("w");
+  Var hs = scan(
+      [&](const StepArgs& v) {
+        Var h = tanh(dot(v[0], w) + x);
+        return StepResult({h}, abs(h - v[0]).max() < 1e-4);
+      },
+      {.outputs_info = {h0}, .n_steps = 1000})[0];
+  const Device gpu = Device::cuda();
+  Function f = function({x, h0, w}, {hs}, {.device = gpu});
+  // Weights uniform with standard deviation 1.2 / sqrt(hidden): it converges, slowly.
+  Generator gen(3);
+  const double bound = 1.2 * std::sqrt(3.0 / static_cast<double>(hidden));
+  const Array xa = to_device(Array::normal(gen, {batch, hidden}), gpu),
+              ha = to_device(Array::zeros({batch, hidden}), gpu),
+              wa = to_device(Array::uniform(gen, {hidden, hidden}, -bound, bound), gpu);
+  const double ms = ms_per_step([&] { f(xa, ha, wa); }, config);
+  const std::int64_t steps = Array(f(xa, ha, wa)).shape()[0];
+  std::printf("%-12s batch %4lld %10.3f ms per call  (%lld steps)\n", "while loop",
+              static_cast<long long>(batch), ms, static_cast<long long>(steps));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -218,5 +245,6 @@ int main(int argc, char** argv) {
 
   for (std::int64_t batch : {128, 512}) mlp_step(batch, config);
   for (std::int64_t batch : {128, 512}) lstm_train(batch, config);
+  for (std::int64_t batch : {128, 512}) while_loop(batch, config);
   return 0;
 }

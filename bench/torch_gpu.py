@@ -4,6 +4,9 @@
               (lr 0.01) of every weight, the batch already on the GPU
   lstm train  torch.nn.LSTM (input 128, hidden 256, cuDNN) over 50 steps from zero states,
               loss = sum of all hidden states, its gradients w.r.t. the layer's weights
+  while loop  h <- tanh(h W + x), hidden 256, until no element moves by 1e-4 or more (at
+              most 1000 steps), the iterates stacked: a Python loop that reads the
+              condition each step, as one writes it in PyTorch
 
 Each step is followed by torch.cuda.synchronize(), as cuda_bench synchronises after each
 call. The figure is the median over --reps repetitions of the milliseconds per step, each
@@ -70,6 +73,30 @@ def lstm_train(batch, reps):
     print(f"{'lstm train':<12} batch {batch:4d} {ms:10.3f} ms per step")
 
 
+def while_loop(batch, reps):
+    torch.manual_seed(3)
+    hidden = 256
+    bound = 1.2 * (3.0 / hidden) ** 0.5
+    x = torch.randn(batch, hidden, device="cuda")
+    w = (torch.rand(hidden, hidden, device="cuda") * 2 - 1) * bound
+    steps = [0]
+
+    def step():
+        h = torch.zeros(batch, hidden, device="cuda")
+        hs = []
+        for _ in range(1000):
+            new = torch.tanh(h @ w + x)
+            hs.append(new)
+            moved = (new - h).abs().max()
+            h = new
+            if moved.item() < 1e-4:
+                break
+        steps[0] = len(torch.stack(hs))
+
+    ms = ms_per_step(step, reps)
+    print(f"{'while loop':<12} batch {batch:4d} {ms:10.3f} ms per call  ({steps[0]} steps)")
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--reps", type=int, default=11)
@@ -83,6 +110,8 @@ def main():
         mlp_step(batch, args.reps)
     for batch in (128, 512):
         lstm_train(batch, args.reps)
+    for batch in (128, 512):
+        while_loop(batch, args.reps)
 
 
 if __name__ == "__main__":

@@ -153,13 +153,13 @@ class DeviceContext {
   // The steps of a replayed scan move their rows with these two, around each step's work.
   // `counter` is int64 [3] on this device: (t, end, stopped), the step the loop is at, the
   // step it ends before, and 1 once a while loop's condition has stopped it.
-  // step_copies: while t < end, copies entry [t, c] of `table` for each c: `table` is int64
+  // step_copies: if t < end, copies entry [t, c] of `table` for each c: `table` is int64
   // [steps, copies, 3] on this device, each entry (destination address, source address,
   // size in units of `unit` bytes), `unit` 1, 4 or 16 and both addresses aligned to it; no
   // size exceeds `longest`. Past the end, nothing.
   virtual void step_copies(const Array& table, const Array& counter, int unit,
                            std::int64_t longest) = 0;
-  // step_advance: while t < end, adds 1 to t; then, if `stop` (a scalar of any dtype on
+  // step_advance: if t < end, adds 1 to t; then, if `stop` (a scalar of any dtype on
   // this device, read as astype(Bool) reads it; nullptr: none) holds, ends the loop
   // there: end = t, stopped = 1. The steps replayed after the end copy nothing, so their
   // work changes only the recording's own buffers.

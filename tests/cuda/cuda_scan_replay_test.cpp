@@ -35,6 +35,7 @@ Counts check_against_cpu(EmulatedGpu& g, const std::vector<Var>& inputs,
   for (std::size_t i = 0; i < got.size(); ++i) {
     INFO("output " << i);
     CHECK(got[i].device() == gpu);
+    CHECK(got[i].shape() == want[i].shape());
     CHECK(allclose(got[i].to_host(), want[i], 1e-5, 1e-6));
   }
   return done;
@@ -347,6 +348,24 @@ TEST_SUITE("cuda") {
         CHECK(read_back == 1 + c.reads * 3 * sizeof(std::int64_t));
       }
     }
+
+    // Iterating to a fixed point (cuda_bench's while loop, smaller): the condition is a
+    // reduction over the step's result.
+    Var x = matrix("x"), h0 = matrix("h0");
+    Var hs = scan(
+        [&](const StepArgs& v) {
+          Var h = tanh(dot(v[0], w) + x);
+          return StepResult({h}, abs(h - v[0]).max() < 1e-4);
+        },
+        {.outputs_info = {h0}, .n_steps = 1000})[0];
+    const Array fixed_w = Array::uniform(5, {8, 8}, -0.4, 0.4);
+    const Counts done =
+        check_against_cpu(g, {x, h0, w}, {hs},
+                          {Array::normal(6, {3, 8}), Array::zeros({3, 8}), fixed_w});
+    CHECK(done.recordings == 1);
+    // It ran on, and stopped (where the CPU did: the same rows) well before the bound.
+    CHECK(done.replays >= 8);
+    CHECK(done.replays < 100);
   }
 
   TEST_CASE("scan on a device: what a recording cannot hold runs step by step, as before") {
