@@ -14,13 +14,6 @@ namespace {
 using namespace rules;
 using index_detail::Entry;
 
-// Whether `v` is all zeros: a zero constant, or one broadcast to a shape (zeros_like).
-bool is_zeros(const Var& v) {
-  if (is_constant(v)) return uniform_value(v) == 0.0;
-  return is_op(v, ops::broadcast_to_op()) && is_constant(v.node()->input(0)) &&
-         uniform_value(v.node()->input(0)) == 0.0;
-}
-
 bool is_whole(const Entry& e) {
   return e.kind == index_detail::entry_slice &&
          (e.start == index_detail::slot_none || e.start == 0) &&

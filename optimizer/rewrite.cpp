@@ -61,6 +61,12 @@ Pattern Pattern::node(std::string_view op_name) {
 
 Pattern Pattern::any_op() { return Pattern(); }
 
+bool is_zeros(const Var& v) {
+  if (is_constant(v)) return uniform_value(v) == 0.0;
+  return is_op(v, ops::broadcast_to_op()) && is_constant(v.node()->input(0)) &&
+         uniform_value(v.node()->input(0)) == 0.0;
+}
+
 std::optional<double> uniform_value(const Var& v) {
   const Array* a = constant_value(v);
   if (!a || a->size() == 0 || a->size() > (1 << 16)) return std::nullopt;

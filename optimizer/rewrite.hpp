@@ -169,6 +169,9 @@ bool fits(const TensorType& replacement, const TensorType& original);
 // NaN never counts as equal. Patterns c(v) and rules that read exponents use it.
 std::optional<double> uniform_value(const Var& v);
 
+// Whether `v` is all zeros: a zero constant, or one broadcast to a shape (zeros_like).
+bool is_zeros(const Var& v);
+
 // Whether `v` is the (first) output of a node of that op.
 inline bool is_op(const Var& v, const OpDef& op) { return v.index() == 0 && &v.node()->op() == &op; }
 inline bool is_op(const Var& v, std::string_view op_name) {

@@ -86,28 +86,52 @@ Var outer_value(const Node& scan, const Subgraph& body, const Layout& l, const V
   throw InternalError("scan_loops: a hoisted product reads a value bound per step");
 }
 
-// A state that sums a product over the steps, acc + alpha * e_t^T @ D_t with e_t a sequence's
-// element (BPTT's gradient of a weight read as x_t @ W): the loop can stack D_t instead (a
-// map output, written in place) and the sum be one product after the loop.
+// A state that sums over the steps what the loop can stack instead (a map output, written
+// in place), the sum then one operation after the loop, with e_t a sequence's element:
+//  - Product: acc + alpha * e_t^T @ D_t (BPTT's gradient of a weight read as x_t @ W): one
+//    product of e's rows by D's stack;
+//  - Scatter: acc + inc_take(zeros, e_t, D_t) along axis 0 (BPTT's gradient of a table
+//    looked up as take(E, ids_t)): one inc_take of D's stack at e's rows, instead of a
+//    zero table and its sum at every step.
 struct SunkSum {
+  enum class Kind { Product, Scatter };
+  Kind kind;
   int state;
   int sequence;  // e_t's
   Var d;
   double alpha;
 };
 
+// `is_zeros_in_body` says whether a body value is all zeros (a loop constant's outer value
+// may be).
 std::optional<SunkSum> sunk_sum(const std::vector<Var>& outputs, int state, const Var& acc,
-                                const std::unordered_map<const Node*, int>& element_of) {
+                                const std::unordered_map<const Node*, int>& element_of,
+                                const std::function<bool(const Var&)>& is_zeros_in_body) {
   const Var& o = outputs[state];
-  const Node& g = *o.node();
-  if (&g.op() != &ops::gemm_op() || g.attrs().get_double("beta") != 1 || !g.input(2).same(acc))
+  const Node& g = *o.node();  // the node that reads the accumulator
+  std::optional<SunkSum> sum;
+  if (&g.op() == &ops::gemm_op() && g.attrs().get_double("beta") == 1 && g.input(2).same(acc)) {
+    const Node& t = *g.input(0).node();
+    if (&t.op() != &ops::dimshuffle_op() || t.attrs().get_ints("pattern") != Ints{1, 0})
+      return std::nullopt;
+    auto e = element_of.find(t.input(0).node().get());
+    if (e == element_of.end() || g.input(1).rank() != 2) return std::nullopt;
+    sum = SunkSum{SunkSum::Kind::Product, state, e->second, g.input(1), g.attrs().get_double("alpha")};
+  } else if (&g.op() == &ops::add_op() && g.inputs().size() == 2 &&
+             (g.input(0).same(acc) || g.input(1).same(acc))) {
+    const Var& added = g.input(0).same(acc) ? g.input(1) : g.input(0);
+    if (!is_op(added, ops::inc_take_op())) return std::nullopt;
+    const Node& it = *added.node();
+    if (it.attrs().get_int("axis") != 0 || it.attrs().get_string("mode") != "inc" ||
+        !is_zeros_in_body(it.input(0)) || added.type() != acc.type() || o.type() != acc.type())
+      return std::nullopt;
+    auto e = element_of.find(it.input(1).node().get());
+    if (e == element_of.end()) return std::nullopt;
+    sum = SunkSum{SunkSum::Kind::Scatter, state, e->second, it.input(2), 1.0};
+  } else {
     return std::nullopt;
-  const Node& t = *g.input(0).node();
-  if (&t.op() != &ops::dimshuffle_op() || t.attrs().get_ints("pattern") != Ints{1, 0})
-    return std::nullopt;
-  auto e = element_of.find(t.input(0).node().get());
-  if (e == element_of.end() || g.input(1).rank() != 2) return std::nullopt;
-  // The accumulator is read by this product only (so D cannot depend on it), and the new sum
+  }
+  // The accumulator is read by this node only (so D cannot depend on it), and the new sum
   // only as the state's next value.
   for (std::size_t i = 0; i < outputs.size(); ++i)
     if (static_cast<int>(i) != state && (outputs[i].same(acc) || outputs[i].same(o))) return std::nullopt;
@@ -116,18 +140,37 @@ std::optional<SunkSum> sunk_sum(const std::vector<Var>& outputs, int state, cons
   };
   for (const Node* n : topo_sort(outputs))
     if ((n != &g && reads(n, acc)) || reads(n, o)) return std::nullopt;
-  return SunkSum{state, e->second, g.input(1), g.attrs().get_double("alpha")};
+  return sum;
 }
 
-// A selection of rows (leading-axis slices) of a value of rank >= 2: a product by a matrix
-// commutes with it.
-bool selects_rows(const Var& v) {
+// A selection of elements (one slice of the leading axis) of a value: a lookup of the
+// elements commutes with it, and, for rank >= 2 (rows), a product by a matrix.
+bool selects_elements(const Var& v) {
   const Node& n = *v.node();
-  return &n.op() == &ops::subtensor_op() && v.rank() >= 2 &&
+  return &n.op() == &ops::subtensor_op() &&
          n.attrs().get_ints("kinds") == Ints{index_detail::entry_slice};
 }
+bool selects_rows(const Var& v) { return selects_elements(v) && v.rank() >= 2; }
 
 Var rows_base(const Var& v) { return selects_rows(v) ? rows_base(v.node()->input(0)) : v; }
+
+// take(table, seq, 0) for a hoisted lookup. A selection of elements of a value is looked up
+// whole and selected after (so that BPTT's lookup over the forward loop's elements is the
+// forward loop's, the same node).
+Var lookup_of_elements(const Var& seq, const Var& table, const std::source_location& loc) {
+  if (selects_elements(seq)) {
+    const Node& n = *seq.node();
+    std::vector<Var> inputs = n.inputs();
+    inputs[0] = lookup_of_elements(n.input(0), table, loc);
+    return apply(n.op(), std::move(inputs), n.attrs(), loc);
+  }
+  return take(table, seq, 0, loc);
+}
+
+// The innermost lookup of lookup_of_elements: over the value the elements are selected from.
+Var whole_lookup(const Var& v) {
+  return selects_elements(v) ? whole_lookup(v.node()->input(0)) : v;
+}
 
 // The state whose history `v` is, as BPTT spells it: concatenate([expand_dims(initial),
 // stack]) of a scan's single-tap state.
@@ -222,6 +265,72 @@ std::vector<std::pair<Export, Var>> exports_for(const Node& scan, const std::vec
   return out;
 }
 
+// An embedding lookup in a loop's body, take(E, ids_t) along axis 0 with E fixed and ids_t a
+// sequence's element, becomes one lookup over the whole sequence before the loop (one gather
+// instead of one per step; on a device, no indices read on the host at each step, so the
+// step can be recorded), read by the body as a new sequence with the taps of the one it looks
+// up. Its products by a matrix are then hoisted as products of an element are. Only where no
+// index is looked up that the loop would not look up: the loop reads every element (no
+// n_steps, no stop condition), or the graph (`graph`) already looks the whole sequence up
+// (BPTT's lookups over the forward loop's elements). Returns the new scan node, or nullptr
+// where there is none to hoist.
+NodePtr hoist_lookups(const Node& scan, const std::unordered_set<const Node*>& graph,
+                      RewriteStats* stats) {
+  const Layout l(scan.attrs());
+  const Subgraph& body = *scan.attrs().get_subgraph("body");
+  const int Q = l.sequences();
+  std::unordered_map<const Node*, std::pair<int, std::size_t>> element;  // placeholder -> (q, tap)
+  std::size_t n_sequence_taps = 0;
+  for (int q = 0; q < Q; ++q)
+    for (std::size_t k = 0; k < l.sequence_taps[q].size(); ++k)
+      element[body.inputs[n_sequence_taps++].node().get()] = {q, k};
+  std::unordered_set<const Node*> fixed;
+  for (std::size_t c = body.inputs.size() - l.constants; c < body.inputs.size(); ++c)
+    fixed.insert(body.inputs[c].node().get());
+  const bool reads_every_element = !l.until && !l.n_steps_given;
+
+  std::vector<Var> inputs(scan.inputs().begin(), scan.inputs().begin() + 1 + Q);
+  std::vector<Var> body_inputs(body.inputs.begin(), body.inputs.begin() + n_sequence_taps);
+  Ints sequence_taps = scan.attrs().get_ints("sequence_taps");
+  Ints sequence_counts = scan.attrs().get_ints("sequence_tap_counts");
+  Replacements in_body;
+  for (const Node* n : topo_sort(body.outputs)) {
+    if (&n->op() != &ops::take_op() || n->attrs().get_int("axis") != 0) continue;
+    const Var &table = n->input(0), &ids = n->input(1);
+    auto e = element.find(ids.node().get());
+    if (e == element.end() || (!fixed.count(table.node().get()) && !is_constant(table))) continue;
+    const auto [q, tap] = e->second;
+    const Var looked_up = lookup_of_elements(scan.input(1 + q), outer_value(scan, body, l, table),
+                                             n->location());
+    if (!reads_every_element && !graph.count(whole_lookup(looked_up).node().get())) continue;
+    inputs.push_back(looked_up);
+    const Ints& taps = l.sequence_taps[q];
+    const Var result = n->output(0);
+    for (std::size_t k = 0; k < taps.size(); ++k) {
+      Var p = tensor(fmt::format("looked_up{}[t{:+}]", in_body.size(), taps[k]), result.dtype(),
+                     result.static_shape());
+      body_inputs.push_back(p);
+      if (k == tap) in_body.emplace_back(result, p);
+      sequence_taps.push_back(taps[k]);
+    }
+    sequence_counts.push_back(static_cast<std::int64_t>(taps.size()));
+  }
+  if (in_body.empty()) return nullptr;
+  inputs.insert(inputs.end(), scan.inputs().begin() + 1 + Q, scan.inputs().end());
+  body_inputs.insert(body_inputs.end(), body.inputs.begin() + static_cast<long>(n_sequence_taps),
+                     body.inputs.end());
+  Attrs attrs = scan.attrs();
+  attrs.set("body", std::shared_ptr<const Subgraph>(std::make_shared<Subgraph>(
+                        Subgraph{std::move(body_inputs), clone_replace(body.outputs, in_body)})));
+  attrs.set("sequence_taps", std::move(sequence_taps));
+  attrs.set("sequence_tap_counts", std::move(sequence_counts));
+  if (stats) {
+    stats->rewrites += static_cast<int>(in_body.size());
+    stats->fired["hoist lookup out of scan"] += static_cast<int>(in_body.size());
+  }
+  return make_node(ops::scan_op(), std::move(inputs), std::move(attrs), scan.location());
+}
+
 // The scan node rebuilt: hoisted products as new sequences, states kept last only, the body
 // optimized. Returns the replacements for the old node's outputs and scan_last readers.
 Replacements rebuild(const Node& scan, const Readers& readers, const std::vector<const Node*>& loops,
@@ -293,13 +402,19 @@ Replacements rebuild(const Node& scan, const Readers& readers, const std::vector
     for (int q = 0, at = 0; q < Q; at += static_cast<int>(l.sequence_taps[q].size()), ++q)
       if (l.sequence_taps[q] == Ints{0}) element_of[body.inputs[at].node().get()] = q;
   const std::size_t first_state_input = sequence_taps.size();
+  auto zeros_in_body = [&](const Var& v) {
+    for (int c = 0; c < l.constants; ++c)
+      if (body_inputs[body_inputs.size() - l.constants + c].same(v))
+        return is_zeros(inputs[inputs.size() - l.constants + c]);
+    return is_zeros(v);
+  };
   std::vector<SunkSum> sunk;
   std::vector<bool> state_sunk(S, false);
   for (int s = 0, at = static_cast<int>(first_state_input); s < S;
        at += static_cast<int>(l.state_taps[s].size()), ++s) {
     const bool last = std::find(last_only.begin(), last_only.end(), s) != last_only.end();
     if (!last || l.state_taps[s] != Ints{-1}) continue;
-    if (auto sum = sunk_sum(outputs, s, body_inputs[at], element_of)) {
+    if (auto sum = sunk_sum(outputs, s, body_inputs[at], element_of, zeros_in_body)) {
       sunk.push_back(*sum);
       state_sunk[s] = true;
     }
@@ -369,8 +484,12 @@ Replacements rebuild(const Node& scan, const Readers& readers, const std::vector
   rebuilt = node;
   if (stats) {
     const int moved = static_cast<int>(sunk.size());
+    const auto scatters = static_cast<int>(std::count_if(sunk.begin(), sunk.end(), [](const SunkSum& k) {
+      return k.kind == SunkSum::Kind::Scatter;
+    }));
     stats->rewrites += hoisted + kept + dropped + moved + static_cast<int>(exports.size());
-    if (moved) stats->fired["sum of products moved after scan"] += moved;
+    if (moved > scatters) stats->fired["sum of products moved after scan"] += moved - scatters;
+    if (scatters) stats->fired["sum of scatters moved after scan"] += scatters;
     if (hoisted) stats->fired["hoist product out of scan"] += hoisted;
     if (kept) stats->fired["scan state kept last only"] += kept;
     if (dropped) stats->fired["unread scan output dropped"] += dropped;
@@ -378,16 +497,22 @@ Replacements rebuild(const Node& scan, const Readers& readers, const std::vector
   }
 
   // A sunk sum: the initial value plus the product of e's rows and D's stack over the steps
-  // run and the batch.
+  // run and the batch, or with D's stack added at e's rows.
   std::vector<Var> sums(S);
   for (std::size_t i = 0; i < sunk.size(); ++i) {
     const SunkSum& k = sunk[i];
     const Var stack = node->output(sunk_map[i]);
     const auto& loc = scan.location();
     const Var rows = subtensor(scan.input(1 + k.sequence), {slice(0, stack.shape(0, loc))}, loc);
+    const Var initial = scan.input(1 + Q + k.state);
+    if (k.kind == SunkSum::Kind::Scatter) {
+      sums[k.state] = apply(ops::inc_take_op(), {initial, rows, stack},
+                            Attrs{{"axis", std::int64_t{0}}, {"mode", std::string("inc")}}, loc);
+      continue;
+    }
     Var total = tensordot(rows, stack, {0, 1}, {0, 1}, loc);
     if (k.alpha != 1) total = total * k.alpha;
-    sums[k.state] = scan.input(1 + Q + k.state) + total;
+    sums[k.state] = initial + total;
   }
   Replacements replaced;
   for (int i = 0; i < scan.num_outputs(); ++i) {
@@ -420,8 +545,18 @@ std::vector<Var> optimize_scan_loops(const std::vector<Var>& outputs,
         break;
       }
     if (!next) return current;
+    const std::vector<const Node*> graph = topo_sort(current);
+    // Lookups first: the rebuilt node, not done yet, comes next, its products of the looked-up
+    // elements hoisted as those of any sequence's.
+    if (NodePtr lifted = hoist_lookups(*next, {graph.begin(), graph.end()}, stats)) {
+      Replacements replaced;
+      for (int i = 0; i < next->num_outputs(); ++i)
+        replaced.emplace_back(next->output(i), lifted->output(i));
+      current = clone_replace(current, replaced);
+      continue;
+    }
     std::vector<const Node*> loops;
-    for (const Node* n : topo_sort(current))
+    for (const Node* n : graph)
       if (&n->op() == &ops::scan_op()) loops.push_back(n);
     NodePtr rebuilt;
     Replacements replaced = rebuild(*next, Readers(current), loops, optimize_body, stats, rebuilt);

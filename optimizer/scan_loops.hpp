@@ -10,12 +10,18 @@
 //  - Hoist: a product of a sequence's element by a matrix the loop does not change
 //    (x_t @ W, the input projection of a recurrent net; h_{t-1} @ W in BPTT, where the
 //    states are a sequence) becomes one product over the whole sequence before the loop,
-//    one GEMM instead of one per step, read by the body as a new sequence.
+//    one GEMM instead of one per step, read by the body as a new sequence. So does a lookup
+//    of a sequence's element in a table the loop does not change (take(E, ids_t), an
+//    embedding inside the step), where the loop reads every element or the graph already
+//    looks them all up (BPTT's): one gather, no indices read per step (a device loop can
+//    then replay its step), and its products by a matrix hoisted in turn.
 //  - A product of a state by a weight (h_{t-1} @ W) that another loop multiplies the state's
 //    history by again (BPTT recomputing the forward step) is stacked by the forward loop as
 //    a map output, and the other loop reads that stack instead of multiplying.
 //  - Sums over the steps of e_t^T @ D_t with e_t a sequence's element (BPTT's weight
-//    gradients) leave the loop: D_t is stacked, the sum is one product after the loop.
+//    gradients) leave the loop: D_t is stacked, the sum is one product after the loop. So do
+//    sums of inc_take(zeros, e_t, D_t) (BPTT's gradient of an embedding table): one inc_take
+//    of the stack after the loop instead of a whole zero table and its sum at every step.
 //  - Map outputs nothing reads are dropped (BPTT's gradients of the sequences, when only
 //    the weights' are asked for).
 //  - The body goes through `optimize_body` (the pipeline's rewrites, this pass included, so

@@ -380,17 +380,24 @@ TEST_SUITE("cuda") {
                                         {8, 2});
     auto rnn = [&](const StepArgs& v) { return StepResult(tanh(v[0] + dot(v[1], w))); };
 
-    // Indices read on the host at each step (an embedding looked up inside the loop).
-    Var embedded = scan([&](const StepArgs& v) {
-                     return StepResult(tanh(take(e, v[0], 0) + dot(v[1], w)));
-                   },
-                   {.sequences = {ids}, .outputs_info = {h0}})[0];
-    CHECK(check_against_cpu(g, {ids, e, h0, w}, {embedded}, {ia, ea, ha, wa}).recordings == 0);
-    // The ids stay on the host, where take reads them: nothing is read back per step.
-    Function embed = function({ids, e, h0, w}, {embedded}, {.device = gpu});
-    embed(ia, ea, ha, wa);
+    // An embedding looked up inside the step: the lookup leaves the loop (scan_loops), one
+    // gather before it, and the step replays.
+    auto embed_step = [&](const StepArgs& v) {
+      return StepResult(tanh(take(e, v[0], 0) + dot(v[1], w)));
+    };
+    Var embedded = scan(embed_step, {.sequences = {ids}, .outputs_info = {h0}})[0];
+    CHECK(check_against_cpu(g, {ids, e, h0, w}, {embedded}, {ia, ea, ha, wa}).recordings == 1);
+    // Where the lookup stays in the step (a loop of at most n steps need not read every id),
+    // the ids stay on the host, where take reads them at each step: step by step, and
+    // nothing is read back per step.
+    Var n = scalar("n", int64);
+    Var bounded = scan(embed_step, {.sequences = {ids}, .outputs_info = {h0}, .n_steps = n})[0];
+    const Array na = Array::scalar<std::int64_t>(6);
+    CHECK(check_against_cpu(g, {ids, e, h0, w, n}, {bounded}, {ia, ea, ha, wa, na}).recordings == 0);
+    Function embed = function({ids, e, h0, w, n}, {bounded}, {.device = gpu});
+    embed(ia, ea, ha, wa, na);
     std::size_t back = g.bytes_to_host;
-    embed(ia, ea, ha, wa);
+    embed(ia, ea, ha, wa, na);
     CHECK(g.bytes_to_host == back);
 
     // A draw at each step (a dropout-like mask): its generator state is carried from step to

@@ -173,3 +173,68 @@ TEST_CASE("scan_loops: BPTT's weight gradients leave the loop as one product eac
   // no step: zero gradients
   check_compiled({xs, h0, w, u, b}, grads, {Array::zeros({0, 4, 3}, DType::Float64), h, wv, uv, bv});
 }
+
+TEST_CASE("scan_loops: an embedding looked up in the step leaves the loop, and so does its gradient") {
+  // h_t = tanh(take(e, ids_t) @ w + h_{t-1} @ u); the gradients of sum(h) w.r.t. e, w, u
+  Var ids = tensor("ids", DType::Int64, {unknown_dim, 4});
+  Var e = tensor("e", DType::Float64, {10, 3}), h0 = tensor("h0", DType::Float64, {4, 5});
+  Var w = tensor("w", DType::Float64, {3, 5}), u = tensor("u", DType::Float64, {5, 5});
+  auto step = [&](const StepArgs& v) { return tanh(dot(take(e, v[0], 0), w) + dot(v[1], u)); };
+  Var hs = scan(step, {.sequences = {ids}, .outputs_info = {h0}})[0];
+  std::vector<Var> grads = grad(hs.sum(), std::vector<Var>{e, w, u});
+  OptimizedGraph g = optimize(grads, {.check = true});
+  const RewriteStats& stats = g.passes[0].stats;
+  // The forward loop's lookup, and BPTT's recomputation of it over the same elements.
+  CHECK(stats.fired.at("hoist lookup out of scan") == 2);
+  // e's gradient: one inc_take of the stacked rows after BPTT, not a zero table per step
+  CHECK(stats.fired.at("sum of scatters moved after scan") == 1);
+  // One lookup in all (BPTT's is the forward's, selected), and its product by w hoisted too.
+  CHECK(nodes_of(g.outputs, ops::take_op()).size() == 1);
+  CHECK(nodes_of(g.outputs, ops::inc_take_op()).size() == 1);
+  int products_by_w = 0;
+  for (const Node* n : topo_sort(g.outputs))
+    products_by_w += &n->op() == &ops::matmul_op() && n->input(1).same(w);
+  CHECK(products_by_w == 1);
+  for (const Node* loop : nodes_of(g.outputs, ops::scan_op())) {
+    const Subgraph& body = *loop->attrs().get_subgraph("body");
+    CHECK(nodes_of(body.outputs, ops::take_op()).empty());
+    CHECK(nodes_of(body.outputs, ops::inc_take_op()).empty());
+  }
+  // Repeated ids add up; no step gives zero gradients.
+  const Array id_values = Array::from_vector(
+      std::vector<std::int64_t>{1, 2, 3, 3, 0, 9, 9, 9, 4, 1, 4, 1, 7, 7, 2, 5, 8, 6, 0, 3}, {5, 4});
+  const Array ev = Array::uniform(1, {10, 3}, -1, 1, DType::Float64);
+  const Array hv = Array::uniform(2, {4, 5}, -1, 1, DType::Float64);
+  const Array wv = Array::uniform(3, {3, 5}, -1, 1, DType::Float64);
+  const Array uv = Array::uniform(4, {5, 5}, -0.5, 0.5, DType::Float64);
+  std::vector<Var> checked = grads;
+  checked.push_back(hs);
+  check_compiled({ids, e, h0, w, u}, checked, {id_values, ev, hv, wv, uv});
+  check_compiled({ids, e, h0, w, u}, checked,
+                 {Array::zeros({0, 4}, DType::Int64), ev, hv, wv, uv});
+  // An id out of range is still the lookup's error, at the step function's line.
+  CHECK_ERROR(function({ids, e, h0, w, u}, {hs})(
+                  Array::full({5, 4}, 10, DType::Int64), ev, hv, wv, uv),
+              {"take", "10", test::this_file()});
+
+  // Where the loop might not read every element, or the table changes, the lookup stays.
+  Var n = scalar("n", DType::Int64);
+  Var bounded = scan(step, {.sequences = {ids}, .outputs_info = {h0}, .n_steps = n})[0];
+  Var until = scan([&](const StepArgs& v) {
+                     Var h = tanh(dot(take(e, v[0], 0), w) + dot(v[1], u));
+                     return StepResult({h}, h.sum() > 0);
+                   },
+                   {.sequences = {ids}, .outputs_info = {h0}})[0];
+  Var changing = scan(
+      [&](const StepArgs& v) {
+        return StepResult(std::vector<Var>{v[1] * 0.5, take(v[1], v[0], 0)});
+      },
+      {.sequences = {ids}, .outputs_info = {e, Recurrence(Var())}})[1];
+  for (const Var& loop : {bounded, until, changing}) {
+    RewriteStats none;
+    loops_pass({loop}, &none);
+    CHECK(none.fired.count("hoist lookup out of scan") == 0);
+  }
+  check_compiled({ids, e, h0, w, u, n}, {bounded, until},
+                 {id_values, ev, hv, wv, uv, Array::scalar<std::int64_t>(3)});
+}
