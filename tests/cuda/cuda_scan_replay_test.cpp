@@ -283,6 +283,29 @@ TEST_SUITE("cuda") {
     }
   }
 
+  TEST_CASE("scan on a device: an embedding looked up in the step, trained: both loops replay") {
+    ScopedEmulatedGpu emulated;
+    EmulatedGpu& g = emulated.gpu();
+    // The lookup leaves the loop and its gradient is one scatter after BPTT (scan_loops), so
+    // neither loop reads indices on the host per step: the forward loop and BPTT replay.
+    Var ids = matrix("ids", int64), e = matrix("e"), w = matrix("w"), u = matrix("u");
+    Var h0 = matrix("h0");
+    Var hs = scan([&](const StepArgs& v) { return tanh(dot(take(e, v[0], 0), w) + dot(v[1], u)); },
+                  {.sequences = {ids}, .outputs_info = {h0}})[0];
+    std::vector<Var> outputs{hs.sum()};
+    for (const Var& d : grad(outputs[0], std::vector<Var>{e, w, u})) outputs.push_back(d);
+    std::vector<std::int64_t> id_values(9 * 3);
+    for (std::size_t i = 0; i < id_values.size(); ++i) id_values[i] = static_cast<std::int64_t>(i * 7 % 11);
+    const std::vector<Value> values{Array::from_vector(id_values, {9, 3}),
+                                    Array::uniform(1, {11, 4}, -1, 1),
+                                    Array::uniform(2, {4, 5}, -1, 1),
+                                    Array::uniform(3, {5, 5}, -0.5, 0.5),
+                                    Array::uniform(4, {3, 5}, -1, 1)};
+    const Counts done = check_against_cpu(g, {ids, e, w, u, h0}, outputs, values);
+    CHECK(done.recordings == 2);
+    CHECK(done.replays == 2 * (9 - 1));
+  }
+
   TEST_CASE("scan on a device: a while loop replays chunks of steps, its condition read once per chunk") {
     ScopedEmulatedGpu emulated;
     EmulatedGpu& g = emulated.gpu();
