@@ -107,5 +107,17 @@ Runner mlp_step(const MlpSetup& setup);
 enum class RnnForm { Module, WrittenOut };
 Runner rnn(const RnnProblem& problem, RnnForm form, bool training);
 
+// An embedding fed to a tanh RNN (embedding_scan_bench): x_t = E[ids_t],
+// h_t = tanh(x_t W + h_{t-1} U) from a zero h_0, loss = the sum of every h_t.
+struct EmbeddingRnnSetup {
+  std::int64_t steps = 0, batch = 0, vocabulary = 0, embedding = 0, hidden = 0;
+  std::vector<std::int64_t> ids;  // [steps, batch]
+  std::vector<float> e, w, u;     // [vocabulary, embedding], [embedding, hidden], [hidden, hidden]
+};
+// As a PyTorch user writes it: torch::embedding over the whole sequence, one matmul for the
+// input projection of all steps, a C++ loop of addmm and tanh, autograd's grad for E, W, U.
+// result(): the loss, then dE, dW, dU flattened.
+Runner embedding_rnn(const EmbeddingRnnSetup& setup);
+
 }  // namespace torch_peer
 }  // namespace bench

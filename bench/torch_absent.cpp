@@ -21,5 +21,6 @@ Runner elementwise(const float*, const float*, float, float, std::int64_t) { ret
 Runner softmax(const float*, std::int64_t, std::int64_t) { return absent(); }
 Runner mlp_step(const MlpSetup&) { return absent(); }
 Runner rnn(const RnnProblem&, RnnForm, bool) { return absent(); }
+Runner embedding_rnn(const EmbeddingRnnSetup&) { return absent(); }
 
 }  // namespace bench::torch_peer

@@ -219,4 +219,40 @@ Runner rnn(const RnnProblem& p, RnnForm form, bool training) {
   return {run, result};
 }
 
+Runner embedding_rnn(const EmbeddingRnnSetup& setup) {
+  struct State {
+    torch::Tensor ids, e, w, u, loss;
+    std::vector<torch::Tensor> grads;
+  };
+  auto s = std::make_shared<State>();
+  s->ids = torch::from_blob(const_cast<std::int64_t*>(setup.ids.data()),
+                            {setup.steps, setup.batch}, torch::kInt64)
+               .clone();
+  s->e = copy_in(setup.e.data(), {setup.vocabulary, setup.embedding}).requires_grad_(true);
+  s->w = copy_in(setup.w.data(), {setup.embedding, setup.hidden}).requires_grad_(true);
+  s->u = copy_in(setup.u.data(), {setup.hidden, setup.hidden}).requires_grad_(true);
+  const std::int64_t steps = setup.steps, batch = setup.batch, hidden = setup.hidden;
+  auto run = [s, steps, batch, hidden] {
+    torch::Tensor xw = torch::matmul(torch::embedding(s->e, s->ids), s->w);
+    torch::Tensor h = torch::zeros({batch, hidden});
+    std::vector<torch::Tensor> hs;
+    hs.reserve(static_cast<std::size_t>(steps));
+    for (std::int64_t t = 0; t < steps; ++t) {
+      h = torch::tanh(torch::addmm(xw[t], h, s->u));
+      hs.push_back(h);
+    }
+    s->loss = torch::stack(hs).sum();
+    s->grads = torch::autograd::grad({s->loss}, {s->e, s->w, s->u});
+  };
+  auto result = [s] {
+    std::vector<float> all{s->loss.item<float>()};
+    for (const torch::Tensor& g : s->grads) {
+      std::vector<float> part = copy_out(g);
+      all.insert(all.end(), part.begin(), part.end());
+    }
+    return all;
+  };
+  return {run, result};
+}
+
 }  // namespace bench::torch_peer
