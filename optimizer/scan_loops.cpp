@@ -154,17 +154,22 @@ bool selects_rows(const Var& v) { return selects_elements(v) && v.rank() >= 2; }
 
 Var rows_base(const Var& v) { return selects_rows(v) ? rows_base(v.node()->input(0)) : v; }
 
-// take(table, seq, 0) for a hoisted lookup. A selection of elements of a value is looked up
-// whole and selected after (so that BPTT's lookup over the forward loop's elements is the
-// forward loop's, the same node).
+// f(seq) for a hoisted computation, where f commutes with the selections `selects` tells:
+// f runs on the value selected from, and the selections after it (so that BPTT's
+// recomputation over the forward loop's elements is the forward loop's, the same node).
+Var through_selections(const Var& seq, bool (*selects)(const Var&),
+                       const std::function<Var(const Var&)>& f, const std::source_location& loc) {
+  if (!selects(seq)) return f(seq);
+  const Node& n = *seq.node();
+  std::vector<Var> inputs = n.inputs();
+  inputs[0] = through_selections(n.input(0), selects, f, loc);
+  return apply(n.op(), std::move(inputs), n.attrs(), loc);
+}
+
+// take(table, seq, 0) for a hoisted lookup, the elements looked up whole and selected after.
 Var lookup_of_elements(const Var& seq, const Var& table, const std::source_location& loc) {
-  if (selects_elements(seq)) {
-    const Node& n = *seq.node();
-    std::vector<Var> inputs = n.inputs();
-    inputs[0] = lookup_of_elements(n.input(0), table, loc);
-    return apply(n.op(), std::move(inputs), n.attrs(), loc);
-  }
-  return take(table, seq, 0, loc);
+  return through_selections(
+      seq, selects_elements, [&](const Var& all) { return take(table, all, 0, loc); }, loc);
 }
 
 // The innermost lookup of lookup_of_elements: over the value the elements are selected from.
@@ -205,30 +210,25 @@ std::vector<Export> exports_of(const Node& loop) {
   return out;
 }
 
-// dot(seq, W) for a hoisted product. Rows of a value are multiplied whole and selected after
-// (so that BPTT's recomputation of x_t @ W is the forward loop's hoisted product, the same
-// node); the history of a state whose loop stacks its own product by W is that stack and the
+// dot(seq, W) for a hoisted product, rows of a value multiplied whole and selected after;
+// the history of a state whose loop stacks its own product by W is that stack and the
 // product of the last row.
 Var product_of_rows(const Var& seq, const Var& w, const std::source_location& loc) {
-  if (selects_rows(seq)) {
-    const Node& n = *seq.node();
-    std::vector<Var> inputs = n.inputs();
-    inputs[0] = product_of_rows(n.input(0), w, loc);
-    return apply(n.op(), std::move(inputs), n.attrs(), loc);
-  }
-  if (auto history = history_of(seq)) {
-    const Node& loop = *history->first;
-    const Layout l(loop.attrs());
-    const int first_constant = 1 + l.sequences() + l.states();
-    for (const Export& e : exports_of(loop)) {
-      if (e.state != history->second || !loop.input(first_constant + static_cast<int>(e.constant)).same(w))
-        continue;
-      const Var initial = loop.input(1 + l.sequences() + history->second);
-      const Var last = apply(ops::scan_last_op(), {loop.output(history->second), initial}, {}, loc);
-      return concatenate({loop.output(static_cast<int>(e.output)), expand_dims(dot(last, w, loc), 0, loc)}, 0, loc);
+  return through_selections(seq, selects_rows, [&](const Var& all) {
+    if (auto history = history_of(all)) {
+      const Node& loop = *history->first;
+      const Layout l(loop.attrs());
+      const int first_constant = 1 + l.sequences() + l.states();
+      for (const Export& e : exports_of(loop)) {
+        if (e.state != history->second || !loop.input(first_constant + static_cast<int>(e.constant)).same(w))
+          continue;
+        const Var initial = loop.input(1 + l.sequences() + history->second);
+        const Var last = apply(ops::scan_last_op(), {loop.output(history->second), initial}, {}, loc);
+        return concatenate({loop.output(static_cast<int>(e.output)), expand_dims(dot(last, w, loc), 0, loc)}, 0, loc);
+      }
     }
-  }
-  return dot(seq, w, loc);
+    return dot(all, w, loc);
+  }, loc);
 }
 
 // The products of a state by a constant (h_{t-1} @ W) in `scan`'s body that another loop of
