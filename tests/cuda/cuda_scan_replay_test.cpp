@@ -389,6 +389,20 @@ TEST_SUITE("cuda") {
     // It ran on, and stopped (where the CPU did: the same rows) well before the bound.
     CHECK(done.replays >= 8);
     CHECK(done.replays < 100);
+
+    // A condition worked out on the host (from sizes): the device cannot read it, so the
+    // recording is refused once and the loop runs step by step, reading it there.
+    Var sized = scan(
+        [&](const StepArgs& v) {
+          Var h = tanh(dot(v[0], w) + x);
+          return StepResult({h}, h.shape(0) > 100);
+        },
+        {.outputs_info = {h0}, .n_steps = 12})[0];
+    const int refusals = g.refusals;
+    CHECK(check_against_cpu(g, {x, h0, w}, {sized},
+                            {Array::normal(6, {3, 8}), Array::zeros({3, 8}), fixed_w})
+              .recordings == 0);
+    CHECK(g.refusals - refusals == 1);
   }
 
   TEST_CASE("scan on a device: what a recording cannot hold runs step by step, as before") {
