@@ -72,7 +72,7 @@ namespace {
 // inside a loop's body, are never moved over; a draw's advanced state is made on the host
 // and goes back to its variable there, also from a loop that carries it.
 std::vector<char> loop_inputs_on_host(const Program& body, const Node& node);
-bool recordable(const Program& body);
+std::string not_recordable(const Program& body);
 
 std::vector<char> host_resident(const Program& p) {
   std::vector<int> readers(p.values.size(), 0), host_readers(p.values.size(), 0);
@@ -132,7 +132,7 @@ void plan_loops(const Program& p, std::map<const Program*, Plan>& plans) {
   for (const Step& step : p.steps) {
     if (step.kind == Step::Kind::Loop) {
       const Program& body = p.loops[step.loop].body;
-      plans[&body] = Plan{loop_inputs_on_host(body, *step.node), recordable(body)};
+      plans[&body] = Plan{loop_inputs_on_host(body, *step.node), not_recordable(body)};
       plan_loops(body, plans);
     } else if (step.kind == Step::Kind::Branch) {
       for (int b : {step.loop, step.loop + 1}) plan_loops(p.loops[b].body, plans);
@@ -191,6 +191,25 @@ bool stays_on_host(const Array& a) { return a.rank() == 0 && !is_float(a.dtype()
 std::vector<std::string> Executor::host_steps() const {
   std::vector<std::string> out;
   if (context_) collect_host_steps(program_, out);
+  return out;
+}
+
+void Executor::collect_step_by_step(const Program& p, std::vector<std::string>& out) const {
+  for (const Step& step : p.steps) {
+    if (step.kind == Step::Kind::Branch)
+      for (int b : {step.loop, step.loop + 1}) collect_step_by_step(p.loops[b].body, out);
+    if (step.kind != Step::Kind::Loop) continue;
+    const Program& body = p.loops[step.loop].body;
+    const std::string& why = loop_plans_.at(&body).step_by_step;
+    if (!why.empty())
+      out.push_back(fmt::format("scan at {} ({})", format_location(step.node->location()), why));
+    collect_step_by_step(body, out);
+  }
+}
+
+std::vector<std::string> Executor::loops_step_by_step() const {
+  std::vector<std::string> out;
+  if (context_) collect_step_by_step(program_, out);
   return out;
 }
 
@@ -379,7 +398,7 @@ void Executor::run_loop(const Program& p, const Step& step, std::vector<Array>& 
   // On a device, the steps after the first are one recording replayed (debug mode
   // compares every kernel with the interpreter on the host: step by step).
   ScanSteps rest;
-  if (plan && plan->recordable && !check)
+  if (plan && plan->step_by_step.empty() && !check)
     rest = [&](const ScanChunk& chunk) {
       return replay_steps(run_step, body_slots, body_values, chunk);
     };
@@ -437,18 +456,25 @@ StepTable step_table(const std::vector<Array>& fixed, const std::vector<std::vec
 
 namespace {
 
-// Whether a loop body's step can be recorded (Executor::LoopPlan).
-bool recordable(const Program& body) {
+// Why a loop body's step cannot be recorded (Executor::LoopPlan), or "" where it can. What
+// reads on the host (indices, a generator's state, an op with no device form) reads
+// operands that change with each step, and a recording cannot read them back.
+std::string not_recordable(const Program& body) {
   for (const Step& step : body.steps) {
-    if (step.kind == Step::Kind::Loop || step.kind == Step::Kind::Branch) return false;
+    const std::string at =
+        step.node ? fmt::format(" at {}", format_location(step.node->location())) : "";
+    if (step.kind == Step::Kind::Loop) return fmt::format("its step holds a scan{}", at);
+    if (step.kind == Step::Kind::Branch) return fmt::format("its step holds an ifelse{}", at);
     if (step.kind != Step::Kind::Eval) continue;
     const OpDef& op = step.node->op();
-    // Reads on the host (indices, a generator's state, an op with no device form): its
-    // operands change with each step, and a recording cannot read them back.
-    if (!op.host_inputs.empty() || op.state_output >= 0) return false;
-    if (!runs_on_device(*step.node) && reads_data(*step.node)) return false;
+    if (op.state_output >= 0)
+      return fmt::format("{}{} draws from a generator state kept on the host", op.name, at);
+    if (!op.host_inputs.empty())
+      return fmt::format("{}{} reads its indices on the host at each step", op.name, at);
+    if (!runs_on_device(*step.node) && reads_data(*step.node))
+      return fmt::format("{}{} has no device form", op.name, at);
   }
-  return true;
+  return "";
 }
 
 }  // namespace

@@ -78,6 +78,10 @@ class Executor {
   // its values on a device: "random_integers at model.cpp:12", in program order. Empty on
   // the host.
   std::vector<std::string> host_steps() const;
+  // Device mode: the loops (nested ones too) whose step cannot be recorded, which run step
+  // by step, and why: "scan at model.cpp:20 (take at model.cpp:21 reads its indices on the
+  // host at each step)", in program order. Empty on the host.
+  std::vector<std::string> loops_step_by_step() const;
 
  private:
   // Buffers kept between calls: one per slot of a program (grown as needed), and those of
@@ -125,14 +129,15 @@ class Executor {
   // advanced state.
   std::vector<char> host_resident_;
   // Device mode, per loop body (nested ones too), worked out once: the scan node's inputs
-  // the body reads only on the host (they stay there), and whether its step can be
-  // recorded (DeviceContext::record: it reads nothing on the host that changes per step,
-  // no indices, generator states or host evals, and holds no loop or branch of its own).
+  // the body reads only on the host (they stay there), and why its step cannot be recorded
+  // (DeviceContext::record), or "" where it can: it reads nothing on the host that changes
+  // per step, no indices, generator states or host evals, and holds no loop or branch.
   struct LoopPlan {
     std::vector<char> on_host;
-    bool recordable = false;
+    std::string step_by_step;
   };
   std::map<const Program*, LoopPlan> loop_plans_;
+  void collect_step_by_step(const Program& p, std::vector<std::string>& out) const;
   // Device mode: constants moved to the device, per (program, value), kept across calls.
   mutable std::mutex constants_mutex_;
   mutable std::map<std::pair<const Program*, int>, Array> device_constants_;

@@ -286,6 +286,7 @@ void compile(Function::Impl& f, const std::source_location& loc) {
     if (r.kernels > 0) backend.launch = provider.kernels(program, backend.context, &r.device_compile_ms);
     f.executor = std::make_shared<Executor>(std::move(program), std::move(backend));
     r.host_steps = f.executor->host_steps();
+    r.loops_step_by_step = f.executor->loops_step_by_step();
   }
   f.optimized = std::move(g.outputs);
   f.fusion = std::move(g.fusion);
@@ -313,6 +314,8 @@ std::string FunctionReport::to_string() const {
       kernels, steps);
   if (!host_steps.empty())
     text += fmt::format("; on the host: {}", fmt::join(host_steps, ", "));
+  if (!loops_step_by_step.empty())
+    text += fmt::format("; loops run step by step: {}", fmt::join(loops_step_by_step, ", "));
   return text;
 }
 

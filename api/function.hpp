@@ -96,12 +96,15 @@ struct FunctionReport {
   double total_ms = 0;     // the whole function() call
   int kernels = 0;         // generated loop kernels
   int steps = 0;           // kernels + eval steps
-  // A device function: where it runs, the time NVRTC (or its cache) and loading took, and
-  // the steps that have no device form and run on the host, copying their operands
-  // ("random_integers at model.cpp:12").
+  // A device function: where it runs, the time NVRTC (or its cache) and loading took, the
+  // steps that have no device form and run on the host, copying their operands
+  // ("random_integers at model.cpp:12"), and the loops that run step by step instead of
+  // replaying a recorded step, with why ("scan at model.cpp:20 (take at model.cpp:21 reads
+  // its indices on the host at each step)").
   Device device;
   double device_compile_ms = 0;
   std::vector<std::string> host_steps;
+  std::vector<std::string> loops_step_by_step;
   std::string to_string() const;
 };
 

@@ -432,6 +432,19 @@ TEST_SUITE("cuda") {
     const Array na = Array::scalar<std::int64_t>(6);
     CHECK(check_against_cpu(g, {ids, e, h0, w, n}, {bounded}, {ia, ea, ha, wa, na}).recordings == 0);
     Function embed = function({ids, e, h0, w, n}, {bounded}, {.device = gpu});
+    // The compile report says which loops run step by step, and why (a replayed one is not
+    // listed).
+    CHECK(function({ids, e, h0, w}, {embedded}, {.device = gpu})
+              .compile_report()
+              .loops_step_by_step.empty());
+    const std::vector<std::string> listed = embed.compile_report().loops_step_by_step;
+    REQUIRE(listed.size() == 1);
+    // "scan at <file>:<line> (take at <file>:<line> reads ...)": the user's lines
+    CHECK(listed[0].starts_with("scan at "));
+    CHECK(contains(listed[0], this_file() + ":"));
+    CHECK(contains(listed[0], "(take at "));
+    CHECK(contains(listed[0], "reads its indices on the host at each step"));
+    CHECK(contains(embed.compile_report().to_string(), "loops run step by step: " + listed[0]));
     embed(ia, ea, ha, wa, na);
     std::size_t back = g.bytes_to_host;
     embed(ia, ea, ha, wa, na);
@@ -446,6 +459,9 @@ TEST_SUITE("cuda") {
                  {.sequences = {xs}, .outputs_info = {h0}})[0];
     Function noisy = function({xs, h0, w}, {masked}, {.device = gpu});
     Function noisy_cpu = function({xs, h0, w}, {masked});
+    REQUIRE(noisy.compile_report().loops_step_by_step.size() == 1);
+    CHECK(contains(noisy.compile_report().loops_step_by_step[0],
+                   "draws from a generator state kept on the host"));
     const SharedVar& state = rng.states().at(0);
     for (int call = 0; call < 2; ++call) {
       INFO("call " << call);
@@ -511,6 +527,12 @@ TEST_SUITE("cuda") {
                           scan(rnn, {.sequences = {xs}, .outputs_info = {h0 * 2}})[0]);
     CHECK(check_against_cpu(g, {xs, h0, w}, {inner_scan, branched}, {xa, ha, wa}).recordings >
           0);
+    const std::vector<std::string> nested =
+        function({xs, h0, w}, {inner_scan, branched}, {.device = gpu})
+            .compile_report()
+            .loops_step_by_step;
+    REQUIRE(nested.size() == 1);  // the outer loop; the inner ones and those in branches replay
+    CHECK(contains(nested[0], "its step holds a scan at "));
 
     // The debug mode compares each step's kernels with the interpreter on the host.
     Function debug = function({xs, h0, w}, {plain}, {.mode = Mode::Debug, .device = gpu});
