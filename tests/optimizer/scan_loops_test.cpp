@@ -212,6 +212,19 @@ TEST_CASE("scan_loops: an embedding looked up in the step leaves the loop, and s
   check_compiled({ids, e, h0, w, u}, checked, {id_values, ev, hv, wv, uv});
   check_compiled({ids, e, h0, w, u}, checked,
                  {Array::zeros({0, 4}, DType::Int64), ev, hv, wv, uv});
+  // Lookups of two taps of the ids (the previous and the current element): one gather,
+  // read at both taps.
+  Var pairs = scan(
+      [&](const StepArgs& v) {
+        return tanh(dot(take(e, v[0], 0) - take(e, v[1], 0), w) + dot(v[2], u));
+      },
+      {.sequences = {Sequence(ids, {-1, 0})}, .outputs_info = {h0}})[0];
+  RewriteStats tapped;
+  std::vector<Var> tapped_out = loops_pass({pairs}, &tapped);
+  CHECK(tapped.fired.at("hoist lookup out of scan") == 2);
+  CHECK(nodes_of(tapped_out, ops::take_op()).size() == 1);
+  check_compiled({ids, e, h0, w, u}, {pairs}, {id_values, ev, hv, wv, uv});
+
   // An id out of range is still the lookup's error, at the step function's line.
   CHECK_ERROR(function({ids, e, h0, w, u}, {hs})(
                   Array::full({5, 4}, 10, DType::Int64), ev, hv, wv, uv),
