@@ -452,10 +452,6 @@ StepTable step_table(const std::vector<Array>& fixed, const std::vector<std::vec
   return st;
 }
 
-}  // namespace
-
-namespace {
-
 // Why a loop body's step cannot be recorded (Executor::LoopPlan), or "" where it can. What
 // reads on the host (indices, a generator's state, an op with no device form) reads
 // operands that change with each step, and a recording cannot read them back.

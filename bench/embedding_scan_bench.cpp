@@ -23,6 +23,7 @@
 
 #include "harness.hpp"
 #include "peers.hpp"
+#include "results.hpp"
 
 using namespace cgvm;
 
@@ -45,24 +46,13 @@ Function training(bool lookup_inside) {
   return function({ids, e, w, u, h0}, outputs);
 }
 
-std::vector<float> flatten(const Outputs& outs) {
-  std::vector<float> all;
-  for (const Value& v : outs) {
-    const std::vector<double> part = v.array.to_double_vector();
-    all.insert(all.end(), part.begin(), part.end());
-  }
-  return all;
-}
-
 // The largest difference from `want`, relative to its largest magnitude.
 double relative_difference(const std::vector<float>& got, const std::vector<float>& want) {
   if (got.size() != want.size()) return INFINITY;
-  double diff = 0, scale = 0;
-  for (std::size_t i = 0; i < want.size(); ++i) {
-    diff = std::max(diff, static_cast<double>(std::abs(got[i] - want[i])));
-    scale = std::max(scale, static_cast<double>(std::abs(want[i])));
-  }
-  return diff / std::max(scale, 1e-30);
+  double scale = 0;
+  for (float v : want) scale = std::max(scale, std::abs(static_cast<double>(v)));
+  return bench::max_abs_diff(got.data(), want.data(), static_cast<std::int64_t>(want.size())) /
+         std::max(scale, 1e-30);
 }
 
 }  // namespace
@@ -87,9 +77,9 @@ int main(int argc, char** argv) {
   Function inside = training(true), before = training(false);
 
   // Every form computes the same loss and gradients.
-  const std::vector<float> want = flatten(inside(args));
+  const std::vector<float> want = bench::flatten(inside(args));
   std::printf("check:              lookup before the loop: max |diff| / max |value| %.2g\n",
-              relative_difference(flatten(before(args)), want));
+              relative_difference(bench::flatten(before(args)), want));
   const bool torch = bench::torch_peer::available();
   bench::torch_peer::Runner peer;
   if (torch) {

@@ -40,6 +40,7 @@
 #include <vector>
 
 #include "compile_latency.hpp"
+#include "results.hpp"
 #include "rnn_model.hpp"
 #include "harness.hpp"
 #include "peers.hpp"
@@ -75,15 +76,6 @@ std::vector<Value> call_args(const bench::RnnProblem& p) {
   args.emplace_back(array(p.wh, {p.hidden, g}));
   args.emplace_back(array(p.b, {g}));
   return args;
-}
-
-std::vector<float> flatten(const Outputs& outs) {
-  std::vector<float> all;
-  for (const Array& a : outs) {
-    std::vector<float> part = a.to_vector<float>();
-    all.insert(all.end(), part.begin(), part.end());
-  }
-  return all;
 }
 
 // One named part of a flattened result ("dWh": where it starts, how long it is).
@@ -236,7 +228,7 @@ void run_layer(bool lstm, const bench::Config& config, std::int64_t steps,
     // Agreement, before timing.
     bench::loop::RnnRunner loop = bench::loop::rnn(p, training);
     loop.run(config.threads.front());
-    std::vector<std::pair<std::string, std::vector<float>>> results{{"cgvm", flatten(f(args))}};
+    std::vector<std::pair<std::string, std::vector<float>>> results{{"cgvm", bench::flatten(f(args))}};
     bench::torch_peer::Runner nn, written;
     if (bench::torch_peer::available()) {
       nn = bench::torch_peer::rnn(p, bench::torch_peer::RnnForm::Module, training);

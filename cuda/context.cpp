@@ -24,10 +24,12 @@ void Context::copy(CopyKind kind, const Array& dst, const Array& src) {
   {
     std::lock_guard lock(mutex_);
     auto& entry = copy_kernels_[key];
-    // A module cannot be loaded while a stream is captured: the loop runs step by step,
-    // which loads it.
-    if (!entry) refuse_while_recording("loading a copy kernel");
-    if (!entry) entry = std::make_unique<CopyKernel>(copy_program(key), ordinal_);
+    if (!entry) {
+      // A module cannot be loaded while a stream is captured: the loop runs step by step,
+      // which loads it.
+      refuse_while_recording("loading a copy kernel");
+      entry = std::make_unique<CopyKernel>(copy_program(key), ordinal_);
+    }
     k = entry.get();
   }
   k->kernels.launch(ElementwiseCall::copy(k->program, kind, dst, src).call(), stream());
