@@ -68,13 +68,23 @@ Executor::Executor(Program program, KernelLauncher launcher)
 namespace {
 
 // Device mode: 1 for the values of `p` that stay on the host. Those read only where an eval
-// reads on the host (OpDef::host_inputs: index lists, a draw's generator state), also
-// inside a loop's body, are never moved over; a draw's advanced state is made on the host
-// and goes back to its variable there, also from a loop that carries it.
+// reads on the host (OpDef::host_inputs: a draw's generator state, also inside a loop's
+// body; OpDef::index_inputs: index lists, outside loop bodies) are never moved over; a
+// draw's advanced state is made on the host and goes back to its variable there, also
+// from a loop that carries it.
 std::vector<char> loop_inputs_on_host(const Program& body, const Node& node);
 std::string not_recordable(const Program& body);
 
-std::vector<char> host_resident(const Program& p) {
+bool is_one_of(const std::vector<int>& inputs, std::size_t i) {
+  return std::find(inputs.begin(), inputs.end(), static_cast<int>(i)) != inputs.end();
+}
+
+// Whether an eval of `op` reads input i where it is (device mode), in a loop's body or not.
+bool read_where_it_is(const OpDef& op, std::size_t i, bool in_loop_body) {
+  return is_one_of(op.host_inputs, i) || (!in_loop_body && is_one_of(op.index_inputs, i));
+}
+
+std::vector<char> host_resident(const Program& p, bool in_loop_body) {
   std::vector<int> readers(p.values.size(), 0), host_readers(p.values.size(), 0);
   std::vector<char> resident(p.values.size(), 0);
   for (const Step& step : p.steps) {
@@ -94,9 +104,7 @@ std::vector<char> host_resident(const Program& p) {
     const OpDef* op = step.kind == Step::Kind::Eval ? &step.node->op() : nullptr;
     for (std::size_t i = 0; i < step.inputs.size(); ++i) {
       ++readers[step.inputs[i]];
-      if (op && std::find(op->host_inputs.begin(), op->host_inputs.end(), static_cast<int>(i)) !=
-                    op->host_inputs.end())
-        ++host_readers[step.inputs[i]];
+      if (op && read_where_it_is(*op, i, in_loop_body)) ++host_readers[step.inputs[i]];
     }
     if (op && op->state_output >= 0) resident[step.outputs.at(op->state_output)] = 1;
   }
@@ -106,11 +114,12 @@ std::vector<char> host_resident(const Program& p) {
   return resident;
 }
 
-// Device mode: 1 for each input of the scan `node` that its body reads only on the host
-// (a take's indices from a sequence; a draw's generator state carried from step to step,
-// which the body also makes there): moving it over would cost a read back at every step.
+// Device mode: 1 for each input of the scan `node` that its body reads only on the host (a
+// draw's generator state carried from step to step, which the body also makes there):
+// moving it over would cost a read back at every step. A take's indices from a sequence
+// go over, once for all steps.
 std::vector<char> loop_inputs_on_host(const Program& body, const Node& node) {
-  const std::vector<char> resident = host_resident(body);
+  const std::vector<char> resident = host_resident(body, true);
   const ScanSources sources = scan_sources(node);
   std::vector<char> on_host(node.inputs().size(), 0), seen(node.inputs().size(), 0);
   auto require = [&](int input, bool here) {
@@ -146,7 +155,7 @@ Executor::Executor(Program program, DeviceBackend device)
     : program_(std::move(program)),
       launcher_(std::move(device.launch)),
       context_(std::move(device.context)),
-      host_resident_(host_resident(program_)) {
+      host_resident_(host_resident(program_, false)) {
   slots_ = make_slots(program_);
   plan_loops(program_, loop_plans_);
 }
@@ -248,12 +257,11 @@ void Executor::run_kernel_on_host(const Program& p, const Step& step,
 void Executor::run_eval(const Program& p, const Step& step, std::vector<Array>& values) const {
   std::vector<Array> ins;
   const bool here = context_ && runs_on_device(*step.node);
-  const std::vector<int>& read_on_host = step.node->op().host_inputs;
+  const bool in_loop_body = loop_plans_.contains(&p);
   for (std::size_t i = 0; i < step.inputs.size(); ++i) {
     const int v = step.inputs[i];
     const bool where_it_is =
-        stays_on_host(values[v]) ||
-        std::find(read_on_host.begin(), read_on_host.end(), static_cast<int>(i)) != read_on_host.end();
+        stays_on_host(values[v]) || read_where_it_is(step.node->op(), i, in_loop_body);
     if (!context_) ins.push_back(values[v]);
     else if (!here) ins.push_back(values[v].to_host());  // no device form: copied over
     else ins.push_back(where_it_is ? values[v] : on_device(p, values, v));
@@ -466,7 +474,7 @@ std::string not_recordable(const Program& body) {
     if (op.state_output >= 0)
       return fmt::format("{}{} draws from a generator state kept on the host", op.name, at);
     if (!op.host_inputs.empty())
-      return fmt::format("{}{} reads its indices on the host at each step", op.name, at);
+      return fmt::format("{}{} reads an input on the host at each step", op.name, at);
     if (!runs_on_device(*step.node) && reads_data(*step.node))
       return fmt::format("{}{} has no device form", op.name, at);
   }
@@ -720,6 +728,37 @@ void Executor::run_program(const Program& p, std::vector<Array>& values, Slots& 
   }
 }
 
+namespace {
+
+// The eval step of `p` (or of a loop or branch in it) whose node is at `site`.
+const Node* node_at(const Program& p, std::uint64_t site) {
+  for (const Step& step : p.steps)
+    if (step.kind == Step::Kind::Eval && reinterpret_cast<std::uintptr_t>(step.node) == site)
+      return step.node;
+  for (const ScanLoop& loop : p.loops)
+    if (const Node* node = node_at(loop.body, site)) return node;
+  return nullptr;
+}
+
+}  // namespace
+
+void Executor::raise_index_fault() const {
+  const std::optional<DeviceIndexFault> fault = context_->index_fault();
+  if (!fault) return;
+  const std::string how = fmt::format(
+      "read on {} from indices it holds; the call's results are dropped and its updates not "
+      "applied",
+      device().str());
+  const Node* node = node_at(program_, fault->site);
+  if (!node)  // noted by another function's lookup, which stopped before asking
+    throw Error(fmt::format("an index {} out of bounds for an axis of size {} ({})",
+                            fault->index, fault->size, how));
+  throw_error(node->op().name,
+              fmt::format("index {} is out of bounds for axis {} with size {} ({})", fault->index,
+                          node->attrs().get_int("axis"), fault->size, how),
+              node->location());
+}
+
 std::vector<Array> Executor::run(const std::vector<Array>& inputs, bool check) const {
   const Program& p = program_;
   std::vector<Array> values(p.values.size());
@@ -732,6 +771,7 @@ std::vector<Array> Executor::run(const std::vector<Array>& inputs, bool check) c
   if (!lock.owns_lock()) own_slots = make_slots(p);
   Slots& slots = lock.owns_lock() ? slots_ : own_slots;
   run_program(p, values, slots, check, nullptr);
+  if (context_) raise_index_fault();
 
   std::vector<Array> results;
   for (int v : p.outputs) {

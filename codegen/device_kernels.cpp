@@ -13,8 +13,10 @@
 namespace cgvm {
 namespace {
 
-constexpr int kGatherWords = 7;   // out, x, rows, n, count, inner, total
+constexpr int kGatherWords = 9;   // out, x, rows, fault, n, count, inner, total, site
 constexpr int kScatterWords = 9;  // out, y, packed rows, n, slots, count, inner, total, set
+constexpr int kLinksWords = 6;    // rows, links, fault, n, count, site
+constexpr int kChainsWords = 9;   // out, y, rows, links, n, count, inner, total, set
 constexpr int kArgWords = 5;      // out, x, outer, inner, max
 constexpr int kDrawWords = 6;     // out, count, key, counter, a, b (the doubles' bits)
 constexpr int kStepWords = 4;     // table, counter, copies, longest
@@ -41,15 +43,35 @@ inline double __dadd_rn(double a, double b) { return a + b; }
   for (long long t = (long long)blockIdx.x * blockDim.x + threadIdx.x; t < (total); \
        t += (long long)gridDim.x * blockDim.x)
 
+// The row `index` names on an axis of n, unchecked.
+__device__ inline long long cgvm_row_of(long long index, long long n) {
+  return index < 0 ? index + n : index;
+}
+
+// The row `index` names on an axis of n (negative: from the end), or -1 where it is out of
+// range; the first such index a device meets is noted in `fault` (noted, site, index, n).
+__device__ long long cgvm_row(long long index, long long n, long long* fault, long long site) {
+  const long long row = cgvm_row_of(index, n);
+  if (row >= 0 && row < n) return row;
+  if (atomicCAS((unsigned long long*)fault, 0ull, 1ull) == 0ull) {
+    fault[1] = site;
+    fault[2] = index;
+    fault[3] = n;
+  }
+  return -1;
+}
+
 template <class T>
 __device__ void cgvm_gather(const long long* w) {
   T* out = (T*)w[0];
   const T* x = (const T*)w[1];
   const long long* rows = (const long long*)w[2];
-  const long long n = w[3], count = w[4], inner = w[5];
-  CGVM_POINTS(w[6]) {
+  long long* fault = (long long*)w[3];
+  const long long n = w[4], count = w[5], inner = w[6], site = w[8];
+  CGVM_POINTS(w[7]) {
     const long long i = t % inner, r = t / inner, j = r % count, o = r / count;
-    out[t] = x[(o * n + rows[j]) * inner + i];
+    const long long row = cgvm_row(rows[j], n, fault, site);
+    out[t] = row < 0 ? (T)0 : x[(o * n + row) * inner + i];
   }
 }
 
@@ -77,6 +99,54 @@ __device__ void cgvm_scatter(const long long* w) {
     }
     T acc = *slot;
     for (long long k = first; k < last; ++k) acc = cgvm_scatter_add(acc, rows[order[k] * inner]);
+    *slot = acc;
+  }
+}
+
+// Device rows grouped on the device, in two kernels. cgvm_scatter_links: per row j,
+// links[j] = the next row naming the same slot (-1: none) and links[count + j] = 1 where j
+// is the first to name it; a row out of range (noted) is in no chain.
+__device__ void cgvm_scatter_links(const long long* w) {
+  const long long* rows = (const long long*)w[0];
+  long long* links = (long long*)w[1];
+  long long* fault = (long long*)w[2];
+  const long long n = w[3], count = w[4], site = w[5];
+  CGVM_POINTS(count) {
+    const long long row = cgvm_row(rows[t], n, fault, site);
+    long long next = -1, first = row >= 0;
+    if (row >= 0) {
+      for (long long k = 0; k < t && first; ++k) first = cgvm_row_of(rows[k], n) != row;
+      for (long long k = t + 1; k < count && next < 0; ++k)
+        if (cgvm_row_of(rows[k], n) == row) next = k;
+    }
+    links[t] = next;
+    links[count + t] = first;
+  }
+}
+
+// cgvm_scatter_chains: the thread of each first row's element follows its chain, adding the
+// rows in index order (or keeping the last, "set"), as cgvm_scatter does for host rows.
+template <class T>
+__device__ void cgvm_scatter_chains(const long long* w) {
+  T* out = (T*)w[0];
+  const T* y = (const T*)w[1];
+  const long long* rows = (const long long*)w[2];
+  const long long* links = (const long long*)w[3];
+  const long long n = w[4], count = w[5], inner = w[6];
+  const bool set = w[8] != 0;
+  CGVM_POINTS(w[7]) {
+    const long long i = t % inner, r = t / inner, j = r % count, o = r / count;
+    if (!links[count + j]) continue;
+    T* slot = out + (o * n + cgvm_row_of(rows[j], n)) * inner + i;
+    const T* ys = y + o * count * inner + i;
+    if (set) {
+      long long last = j;
+      while (links[last] >= 0) last = links[last];
+      *slot = ys[last * inner];
+      continue;
+    }
+    T acc = *slot;
+    for (long long k = j; k >= 0; k = links[k]) acc = cgvm_scatter_add(acc, ys[k * inner]);
     *slot = acc;
   }
 }
@@ -205,6 +275,9 @@ constexpr std::pair<int, const char*> kElementTypes[] = {
 
 std::string gather_name(std::size_t bytes) { return fmt::format("cgvm_gather_{}", bytes); }
 std::string scatter_name(DType dtype) { return fmt::format("cgvm_scatter_{}", dtype_name(dtype)); }
+std::string chains_name(DType dtype) {
+  return fmt::format("cgvm_scatter_chains_{}", dtype_name(dtype));
+}
 std::string arg_name(DType dtype) { return fmt::format("cgvm_arg_reduce_{}", dtype_name(dtype)); }
 std::string draw_name(DeviceDraw::Kind kind, DType dtype) {
   return fmt::format("cgvm_{}_{}", kind == DeviceDraw::Kind::Normal ? "normal" : "uniform",
@@ -227,6 +300,10 @@ std::vector<KernelEntry> kernel_list() {
   for (DType dtype : all_dtypes)
     list.push_back({scatter_name(dtype), kScatterWords,
                     fmt::format("cgvm_scatter<{}>", cpp_type(dtype))});
+  list.push_back({"cgvm_scatter_links", kLinksWords, "cgvm_scatter_links"});
+  for (DType dtype : all_dtypes)
+    list.push_back({chains_name(dtype), kChainsWords,
+                    fmt::format("cgvm_scatter_chains<{}>", cpp_type(dtype))});
   for (DType dtype : all_dtypes)
     list.push_back({arg_name(dtype), kArgWords,
                     fmt::format("cgvm_arg_reduce<{}, {}>", cpp_type(dtype),
@@ -295,14 +372,16 @@ long long DeviceKernelLaunch::grid(const CudaDeviceShape& device) const {
   return std::min<long long>((total + b - 1) / b, 16LL * device.multiprocessors);
 }
 
-DeviceKernelLaunch gather_launch(const Array& out, const Array& x, long long rows, int axis) {
+DeviceKernelLaunch gather_launch(const Array& out, const Array& x, long long rows, int axis,
+                                 const IndexCheck& check) {
   CGVM_ASSERT(out.dtype() == x.dtype() && out.rank() == x.rank(), "a gather keeps x's type");
   const AxisView o = around(out, axis), v = around(x, axis);
   CGVM_ASSERT(o.outer == v.outer && o.inner == v.inner, "a gather keeps x's other dims");
   return {.kernel = gather_name(dtype_size(x.dtype())),
-          .words = {address(out), address(x), rows, v.n, o.n, v.inner, out.size()},
-          .addresses = 3,
-          .rows_word = 2,
+          .words = {address(out), address(x), rows, check.fault, v.n, o.n, v.inner, out.size(),
+                    static_cast<long long>(check.site)},
+          .addresses = 4,
+          .rows_word = rows == 0 ? 2 : -1,
           .total = out.size()};
 }
 
@@ -325,8 +404,30 @@ DeviceKernelLaunch scatter_launch(const Array& out, const Array& y, const Scatte
           .words = {address(out), address(y), packed, o.n, slots, v.n, o.inner, total,
                     set ? 1 : 0},
           .addresses = 3,
-          .rows_word = 2,
+          .rows_word = packed == 0 ? 2 : -1,
           .total = total};
+}
+
+DeviceScatterLaunches device_scatter_launches(const Array& out, const Array& y,
+                                              const Array& rows, long long links, int axis,
+                                              bool set, const IndexCheck& check) {
+  CGVM_ASSERT(out.dtype() == y.dtype() && out.rank() == y.rank(), "a scatter keeps out's type");
+  CGVM_ASSERT(rows.dtype() == DType::Int64 && rows.rank() == 1 && rows.is_contiguous(),
+              "a scatter's device rows are a contiguous int64 vector");
+  const AxisView o = around(out, axis), v = around(y, axis);
+  CGVM_ASSERT(o.outer == v.outer && o.inner == v.inner, "a scatter keeps out's other dims");
+  CGVM_ASSERT(v.n == rows.size(), "a scatter writes y's rows");
+  const long long total = o.outer * v.n * o.inner;
+  return {.links = {.kernel = "cgvm_scatter_links",
+                    .words = {address(rows), links, check.fault, o.n, v.n,
+                              static_cast<long long>(check.site)},
+                    .addresses = 3,
+                    .total = v.n},
+          .chains = {.kernel = chains_name(out.dtype()),
+                     .words = {address(out), address(y), address(rows), links, o.n, v.n,
+                               o.inner, total, set ? 1 : 0},
+                     .addresses = 4,
+                     .total = total}};
 }
 
 DeviceKernelLaunch arg_reduce_launch(const Array& out, const Array& x, bool max) {

@@ -11,13 +11,22 @@
 // tests run on the CUDA emulator.
 //
 // Index kernels see C-contiguous arrays as [outer, n, inner] (the dims before the axis,
-// the axis, the dims after); the host has checked the indices, so they are in range.
+// the axis, the dims after). Indices come from the host (checked there) or from the
+// device (DeviceIndexFault): negative ones count from the end, and one out of range is
+// noted in the context's fault words (the first: site, index, n) and reads zeros or
+// writes nothing.
 //   cgvm_gather_<bytes>   out[o, j, i] = x[o, rows[j], i]; by element size, as a copy
-//   cgvm_scatter_<dtype>  for each slot targets[u]: out[o, slot, i] gets y[o, order[k], i]
-//                         for k in [starts[u], starts[u+1]), added in that order (the
-//                         dtype's add: integers wrap, bool is or), or the last replaces
-//                         it ("set"). A thread owns each slot element, so the sum does not
-//                         depend on timing and matches the host's bit for bit.
+//   cgvm_scatter_<dtype>  host rows, grouped there (ScatterRows): for each slot targets[u],
+//                         out[o, slot, i] gets y[o, order[k], i] for k in [starts[u],
+//                         starts[u+1]), added in that order (the dtype's add: integers
+//                         wrap, bool is or), or the last replaces it ("set"). A thread owns
+//                         each slot element, so the sum does not depend on timing and
+//                         matches the host's bit for bit.
+//   cgvm_scatter_links    device rows: each row's next row of the same slot and whether it
+//                         is the slot's first, by comparing it with the others (a thread
+//                         per row, count^2 comparisons in all)
+//   cgvm_scatter_chains_<dtype>  the thread of each first row's element follows the links:
+//                         the same sums as cgvm_scatter, in the same order
 //   cgvm_arg_reduce_<dtype>  out[o] = argmax or argmin of x's row o, a warp per row: the
 //                         host's answer (the first NaN, else the first extreme value)
 // Draw kernels repeat runtime/random.hpp's Generator: a thread per Philox block
@@ -55,7 +64,9 @@ struct DeviceKernelLaunch {
   std::string kernel;
   std::vector<long long> words;
   int addresses = 0;   // words[0 .. addresses): device addresses
-  int rows_word = -1;  // the word of the index rows' address (-1: none), one of those
+  // Where the launch was made with rows (or packed rows) at address 0: the word the caller
+  // fills with the address of its device copy of the host's rows (-1: none).
+  int rows_word = -1;
   long long total = 0;   // 0: nothing to run
   // Grid and block for `device`: blocks of 256 threads (fewer where the device allows
   // fewer), at most 16 blocks per multiprocessor; the kernels stride over the rest.
@@ -63,15 +74,33 @@ struct DeviceKernelLaunch {
   int block(const CudaDeviceShape& device) const;
 };
 
+// Where an index kernel notes an index out of range (DeviceFaultNote's words), and the
+// site it names (DeviceIndexFault).
+struct IndexCheck {
+  long long fault = 0;
+  std::uint64_t site = 0;
+};
+
 // take(x, rows, axis) into out, rows at device address `rows` (int64, out.shape()[axis] of
 // them). out and x: C-contiguous, one dtype, device addresses in their raw_data().
-DeviceKernelLaunch gather_launch(const Array& out, const Array& x, long long rows, int axis);
+DeviceKernelLaunch gather_launch(const Array& out, const Array& x, long long rows, int axis,
+                                 const IndexCheck& check);
 
 // ScatterRows as one int64 array: targets, starts, order one after another.
 std::vector<std::int64_t> packed_scatter_rows(const ScatterRows& rows);
 // The scatter of y into out, `packed` (packed_scatter_rows) at device address `packed`.
 DeviceKernelLaunch scatter_launch(const Array& out, const Array& y, const ScatterRows& rows,
                                   long long packed, int axis, bool set);
+
+// The scatter of y into out by `rows` on the device (int64 [count], C-contiguous): the
+// links kernel, then the chains kernel; `links` is the device address of 2 * count int64
+// words of scratch for the first to write and the second to read.
+struct DeviceScatterLaunches {
+  DeviceKernelLaunch links, chains;
+};
+DeviceScatterLaunches device_scatter_launches(const Array& out, const Array& y,
+                                              const Array& rows, long long links, int axis,
+                                              bool set, const IndexCheck& check);
 
 // argmax (max) or argmin of each row of x (C-contiguous [outer, inner], inner >= 1) into
 // out (int64 [outer]).

@@ -71,6 +71,7 @@ class Context::Recording final : public DeviceRecording {
   void replay() override {
     set_device(context_.ordinal_);
     graph_.launch(context_.stream_);
+    if (notes_faults_) context_.fault_.expect();
   }
 
  private:
@@ -78,6 +79,7 @@ class Context::Recording final : public DeviceRecording {
   Context& context_;  // contexts are never destroyed (get())
   GraphExec graph_;
   std::vector<void*> released_;
+  bool notes_faults_ = false;  // it holds index kernels reading device rows
 };
 
 namespace {
@@ -234,13 +236,23 @@ class DeviceRows {
 
 }  // namespace
 
+IndexCheck Context::index_check(std::uint64_t site) {
+  return {.fault = static_cast<long long>(reinterpret_cast<std::uintptr_t>(fault_.words(*this))),
+          .site = site};
+}
+
+void Context::expect_fault() {
+  if (Recording* r = recording()) r->notes_faults_ = true;
+  else fault_.expect();
+}
+
 void Context::gather(const Array& out, const Array& x, std::span<const std::int64_t> rows,
                      int axis) {
   if (out.size() == 0) return;
   refuse_while_recording("a gather (its rows come from the host)");
   set_device(ordinal_);
   const DeviceRows device_rows(rows, stream_);
-  run(gather_launch(out, x, device_rows.address(), axis));
+  run(gather_launch(out, x, device_rows.address(), axis, index_check()));
 }
 
 void Context::scatter(const Array& out, const Array& y, const ScatterRows& rows, int axis,
@@ -250,6 +262,40 @@ void Context::scatter(const Array& out, const Array& y, const ScatterRows& rows,
   set_device(ordinal_);
   const DeviceRows packed(packed_scatter_rows(rows), stream_);
   run(scatter_launch(out, y, rows, packed.address(), axis, set));
+}
+
+void Context::gather(const Array& out, const Array& x, const Array& rows, int axis,
+                     std::uint64_t site) {
+  if (out.size() == 0) return;
+  set_device(ordinal_);
+  run(gather_launch(out, x, static_cast<long long>(address(rows.raw_data())), axis,
+                    index_check(site)));
+  expect_fault();
+}
+
+void Context::scatter(const Array& out, const Array& y, const Array& rows, int axis, bool set,
+                      std::uint64_t site) {
+  if (y.size() == 0) return;
+  set_device(ordinal_);
+  // Scratch for the links, freed in stream order (while recording: once the graph is gone).
+  const std::size_t bytes = 2 * static_cast<std::size_t>(rows.size()) * sizeof(std::int64_t);
+  void* links = allocate(bytes);
+  try {
+    const DeviceScatterLaunches launches = device_scatter_launches(
+        out, y, rows, static_cast<long long>(address(links)), axis, set, index_check(site));
+    run(launches.links);
+    run(launches.chains);
+  } catch (...) {
+    release(links, bytes);
+    throw;
+  }
+  release(links, bytes);
+  expect_fault();
+}
+
+std::optional<DeviceIndexFault> Context::index_fault() {
+  set_device(ordinal_);
+  return fault_.read(*this);
 }
 
 void Context::arg_reduce(const Array& out, const Array& x, bool max) {
@@ -302,8 +348,10 @@ std::unique_ptr<DeviceRecording> Context::record(const std::function<void()>& is
                      device().str(), e.what()));
   };
   try {
-    // Built now: a module is not loaded while a stream is captured.
+    // Built now: a module is not loaded while a stream is captured, nor the fault note
+    // cleared.
     device_kernel("cgvm_step_advance");
+    fault_.words(*this);
     if (!capture_stream_) capture_stream_ = std::make_unique<Stream>();
     if (!allocation_stream_) allocation_stream_ = std::make_unique<Stream>();
   } catch (const Error& e) {

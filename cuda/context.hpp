@@ -47,6 +47,11 @@ class Context final : public DeviceContext {
               int axis) override;
   void scatter(const Array& out, const Array& y, const ScatterRows& rows, int axis,
                bool set) override;
+  void gather(const Array& out, const Array& x, const Array& rows, int axis,
+              std::uint64_t site) override;
+  void scatter(const Array& out, const Array& y, const Array& rows, int axis, bool set,
+               std::uint64_t site) override;
+  std::optional<DeviceIndexFault> index_fault() override;
   void arg_reduce(const Array& out, const Array& x, bool max) override;
   void draw(const Array& out, const DeviceDraw& draw) override;
   void synchronize() override;
@@ -84,6 +89,11 @@ class Context final : public DeviceContext {
   const Kernel& device_kernel(const std::string& name);
   void run(const DeviceKernelLaunch& launch);
   std::unique_ptr<DeviceKernels> device_kernels_;
+  // Where the index kernels note an index out of range; expect_fault() says that work
+  // which may note one was queued (or recorded: its replays queue it again).
+  DeviceFaultNote fault_;
+  IndexCheck index_check(std::uint64_t site = 0);
+  void expect_fault();
   // record(): the recording this thread is making on this context (nullptr: none), the
   // stream it captures (other threads' work goes on meanwhile), and the stream its memory
   // comes from.

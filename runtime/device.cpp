@@ -50,6 +50,39 @@ std::uint64_t DeviceDraw::blocks(Kind kind, DType dtype, std::int64_t count) {
   return static_cast<std::uint64_t>((count + per_block - 1) / per_block);
 }
 
+void* DeviceFaultNote::words(DeviceContext& context) {
+  std::lock_guard lock(mutex_);
+  if (!words_) {
+    void* words = context.allocate(4 * sizeof(std::int64_t));
+    const std::int64_t zeros[4] = {};
+    try {
+      context.copy_from_host(words, zeros, sizeof zeros);
+    } catch (...) {
+      context.release(words, sizeof zeros);
+      throw;
+    }
+    words_ = words;
+  }
+  return words_;
+}
+
+std::optional<DeviceIndexFault> DeviceFaultNote::read(DeviceContext& context) {
+  if (!words_ || !expected_) return std::nullopt;
+  std::int64_t words[4] = {};
+  context.copy_to_host(words, words_, sizeof words);
+  expected_ = false;
+  if (words[0] == 0) return std::nullopt;
+  const std::int64_t zeros[4] = {};
+  context.copy_from_host(words_, zeros, sizeof zeros);
+  return DeviceIndexFault{.site = static_cast<std::uint64_t>(words[1]), .index = words[2],
+                          .size = words[3]};
+}
+
+void DeviceFaultNote::release(DeviceContext& context) noexcept {
+  if (words_) context.release(words_, 4 * sizeof(std::int64_t));
+  words_ = nullptr;
+}
+
 std::unique_ptr<DeviceRecording> DeviceContext::record(const std::function<void()>&) {
   return nullptr;
 }

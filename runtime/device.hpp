@@ -11,10 +11,13 @@
 //
 // The runtime knows no device API: the CUDA backend (cuda/context.hpp) implements
 // DeviceContext, and tests implement it over host memory with an emulated GPU.
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <span>
 #include <string>
@@ -66,6 +69,23 @@ struct ScatterRows {
   // From the update's slot per row (each in [0, n), as take checks them).
   static ScatterRows group(std::span<const std::int64_t> slots);
 };
+
+// Index lists a device reads itself (DeviceContext::gather and ::scatter given an Array of
+// rows): indices a device computed (an argmax) or keeps (a scan's sequence of ids), so that
+// nothing waits for them to come back. They are int64, C-contiguous, on the device, each
+// in [-n, n) for an axis of n (negative ones count from the end, as take's). A kernel
+// cannot raise an error: an index out of range leaves zeros where its row would go (a
+// gather) or is skipped (a scatter), and the device notes the first one, with the `site`
+// its caller gave (an id of the op that reads them), for DeviceContext::index_fault.
+struct DeviceIndexFault {
+  std::uint64_t site = 0;
+  std::int64_t index = 0, size = 0;
+};
+
+// A scatter from device rows sorts them out on the device at a cost that grows with the
+// square of their number (DeviceContext::scatter); more of them than this are read back and
+// grouped on the host instead.
+constexpr std::int64_t max_device_scatter_rows = 8192;
 
 // A random draw a device repeats (DeviceContext::draw): what Array::uniform(gen, shape, a, b)
 // or Array::normal(gen, shape, a, b) give for a fresh Generator(key, counter)
@@ -131,6 +151,19 @@ class DeviceContext {
   // at `axis`.
   virtual void scatter(const Array& out, const Array& y, const ScatterRows& rows, int axis,
                        bool set) = 0;
+  // The same with rows on this device (DeviceIndexFault): int64 [count], C-contiguous.
+  // gather: out = take(x, rows, axis), zeros where a row is out of range.
+  virtual void gather(const Array& out, const Array& x, const Array& rows, int axis,
+                      std::uint64_t site) = 0;
+  // scatter: out's slots along `axis` get y's rows (count of them at `axis`) by `rows`,
+  // each slot's in index order, as ScatterRows::group orders them: the same sums, bit for
+  // bit. At most max_device_scatter_rows rows.
+  virtual void scatter(const Array& out, const Array& y, const Array& rows, int axis, bool set,
+                       std::uint64_t site) = 0;
+  // The first index out of range that a gather or scatter from device rows met since the
+  // last call (waiting for the queued work to find out), or nothing; no wait where no such
+  // work was queued since.
+  virtual std::optional<DeviceIndexFault> index_fault() = 0;
   // argmax (max) or argmin of each row of x, C-contiguous [outer, inner] with inner >= 1,
   // into out, int64 [outer]: the host's rule (the first NaN, else the first extreme).
   virtual void arg_reduce(const Array& out, const Array& x, bool max) = 0;
@@ -164,6 +197,28 @@ class DeviceContext {
   // there: end = t, stopped = 1. The steps replayed after the end copy nothing, so their
   // work changes only the recording's own buffers.
   virtual void step_advance(const Array& counter, const Array* stop) = 0;
+};
+
+// The note a context's index kernels leave of the first index out of range, kept by the
+// context: four int64 words on the device (noted, site, index, size), zero until an index
+// is out of range.
+class DeviceFaultNote {
+ public:
+  // The words' device address, made (zeroed) on first use: a copy from the host, so first
+  // used outside a recording.
+  void* words(DeviceContext& context);
+  // Work that may note a fault has been queued (or replayed): the next read reads back.
+  void expect() { expected_ = true; }
+  // Where work that may note a fault was queued since the last read: the words, read back
+  // once the queued work is done, then cleared. Otherwise nothing, without a wait.
+  std::optional<DeviceIndexFault> read(DeviceContext& context);
+  // Gives the words back (for a context that is destroyed).
+  void release(DeviceContext& context) noexcept;
+
+ private:
+  std::mutex mutex_;  // guards words_'s making
+  void* words_ = nullptr;
+  std::atomic<bool> expected_ = false;
 };
 
 }  // namespace cgvm

@@ -134,9 +134,14 @@ struct OpDef {
   // arg_reduce, draw). Empty: host only (a device executor copies the operands to the host
   // and says so; api/executor.hpp).
   std::function<bool(const Node&)> on_device;
-  // Inputs such an eval reads on the host (index lists it checks, a generator state): a
-  // device executor passes them where they are rather than moving them to the device.
+  // Inputs such an eval reads on the host (a generator state): a device executor passes
+  // them where they are rather than moving them to the device.
   std::vector<int> host_inputs;
+  // Index lists such an eval reads where they are: on the host (checked there, at once) or
+  // on the device (read by the device's kernels, DeviceIndexFault: an index out of range is
+  // reported when the call ends). A device executor leaves them where they are, but moves
+  // those a scan's step reads to the device, so that no step copies them over.
+  std::vector<int> index_inputs;
 
   // Code generation (codegen/). An elementwise op with `emit` fuses into loop kernels; a
   // reduction with `emit_reduce` fuses with its producers and consumers. Any other op runs

@@ -31,6 +31,15 @@ FailFn eval_fail(const EvalArgs& a) {
   return [&a](const std::string& m) { a.fail(m); };
 }
 
+// Indices a device holds, as its index kernels read them (DeviceIndexFault): a contiguous
+// int64 vector there.
+Array device_rows(const Array& indices) {
+  return indices.astype(DType::Int64).contiguous().reshape({indices.size()});
+}
+// The site a device's note of an index out of range names: the node, which the executor
+// finds again (api/executor.cpp).
+std::uint64_t fault_site(const EvalArgs& a) { return reinterpret_cast<std::uintptr_t>(&a.node); }
+
 std::vector<TensorType> input_types(const InferArgs& a, int first) {
   std::vector<TensorType> types;
   for (int i = first; i < a.num_inputs(); ++i) types.push_back(a.input(i));
@@ -222,14 +231,18 @@ const OpDef& take_op() {
                                                  a.attrs.get_int("axis"), infer_fail(a))};
       },
       .eval = [](const EvalArgs& a) {
-        const Array& x = a.inputs[0];
+        const Array &x = a.inputs[0], &indices = a.inputs[1];
         const int axis = static_cast<int>(a.attrs().get_int("axis"));
-        const auto list = checked_indices(a.inputs[1], x.shape()[axis], axis, eval_fail(a));
-        Array out = x.new_empty(take_shape(x.shape(), a.inputs[1].shape(), axis), x.dtype());
+        Array out = x.new_empty(take_shape(x.shape(), indices.shape(), axis), x.dtype());
         // Row j of the flattened index dims is x's slice at list[j].
         Shape flat = x.shape();
-        flat[axis] = static_cast<std::int64_t>(list.size());
+        flat[axis] = indices.size();
         Array rows = out.reshape(flat);
+        if (!x.on_host() && !indices.on_host()) {
+          x.context()->gather(rows, x.contiguous(), device_rows(indices), axis, fault_site(a));
+          return std::vector<Array>{out};
+        }
+        const auto list = checked_indices(indices, x.shape()[axis], axis, eval_fail(a));
         if (!x.on_host()) {
           x.context()->gather(rows, x.contiguous(), list, axis);
           return std::vector<Array>{out};
@@ -248,7 +261,7 @@ const OpDef& take_op() {
                                 Var()};
       },
       .on_device = any_device,
-      .host_inputs = {1},  // the indices, checked on the host
+      .index_inputs = {1},
   };
   return def;
 }
@@ -273,15 +286,20 @@ const OpDef& inc_take_op() {
       },
       .eval = [](const EvalArgs& a) {
         const FailFn fail = eval_fail(a);
-        const Array& x = a.inputs[0];
+        const Array &x = a.inputs[0], &indices = a.inputs[1];
         const int axis = static_cast<int>(a.attrs().get_int("axis"));
-        const auto list = checked_indices(a.inputs[1], x.shape()[axis], axis, fail);
-        const Shape region = take_shape(x.shape(), a.inputs[1].shape(), axis);
+        const Shape region = take_shape(x.shape(), indices.shape(), axis);
         const Array y = broadcast_update(a.node.input(2).type(), a.inputs[2], region, fail);
         Shape flat = x.shape();
-        flat[axis] = static_cast<std::int64_t>(list.size());
+        flat[axis] = indices.size();
         const bool set = is_set_mode(a.attrs(), fail);
         Array out = x.copy();
+        if (!x.on_host() && !indices.on_host() && indices.size() <= max_device_scatter_rows) {
+          x.context()->scatter(out, y.to(x.context()).contiguous().reshape(flat),
+                               device_rows(indices), axis, set, fault_site(a));
+          return std::vector<Array>{out};
+        }
+        const auto list = checked_indices(indices, x.shape()[axis], axis, fail);
         if (!x.on_host()) {
           x.context()->scatter(out, y.to(x.context()).contiguous().reshape(flat),
                                ScatterRows::group(list), axis, set);
@@ -315,7 +333,7 @@ const OpDef& inc_take_op() {
         return std::vector<Var>{gx, Var(), sum_to_shape(gy, a.input(2).type(), a.loc())};
       },
       .on_device = any_device,
-      .host_inputs = {1},
+      .index_inputs = {1},
   };
   return def;
 }

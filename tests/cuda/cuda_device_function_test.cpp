@@ -50,14 +50,16 @@ Array labels_for(std::int64_t batch) {
 
 // take and inc_take (set and inc, with repeated and negative indices, along each axis; the
 // gradient of a take) on `device` against the CPU, for every dtype: equal, as the device
-// sums a slot's rows in the host's order.
+// sums a slot's rows in the host's order. The indices come from the host (checked and
+// grouped there) and, in a second call, from the device (read and grouped there), as
+// int64 and as int32.
 void check_take_on_device(Device device) {
   // Long enough rows that the emulated grid strides over them in several rounds.
   const Array ia = Array::from_list<std::int64_t>({2, 0, 2, -1, 2});
-  Var i = vector("i", int64);
   for (DType dtype : all_dtypes) {
     INFO(dtype_name(dtype));
     Var x = tensor("x", dtype, {3, 4, 150}), y = tensor("y", dtype, {3, 5, 150});
+    Var i = vector("i", int64);
     std::vector<Var> outputs{take(x, i, 1), take(x, i, 0), inc_subtensor(take(x, i, 1), y),
                              set_subtensor(take(x, i, 1), y)};
     if (is_float(dtype)) outputs.push_back(grad((take(x, i, 2) * take(x, i, 2)).sum(), {x})[0]);
@@ -66,12 +68,30 @@ void check_take_on_device(Device device) {
     Function f = function({x, i, y}, outputs, {.device = device});
     CHECK(f.compile_report().host_steps.empty());
     const Outputs want = function({x, i, y}, outputs)(xa, ia, ya);
-    const Outputs got = f(xa, ia, ya);
-    for (std::size_t k = 0; k < want.size(); ++k) {
-      INFO("output " << k);
-      CHECK(got[k].device() == device);
-      CHECK(array_equal(got[k].to_host(), want[k]));
+    for (const Array& indices : {ia, to_device(ia, device)}) {
+      INFO("indices on " << indices.device().str());
+      const Outputs got = f(xa, indices, ya);
+      for (std::size_t k = 0; k < want.size(); ++k) {
+        INFO("output " << k);
+        CHECK(got[k].device() == device);
+        CHECK(array_equal(got[k].to_host(), want[k]));
+      }
     }
+  }
+  // int32 indices on the device: converted there. Along the axis of 3, -1 and 2 name one
+  // slot: its rows add up (or the last is kept) in index order.
+  Var x = tensor("x", float32, {3, 4, 150}), i32 = vector("i32", int32);
+  Var y = tensor("y", float32, {5, 4, 150});
+  const Array xa = Array::uniform(1, {3, 4, 150}, -100, 100);
+  const Array ya = Array::uniform(2, {5, 4, 150}, -100, 100);
+  const std::vector<Var> outputs{take(x, i32, 1), inc_subtensor(take(x, i32, 0), y),
+                                 set_subtensor(take(x, i32, 0), y)};
+  const Outputs want = function({x, i32, y}, outputs)(xa, ia.astype(DType::Int32), ya);
+  const Outputs got = function({x, i32, y}, outputs, {.device = device})(
+      xa, to_device(ia.astype(DType::Int32), device), ya);
+  for (std::size_t k = 0; k < want.size(); ++k) {
+    INFO("int32 output " << k);
+    CHECK(array_equal(got[k].to_host(), want[k]));
   }
 }
 
@@ -569,6 +589,68 @@ TEST_SUITE("cuda") {
     // Nothing was left half done: the next call works.
     CHECK(array_equal(Array(f(xa, Array::from_list<std::int64_t>({3, -4}))).to_host(),
                       Array::full({2, 3}, 2.0f)));
+  }
+
+  TEST_CASE("device errors: an index out of range among indices the device holds is raised "
+            "when the call ends, at the op's line, and nothing is updated") {
+    ScopedEmulatedGpu emulated;
+    EmulatedGpu& g = emulated.gpu();
+    SharedVar table = shared(Array::ones({4, 3}), "table");
+    SharedVar calls = shared(Array::scalar<float>(0), "calls");
+    Var i = vector("i", int64);
+    const int take_line = __LINE__ + 1;
+    Var looked = take(table, i, 0) * 2;
+    const int inc_line = __LINE__ + 1;
+    Var added = inc_subtensor(table[i], constant(1.0, float32));
+    Function f = function({i}, {looked, added},
+                          {.updates = {{calls, calls + 1}, {table, table * 1.5f}}, .device = gpu});
+    const Array good = to_device(Array::from_list<std::int64_t>({3, -4, 3}), gpu);
+    f(good);
+    CHECK(calls.get_value().item<float>() == 1);
+    auto expect_fault = [&](const Array& indices, std::int64_t index, int line) {
+      const Array before = table.get_value();
+      try {
+        f(to_device(indices, gpu));
+        FAIL("an index out of range was looked up");
+      } catch (const Error& e) {
+        CHECK(contains(e.what(), fmt::format("index {} is out of bounds for axis 0 with size 4",
+                                             index)));
+        CHECK(contains(e.what(), "read on cuda:0 from indices it holds"));
+        CHECK(contains(e.what(), "updates not applied"));
+        CHECK(contains(e.what(), fmt::format("{}:{}", this_file(), line)));
+      }
+      CHECK(calls.get_value().item<float>() == 1);
+      CHECK(array_equal(table.get_value(), before));
+    };
+    // take and inc_take read the same indices; the take's kernel runs first.
+    expect_fault(Array::from_list<std::int64_t>({1, 4}), 4, take_line);
+    expect_fault(Array::from_list<std::int64_t>({-5, 0}), -5, take_line);
+    // An inc_take alone.
+    Function g_only = function({i}, {added}, {.device = gpu});
+    try {
+      g_only(to_device(Array::from_list<std::int64_t>({0, 7}), gpu));
+      FAIL("an index out of range was scattered");
+    } catch (const Error& e) {
+      CHECK(contains(e.what(), "index 7 is out of bounds for axis 0 with size 4"));
+      CHECK(contains(e.what(), fmt::format("{}:{}", this_file(), inc_line)));
+    }
+    // The note was cleared: the next calls work and are counted.
+    const Outputs fine = f(good);
+    CHECK(calls.get_value().item<float>() == 2);
+    CHECK(array_equal(fine[0].to_host(), Array::full({3, 3}, 3.0f)));
+    // Indices from the host are checked there, at once: no note is read back.
+    const int reads = g.fault_reads;
+    f(Array::from_list<std::int64_t>({0, 1}));
+    CHECK(g.fault_reads == reads);
+    // More device rows than a device scatter groups: read back, grouped on the host.
+    std::vector<std::int64_t> many(static_cast<std::size_t>(max_device_scatter_rows) + 1);
+    for (std::size_t k = 0; k < many.size(); ++k) many[k] = static_cast<std::int64_t>(k % 4);
+    const int device_scatters = g.device_scatters, scatters = g.scatters;
+    const Array many_a = Array::from_vector(many);
+    CHECK(allclose(Array(g_only(to_device(many_a, gpu))).to_host(),
+                   Array(function({i}, {added})(many_a))));
+    CHECK(g.device_scatters == device_scatters);
+    CHECK(g.scatters == scatters + 1);
   }
 
   TEST_CASE("shared variables: placed on a device they stay there; values read as host copies") {

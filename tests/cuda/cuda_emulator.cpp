@@ -40,6 +40,13 @@ template <class T> T __shfl_down_sync(unsigned, T value, int offset) {
   cgvm_emu_shfl_down(&value, sizeof(T), offset);
   return value;
 }
+// A block's fibers switch only at barriers and shuffles: a plain read and write is atomic.
+static inline unsigned long long atomicCAS(unsigned long long* at, unsigned long long compare,
+                                           unsigned long long value) {
+  const unsigned long long old = *at;
+  if (old == compare) *at = value;
+  return old;
+}
 )";
 
 struct Dim3 {

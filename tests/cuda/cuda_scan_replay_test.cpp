@@ -84,6 +84,47 @@ TEST_SUITE("cuda") {
     CHECK(array_equal(acc.to_host(), host));
   }
 
+  TEST_CASE("device recording: lookups of device rows note an index out of range on each "
+            "replay") {
+    ScopedEmulatedGpu emulated;
+    EmulatedGpu& g = emulated.gpu();
+    const auto context = std::static_pointer_cast<DeviceContext>(emulated.context());
+    const Array x = to_device(Array::uniform(1, {4, 3}, 1, 2), gpu);
+    const Array rows = to_device(Array::from_list<std::int64_t>({-1, 5, 0}), gpu);
+    Array out = to_device(Array::full({3, 3}, 7.0), gpu);
+    Array sums = to_device(Array::zeros({4, 3}), gpu);
+    const Array ones = to_device(Array::ones({3, 3}), gpu);
+    CHECK(!context->index_fault());  // nothing queued: no wait
+    const int reads = g.fault_reads;
+    std::unique_ptr<DeviceRecording> r = context->record([&] {
+      context->gather(out, x, rows, 0, 77);
+      context->scatter(sums, ones, rows, 0, false, 78);
+    });
+    REQUIRE(r);
+    CHECK(!context->index_fault());  // recorded, not run
+    CHECK(g.fault_reads == reads);
+    for (int replay = 0; replay < 2; ++replay) {
+      INFO("replay " << replay);
+      r->replay();
+      const std::optional<DeviceIndexFault> fault = context->index_fault();
+      REQUIRE(fault);
+      CHECK(fault->site == 77);  // the first kernel's
+      CHECK(fault->index == 5);
+      CHECK(fault->size == 4);
+      CHECK(!context->index_fault());  // read and cleared
+      // The rows in range are looked up; the one out of range reads zeros, writes nothing.
+      const Array got = out.to_host(), want_x = x.to_host();
+      CHECK(array_equal(got.index(0, 0), want_x.index(0, 3)));
+      CHECK(array_equal(got.index(0, 1), Array::zeros({3})));
+      CHECK(array_equal(got.index(0, 2), want_x.index(0, 0)));
+      const Array want_sums = Array::from_list<double>(
+          {1.0 + replay, 1.0 + replay, 1.0 + replay, 0, 0, 0, 0, 0, 0, 1.0 + replay,
+           1.0 + replay, 1.0 + replay},
+          {4, 3});
+      CHECK(array_equal(sums.to_host(), want_sums));
+    }
+  }
+
   TEST_CASE("device recording: step copies move each step's rows, by 16, 4 and 1 bytes") {
     ScopedEmulatedGpu emulated;
     EmulatedGpu& g = emulated.gpu();
@@ -306,6 +347,85 @@ TEST_SUITE("cuda") {
     CHECK(done.replays == 2 * (9 - 1));
   }
 
+  TEST_CASE("scan on a device: lookups of indices the device holds or computes replay") {
+    ScopedEmulatedGpu emulated;
+    EmulatedGpu& g = emulated.gpu();
+    Var ids = matrix("ids", int64), e = matrix("e"), w = matrix("w"), h0 = matrix("h0");
+    Var n = scalar("n", int64);
+    const Array ia = Array::from_vector(
+        std::vector<std::int64_t>{1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 3, 3, 2, 2, 1, 1, -1, -10}, {9, 2});
+    const Array ea = Array::uniform(2, {10, 4}, -1, 1), wa = Array::uniform(3, {4, 4}, -1, 1),
+                ha = Array::uniform(1, {2, 4}, -1, 1), na = Array::scalar<std::int64_t>(7);
+
+    // A lookup left in the step (a loop of at most n steps need not read every id, so it is
+    // not hoisted): the ids go over once, the step's take reads its row on the device, and
+    // the loop replays. A later call reads back only the device's note of index faults.
+    auto embed_step = [&](const StepArgs& v) {
+      return StepResult(tanh(take(e, v[0], 0) + dot(v[1], w)));
+    };
+    const int take_line = __LINE__ - 2;
+    Var bounded = scan(embed_step, {.sequences = {ids}, .outputs_info = {h0}, .n_steps = n})[0];
+    const Counts done =
+        check_against_cpu(g, {ids, e, h0, w, n}, {bounded}, {ia, ea, ha, wa, na});
+    CHECK(done.recordings == 1);
+    CHECK(done.replays == 6);
+    Function embed = function({ids, e, h0, w, n}, {bounded}, {.device = gpu});
+    CHECK(embed.compile_report().loops_step_by_step.empty());
+    embed(ia, ea, ha, wa, na);
+    const std::size_t back = g.bytes_to_host;
+    const int gathers = g.device_gathers, host_gathers = g.gathers, reads = g.fault_reads;
+    embed(ia, ea, ha, wa, na);
+    CHECK(g.bytes_to_host - back == 4 * sizeof(std::int64_t));
+    CHECK(g.fault_reads - reads == 1);
+    CHECK(g.device_gathers - gathers == 1);  // the first step's; the others are replayed
+    CHECK(g.gathers == host_gathers);
+
+    // An id out of range at step 5 (of 7): the call raises the host's error at the take's
+    // line once it is done, and returns nothing; the next call is unaffected.
+    Array bad = ia.copy();
+    bad.set<std::int64_t>({5, 1}, 10);
+    try {
+      embed(bad, ea, ha, wa, na);
+      FAIL("an id out of range was looked up");
+    } catch (const Error& e) {
+      CHECK(contains(e.what(), "take"));
+      CHECK(contains(e.what(), "index 10 is out of bounds for axis 0 with size 10"));
+      CHECK(contains(e.what(), "read on cuda:0 from indices it holds"));
+      CHECK(contains(e.what(), fmt::format("{}:{}", this_file(), take_line)));
+    }
+    CHECK(allclose(Array(embed(ia, ea, ha, wa, na)).to_host(),
+                   function({ids, e, h0, w, n}, {bounded})(ia, ea, ha, wa, na), 1e-5, 1e-6));
+
+    // Greedy decoding: each step's token is the argmax of the last state's scores, looked
+    // up at once; the indices never leave the device.
+    Var v_out = matrix("v_out"), tok0 = vector("tok0", int64);
+    std::vector<Var> decoded = scan(
+        [&](const StepArgs& v) {
+          Var h = tanh(take(e, v[1], 0) + dot(v[0], w));
+          return StepResult(std::vector<Var>{h, argmax(dot(h, v_out), {1})});
+        },
+        {.outputs_info = {h0, tok0}, .n_steps = 12});
+    const Array va = Array::uniform(4, {4, 10}, -1, 1);
+    const Array toka = Array::from_list<std::int64_t>({3, 8});
+    CHECK(check_against_cpu(g, {e, h0, w, v_out, tok0}, decoded, {ea, ha, wa, va, toka})
+              .recordings == 1);
+    Function decode = function({e, h0, w, v_out, tok0}, decoded, {.device = gpu});
+    CHECK(decode.compile_report().loops_step_by_step.empty());
+
+    // Counts of the ids seen so far, by a scatter at each step: repeated ids in a step add
+    // up in order; a bounded loop keeps it in the step.
+    Var c0 = vector("c0");
+    Var counts = scan(
+        [&](const StepArgs& v) {
+          return StepResult(inc_subtensor(v[1][v[0]], constant(1.0, float32)) * 0.5f);
+        },
+        {.sequences = {ids}, .outputs_info = {c0}, .n_steps = n})[0];
+    const Array ca = Array::uniform(5, {10}, 0, 1);
+    const int scatters = g.device_scatters;
+    CHECK(check_against_cpu(g, {ids, c0, n}, {counts}, {ia, ca, na}).recordings == 1);
+    CHECK(g.device_scatters - scatters == 2);  // the first step's and the recorded step's
+  }
+
   TEST_CASE("scan on a device: a while loop replays chunks of steps, its condition read once per chunk") {
     ScopedEmulatedGpu emulated;
     EmulatedGpu& g = emulated.gpu();
@@ -424,34 +544,15 @@ TEST_SUITE("cuda") {
     };
     Var embedded = scan(embed_step, {.sequences = {ids}, .outputs_info = {h0}})[0];
     CHECK(check_against_cpu(g, {ids, e, h0, w}, {embedded}, {ia, ea, ha, wa}).recordings == 1);
-    // Where the lookup stays in the step (a loop of at most n steps need not read every id),
-    // the ids stay on the host, where take reads them at each step: step by step, and
-    // nothing is read back per step.
-    Var n = scalar("n", int64);
-    Var bounded = scan(embed_step, {.sequences = {ids}, .outputs_info = {h0}, .n_steps = n})[0];
-    const Array na = Array::scalar<std::int64_t>(6);
-    CHECK(check_against_cpu(g, {ids, e, h0, w, n}, {bounded}, {ia, ea, ha, wa, na}).recordings == 0);
-    Function embed = function({ids, e, h0, w, n}, {bounded}, {.device = gpu});
     // The compile report says which loops run step by step, and why (a replayed one is not
     // listed).
     CHECK(function({ids, e, h0, w}, {embedded}, {.device = gpu})
               .compile_report()
               .loops_step_by_step.empty());
-    const std::vector<std::string> listed = embed.compile_report().loops_step_by_step;
-    REQUIRE(listed.size() == 1);
-    // "scan at <file>:<line> (take at <file>:<line> reads ...)": the user's lines
-    CHECK(listed[0].starts_with("scan at "));
-    CHECK(contains(listed[0], this_file() + ":"));
-    CHECK(contains(listed[0], "(take at "));
-    CHECK(contains(listed[0], "reads its indices on the host at each step"));
-    CHECK(contains(embed.compile_report().to_string(), "loops run step by step: " + listed[0]));
-    embed(ia, ea, ha, wa, na);
-    std::size_t back = g.bytes_to_host;
-    embed(ia, ea, ha, wa, na);
-    CHECK(g.bytes_to_host == back);
 
     // A draw at each step (a dropout-like mask): its generator state is carried from step to
     // step on the host, where the draw reads and advances it; the numbers are the host's.
+    // "scan at <file>:<line> (random_uniform at <file>:<line> draws ...)": the user's lines.
     RandomStreams rng(7);
     Var masked = scan([&](const StepArgs& v) {
                    return StepResult(tanh(v[0] + dot(v[1], w)) * rng.uniform({2, 4}));
@@ -459,14 +560,18 @@ TEST_SUITE("cuda") {
                  {.sequences = {xs}, .outputs_info = {h0}})[0];
     Function noisy = function({xs, h0, w}, {masked}, {.device = gpu});
     Function noisy_cpu = function({xs, h0, w}, {masked});
-    REQUIRE(noisy.compile_report().loops_step_by_step.size() == 1);
-    CHECK(contains(noisy.compile_report().loops_step_by_step[0],
-                   "draws from a generator state kept on the host"));
+    const std::vector<std::string> listed = noisy.compile_report().loops_step_by_step;
+    REQUIRE(listed.size() == 1);
+    CHECK(listed[0].starts_with("scan at "));
+    CHECK(contains(listed[0], this_file() + ":"));
+    CHECK(contains(listed[0], "(random_uniform at "));
+    CHECK(contains(listed[0], "draws from a generator state kept on the host"));
+    CHECK(contains(noisy.compile_report().to_string(), "loops run step by step: " + listed[0]));
     const SharedVar& state = rng.states().at(0);
     for (int call = 0; call < 2; ++call) {
       INFO("call " << call);
       const Array before = state.get_value();
-      back = g.bytes_to_host;
+      const std::size_t back = g.bytes_to_host;
       const int draws = g.draws;
       const Array got = Array(noisy(xa, ha, wa)).to_host();
       CHECK(g.draws - draws == 8);  // one per step, on the device

@@ -39,11 +39,13 @@ class EmulatedGpu::Recording final : public DeviceRecording {
   void replay() override {
     ++gpu_.replays;
     for (const auto& w : work_) w();
+    if (notes_faults_) gpu_.fault_.expect();
   }
 
  private:
   friend class EmulatedGpu;
   EmulatedGpu& gpu_;
+  bool notes_faults_ = false;
   std::vector<std::function<void()>> work_;
   std::vector<std::pair<void*, std::size_t>> released_;
 };
@@ -64,6 +66,7 @@ void EmulatedGpu::refuse_while_recording(const char* what) const {
 
 std::unique_ptr<DeviceRecording> EmulatedGpu::record(const std::function<void()>& issue) {
   REQUIRE_MESSAGE(!recording(), "a thread records one thing at a time");
+  fault_words();  // as cuda::Context does: made (a copy from the host) before
   std::lock_guard lock(record_mutex_);
   auto recording = std::make_unique<Recording>(*this);
   recorder_ = std::this_thread::get_id();
@@ -218,7 +221,7 @@ void EmulatedGpu::gather(const Array& out, const Array& x, std::span<const std::
                          int axis) {
   CHECK_MESSAGE(x.device() == device(), "x is on " << x.device().str());
   ++gathers;
-  run(gather_launch(out, x, 0, axis), rows);
+  run(gather_launch(out, x, 0, axis, index_check()), rows);
 }
 
 void EmulatedGpu::scatter(const Array& out, const Array& y, const ScatterRows& rows, int axis,
@@ -226,6 +229,59 @@ void EmulatedGpu::scatter(const Array& out, const Array& y, const ScatterRows& r
   CHECK_MESSAGE(y.device() == device(), "y is on " << y.device().str());
   ++scatters;
   run(scatter_launch(out, y, rows, 0, axis, set), packed_scatter_rows(rows));
+}
+
+EmulatedGpu::~EmulatedGpu() { fault_.release(*this); }
+
+void* EmulatedGpu::fault_words() {
+  const long long before = live_allocations;
+  void* words = fault_.words(*this);
+  live_allocations = before;  // the context's own, not counted
+  return words;
+}
+
+IndexCheck EmulatedGpu::index_check(std::uint64_t site) {
+  return {.fault = reinterpret_cast<long long>(fault_words()), .site = site};
+}
+
+void EmulatedGpu::expect_fault() {
+  if (Recording* r = recording()) r->notes_faults_ = true;
+  else fault_.expect();
+}
+
+void EmulatedGpu::gather(const Array& out, const Array& x, const Array& rows, int axis,
+                         std::uint64_t site) {
+  CHECK_MESSAGE(x.device() == device(), "x is on " << x.device().str());
+  CHECK_MESSAGE(rows.device() == device(), "the rows are on " << rows.device().str());
+  ++device_gathers;
+  if (out.size() == 0) return;
+  run(gather_launch(out, x, reinterpret_cast<long long>(rows.raw_data()), axis,
+                    index_check(site)));
+  expect_fault();
+}
+
+void EmulatedGpu::scatter(const Array& out, const Array& y, const Array& rows, int axis, bool set,
+                          std::uint64_t site) {
+  CHECK_MESSAGE(y.device() == device(), "y is on " << y.device().str());
+  CHECK_MESSAGE(rows.device() == device(), "the rows are on " << rows.device().str());
+  CHECK(rows.size() <= max_device_scatter_rows);
+  ++device_scatters;
+  if (y.size() == 0) return;
+  const std::size_t bytes = 2 * static_cast<std::size_t>(rows.size()) * sizeof(std::int64_t);
+  void* links = allocate(bytes);
+  const DeviceScatterLaunches launches = device_scatter_launches(
+      out, y, rows, reinterpret_cast<long long>(links), axis, set, index_check(site));
+  run(launches.links);
+  run(launches.chains);
+  release(links, bytes);  // while recording: once the recording is gone
+  expect_fault();
+}
+
+std::optional<DeviceIndexFault> EmulatedGpu::index_fault() {
+  const std::size_t before = bytes_to_host;
+  std::optional<DeviceIndexFault> fault = fault_.read(*this);
+  if (bytes_to_host != before) ++fault_reads;
+  return fault;
 }
 
 void EmulatedGpu::arg_reduce(const Array& out, const Array& x, bool max) {

@@ -38,6 +38,12 @@ class EmulatedGpu final : public DeviceContext {
               int axis) override;
   void scatter(const Array& out, const Array& y, const ScatterRows& rows, int axis,
                bool set) override;
+  void gather(const Array& out, const Array& x, const Array& rows, int axis,
+              std::uint64_t site) override;
+  void scatter(const Array& out, const Array& y, const Array& rows, int axis, bool set,
+               std::uint64_t site) override;
+  std::optional<DeviceIndexFault> index_fault() override;
+  ~EmulatedGpu() override;
   void arg_reduce(const Array& out, const Array& x, bool max) override;
   void draw(const Array& out, const DeviceDraw& draw) override;
   void synchronize() override;
@@ -52,9 +58,12 @@ class EmulatedGpu final : public DeviceContext {
   static void* host(const void* device_address);
 
   std::size_t bytes_to_host = 0, bytes_from_host = 0;
-  long long live_allocations = 0;
+  long long live_allocations = 0;  // arrays' and recordings' memory (not the fault note's)
   int conversions = 0, accumulations = 0, products = 0, gathers = 0, scatters = 0, draws = 0,
       arg_reductions = 0;
+  // Gathers and scatters from device rows (counted apart from those above), and the index
+  // faults read back (index_fault() calls that waited).
+  int device_gathers = 0, device_scatters = 0, fault_reads = 0;
   // Loop kernels launched by the host (a replay launches none), recordings made, replays,
   // recordings refused (NotRecordable), and the bytes of the step tables recordings read
   // (DeviceContext::step_copies).
@@ -78,6 +87,10 @@ class EmulatedGpu final : public DeviceContext {
   // A device kernel with host addresses in its words, now.
   void run_now(const DeviceKernelLaunch& on_host);
   std::unique_ptr<CudaEmulator> device_kernels_;
+  DeviceFaultNote fault_;
+  void* fault_words();  // made on first use, not counted in live_allocations
+  IndexCheck index_check(std::uint64_t site = 0);
+  void expect_fault();
   // The recording being made, and by which thread: as on a GPU, only its work is kept.
   class Recording;
   std::mutex record_mutex_;  // one recording at a time, as on a GPU
