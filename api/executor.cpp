@@ -67,21 +67,18 @@ Executor::Executor(Program program, KernelLauncher launcher)
 
 namespace {
 
-// Device mode: 1 for the values of `p` that stay on the host. Those read only where an eval
-// reads on the host (OpDef::host_inputs: a draw's generator state, also inside a loop's
-// body; OpDef::index_inputs: index lists, outside loop bodies) are never moved over; a
-// draw's advanced state is made on the host and goes back to its variable there, also
-// from a loop that carries it.
+// Device mode: 1 for the values of `p` that stay where they are. Outside loop bodies,
+// those read only where evals read them wherever they are (OpDef::anywhere_inputs: index
+// lists, a draw's generator state) are never moved over, and a draw's advanced state goes
+// back to its variable where it was made. In a loop's body nothing is: its indices and
+// generator states go to the device, so that its step can be recorded.
 std::vector<char> loop_inputs_on_host(const Program& body, const Node& node);
 std::string not_recordable(const Program& body);
 
-bool is_one_of(const std::vector<int>& inputs, std::size_t i) {
-  return std::find(inputs.begin(), inputs.end(), static_cast<int>(i)) != inputs.end();
-}
-
 // Whether an eval of `op` reads input i where it is (device mode), in a loop's body or not.
 bool read_where_it_is(const OpDef& op, std::size_t i, bool in_loop_body) {
-  return is_one_of(op.host_inputs, i) || (!in_loop_body && is_one_of(op.index_inputs, i));
+  const std::vector<int>& inputs = op.anywhere_inputs;
+  return !in_loop_body && std::find(inputs.begin(), inputs.end(), static_cast<int>(i)) != inputs.end();
 }
 
 std::vector<char> host_resident(const Program& p, bool in_loop_body) {
@@ -106,7 +103,7 @@ std::vector<char> host_resident(const Program& p, bool in_loop_body) {
       ++readers[step.inputs[i]];
       if (op && read_where_it_is(*op, i, in_loop_body)) ++host_readers[step.inputs[i]];
     }
-    if (op && op->state_output >= 0) resident[step.outputs.at(op->state_output)] = 1;
+    if (op && op->state_output >= 0 && !in_loop_body) resident[step.outputs.at(op->state_output)] = 1;
   }
   for (int v : p.outputs) ++readers[v];  // a result goes where the function runs
   for (std::size_t v = 0; v < resident.size(); ++v)
@@ -460,9 +457,10 @@ StepTable step_table(const std::vector<Array>& fixed, const std::vector<std::vec
   return st;
 }
 
-// Why a loop body's step cannot be recorded (Executor::LoopPlan), or "" where it can. What
-// reads on the host (indices, a generator's state, an op with no device form) reads
-// operands that change with each step, and a recording cannot read them back.
+// Why a loop body's step cannot be recorded (Executor::LoopPlan), or "" where it can. An op
+// with no device form reads operands that change with each step on the host, and a
+// recording cannot read them back; a loop or ifelse in the step reads its own counts or
+// condition back.
 std::string not_recordable(const Program& body) {
   for (const Step& step : body.steps) {
     const std::string at =
@@ -471,10 +469,6 @@ std::string not_recordable(const Program& body) {
     if (step.kind == Step::Kind::Branch) return fmt::format("its step holds an ifelse{}", at);
     if (step.kind != Step::Kind::Eval) continue;
     const OpDef& op = step.node->op();
-    if (op.state_output >= 0)
-      return fmt::format("{}{} draws from a generator state kept on the host", op.name, at);
-    if (!op.host_inputs.empty())
-      return fmt::format("{}{} reads an input on the host at each step", op.name, at);
     if (!runs_on_device(*step.node) && reads_data(*step.node))
       return fmt::format("{}{} has no device form", op.name, at);
   }
@@ -686,13 +680,14 @@ void Executor::run_program(const Program& p, std::vector<Array>& values, Slots& 
       values[id] = *constant_value(var);
       continue;
     }
-    // A device program's state moves to its device for good; a host program reads a
-    // host copy of state that lives on a device.
+    // A device program's state moves to its device for good, except what its evals read
+    // wherever it is (host_resident_); a host program reads a host copy of state that lives
+    // on a device.
     const SharedVar shared(var);
     const bool stays = context_ && &p == &program_ && host_resident_[id];
     if (context_ && !stays) shared.state()->place(context_);
-    values[id] = context_ && !stays ? shared.get_value(/*borrow=*/true)
-                                    : shared.get_value(/*borrow=*/true).to_host();
+    values[id] = context_ ? shared.get_value(/*borrow=*/true)
+                          : shared.get_value(/*borrow=*/true).to_host();
   }
   for (std::size_t s = 0; s < p.steps.size(); ++s) {
     const Step& step = p.steps[s];

@@ -49,25 +49,25 @@ class Executor {
   // moved once and kept): host inputs go to the device where a step reads them; a kernel
   // whose operands are all a few integers on the host (sizes computed from shapes) runs on
   // the host through the interpreter; integer scalars stay on the host for the evals that read
-  // them (indices, sizes), and so do the inputs an op reads on the host (OpDef::host_inputs:
-  // a draw's generator state, also carried from step to step inside a scan's body, whose
-  // history stays on the host). Index lists (OpDef::index_inputs: take's, inc_take's) stay
-  // where they are outside loops (from the host: checked there at once), and go to the
-  // device for a scan's step (a sequence of token ids: once for all steps) or come from it
-  // (an argmax): the device's kernels read them, and an index out of range they note is
-  // raised when the call ends (DeviceContext::index_fault: a function that read device
-  // indices waits for the device then). An eval with no device form copies its operands
-  // to the host (host_steps() lists them). An ifelse reads its condition back and runs the
-  // picked branch's program there. A scan runs its first step, then records one step
+  // them (sizes). The small inputs an op reads wherever they are (OpDef::anywhere_inputs:
+  // take's and inc_take's indices, a draw's generator state) stay where they are outside
+  // loops (indices from the host are checked there at once; a state on the host is read
+  // and advanced there), and go to the device for a scan's step (a sequence of token ids
+  // once for all steps, a generator state carried from step to step) or come from it (an
+  // argmax): the device's kernels read them, and an index out of range they note is raised
+  // when the call ends (DeviceContext::index_fault: a function that read device indices
+  // waits for the device then). An eval with no device form copies its operands to the
+  // host (host_steps() lists them). An ifelse reads its condition back and runs the picked
+  // branch's program there. A scan runs its first step, then records one step
   // (DeviceContext::record: a CUDA graph) and replays it for each step left, the device
   // copying each step's rows; the recording is kept for later calls with the same shapes.
   // A while loop replays its steps in chunks, reading its step counter back once per chunk
-  // (the steps of a chunk after the stop copy nothing). Where the body reads on the host
-  // each step (draws: then without a read back, as said) and in debug mode it runs step
-  // by step.
-  // Shared variables are moved to the device for good, except those read only on the host
-  // (random generator states). Results are device arrays (advanced generator states: host
-  // arrays).
+  // (the steps of a chunk after the stop copy nothing). Where the body cannot be recorded
+  // (an op with no device form, a loop or ifelse in the step) and in debug mode it runs
+  // step by step.
+  // Shared variables are moved to the device for good, except those read only where they
+  // are (a generator state read by draws outside loops). Results are device arrays (a state
+  // advanced where it is: where it was).
   Executor(Program program, DeviceBackend device);
 
   // Runs the program; `inputs` in Program::inputs order. With `check`, every step's
@@ -84,8 +84,8 @@ class Executor {
   // the host.
   std::vector<std::string> host_steps() const;
   // Device mode: the loops (nested ones too) whose step cannot be recorded, which run step
-  // by step, and why: "scan at model.cpp:20 (random_uniform at model.cpp:21 draws from a
-  // generator state kept on the host)", in program order. Empty on the host.
+  // by step, and why: "scan at model.cpp:20 (random_integers at model.cpp:21 has no device
+  // form)", in program order. Empty on the host.
   std::vector<std::string> loops_step_by_step() const;
 
  private:
@@ -133,14 +133,14 @@ class Executor {
   std::vector<KernelFn*> kernels_;  // every kernel of the unit, loop bodies' included
   KernelLauncher launcher_;         // instead of kernels_, when set
   std::shared_ptr<DeviceContext> context_;  // device mode: where values live
-  // Device mode: by value id of the program, 1 for values that stay on the host: read only
-  // where evals read on the host or where they are (a draw's [key, counter], take's
+  // Device mode: by value id of the program, 1 for values that stay where they are: read
+  // only where evals read them wherever they are (a draw's [key, counter], take's
   // indices), and a draw's advanced state.
   std::vector<char> host_resident_;
   // Device mode, per loop body (nested ones too), worked out once: the scan node's inputs
   // the body reads only on the host (they stay there), and why its step cannot be recorded
-  // (DeviceContext::record), or "" where it can: it reads nothing on the host that changes
-  // per step, no generator states or host evals, and holds no loop or branch.
+  // (DeviceContext::record), or "" where it can: it has no host evals, and holds no loop
+  // or branch.
   struct LoopPlan {
     std::vector<char> on_host;
     std::string step_by_step;

@@ -18,7 +18,7 @@ constexpr int kScatterWords = 9;  // out, y, packed rows, n, slots, count, inner
 constexpr int kLinksWords = 6;    // rows, links, fault, n, count, site
 constexpr int kChainsWords = 9;   // out, y, rows, links, n, count, inner, total, set
 constexpr int kArgWords = 5;      // out, x, outer, inner, max
-constexpr int kDrawWords = 6;     // out, count, key, counter, a, b (the doubles' bits)
+constexpr int kDrawWords = 8;     // out, state, next, count, key, counter, a, b (bits)
 constexpr int kStepWords = 4;     // table, counter, copies, longest
 
 constexpr const char* kTemplates = R"(
@@ -198,15 +198,25 @@ __device__ inline double cgvm_double_bits(long long word) {
 }
 
 // Values per Philox block: uniform float32 4 (a word each), float64 2, normal 2 (a pair).
+// The generator's [key, counter] are words of the launch, or (a state on the device) read
+// from `state`, the advanced one written to `next`.
 template <class T, bool normal>
 __device__ void cgvm_draw(const long long* w) {
   namespace rng = cgvm::philox;
   T* out = (T*)w[0];
-  const long long count = w[1];
-  const unsigned long long key = (unsigned long long)w[2], counter = (unsigned long long)w[3];
-  const double a = cgvm_double_bits(w[4]), b = cgvm_double_bits(w[5]);
+  const long long* state = (const long long*)w[1];
+  long long* next = (long long*)w[2];
+  const long long count = w[3];
+  const unsigned long long key = (unsigned long long)(state ? state[0] : w[4]);
+  const unsigned long long counter = (unsigned long long)(state ? state[1] : w[5]);
+  const double a = cgvm_double_bits(w[6]), b = cgvm_double_bits(w[7]);
   const long long per = !normal && sizeof(T) == 4 ? 4 : 2;
-  CGVM_POINTS((count + per - 1) / per) {
+  const long long blocks = (count + per - 1) / per;
+  if (next && blockIdx.x == 0 && threadIdx.x == 0) {
+    next[0] = (long long)key;
+    next[1] = (long long)(counter + (unsigned long long)blocks);
+  }
+  CGVM_POINTS(blocks) {
     const rng::Words r = rng::block(key, counter + (unsigned long long)t);
     T* at = out + t * per;
     const long long left = count - t * per;
@@ -440,20 +450,28 @@ DeviceKernelLaunch arg_reduce_launch(const Array& out, const Array& x, bool max)
           .total = 32 * x.shape()[0]};  // a warp per row
 }
 
-DeviceKernelLaunch draw_launch(const Array& out, const DeviceDraw& draw) {
+DeviceKernelLaunch draw_launch(const Array& out, const DeviceDraw& draw, const Array* state,
+                               const Array* next) {
   CGVM_ASSERT(is_float(out.dtype()) && out.is_contiguous(), "a draw fills a contiguous float array");
+  CGVM_ASSERT(!state == !next, "a draw from a device state writes the next one");
+  for (const Array* s : {state, next})
+    CGVM_ASSERT(!s || (s->dtype() == DType::Int64 && s->shape() == Shape{2} && s->is_contiguous()),
+                "a generator state on the device is int64 [2]: [key, counter]");
   // As Array::uniform computes them: a float32 draw's bounds in float32.
   double a = draw.a, b = draw.b;
   if (draw.kind == DeviceDraw::Kind::Uniform) {
     b = draw.b - draw.a;
     if (out.dtype() == DType::Float32) a = static_cast<float>(a), b = static_cast<float>(b);
   }
+  const auto blocks = static_cast<long long>(DeviceDraw::blocks(draw.kind, out.dtype(), out.size()));
   return {.kernel = draw_name(draw.kind, out.dtype()),
-          .words = {address(out), out.size(), static_cast<long long>(draw.key),
+          .words = {address(out), state ? address(*state) : 0, next ? address(*next) : 0,
+                    out.size(), static_cast<long long>(draw.key),
                     static_cast<long long>(draw.counter), std::bit_cast<long long>(a),
                     std::bit_cast<long long>(b)},
-          .addresses = 1,
-          .total = static_cast<long long>(DeviceDraw::blocks(draw.kind, out.dtype(), out.size()))};
+          .addresses = state ? 3 : 1,
+          // A draw of nothing from a device state still writes the next one.
+          .total = state ? std::max(blocks, 1LL) : blocks};
 }
 
 DeviceKernelLaunch step_copies_launch(const Array& table, const Array& counter, int unit,

@@ -30,7 +30,9 @@
 //   cgvm_arg_reduce_<dtype>  out[o] = argmax or argmin of x's row o, a warp per row: the
 //                         host's answer (the first NaN, else the first extreme value)
 // Draw kernels repeat runtime/random.hpp's Generator: a thread per Philox block
-// (runtime/philox.hpp, embedded), the block's words converted as the host converts them.
+// (runtime/philox.hpp, embedded), the block's words converted as the host converts them;
+// the generator's [key, counter] come with the launch, or from a state on the device, the
+// advanced state then written by the first thread.
 //   cgvm_uniform_<dtype>  low + span * u, the product rounded before the sum as on the
 //                         host (no fused multiply-add): the host's bits
 //   cgvm_normal_<dtype>   mean + stddev * Box-Muller of the block's two uniforms: the host's
@@ -106,8 +108,11 @@ DeviceScatterLaunches device_scatter_launches(const Array& out, const Array& y,
 // out (int64 [outer]).
 DeviceKernelLaunch arg_reduce_launch(const Array& out, const Array& x, bool max);
 
-// The draw into out (C-contiguous float32 or float64, its device address in raw_data()).
-DeviceKernelLaunch draw_launch(const Array& out, const DeviceDraw& draw);
+// The draw into out (C-contiguous float32 or float64, its device address in raw_data()):
+// from draw.key and draw.counter, or from `state` (int64 [2] on the device), writing the
+// advanced state to `next`.
+DeviceKernelLaunch draw_launch(const Array& out, const DeviceDraw& draw,
+                               const Array* state = nullptr, const Array* next = nullptr);
 
 // One step's copies and the step's end (DeviceContext::step_copies, ::step_advance):
 // `table` int64 [steps, copies, 3], no size above `longest` units, the counter int64 [3]

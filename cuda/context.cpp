@@ -310,6 +310,12 @@ void Context::draw(const Array& out, const DeviceDraw& draw) {
   run(draw_launch(out, draw));
 }
 
+void Context::draw(const Array& out, const DeviceDraw& draw, const Array& state,
+                   const Array& next) {
+  set_device(ordinal_);
+  run(draw_launch(out, draw, &state, &next));
+}
+
 void Context::step_copies(const Array& table, const Array& counter, int unit,
                           std::int64_t longest) {
   set_device(ordinal_);

@@ -54,6 +54,8 @@ class Context final : public DeviceContext {
   std::optional<DeviceIndexFault> index_fault() override;
   void arg_reduce(const Array& out, const Array& x, bool max) override;
   void draw(const Array& out, const DeviceDraw& draw) override;
+  void draw(const Array& out, const DeviceDraw& draw, const Array& state,
+            const Array& next) override;
   void synchronize() override;
   // A CUDA graph captured from the stream. Memory allocated meanwhile comes from a second
   // stream (an allocation on the capturing stream would become the graph's own), and is

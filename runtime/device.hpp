@@ -169,6 +169,11 @@ class DeviceContext {
   virtual void arg_reduce(const Array& out, const Array& x, bool max) = 0;
   // out (C-contiguous float32 or float64 on this device) = the draw.
   virtual void draw(const Array& out, const DeviceDraw& draw) = 0;
+  // The same from a generator state on this device (`state`: int64 [2], [key, counter];
+  // draw.key and draw.counter are not read), and next = [key, counter + the blocks the draw
+  // takes] (int64 [2], not state's memory): nothing waits for the state to come back.
+  virtual void draw(const Array& out, const DeviceDraw& draw, const Array& state,
+                    const Array& next) = 0;
   // Waits until the queued work is done.
   virtual void synchronize() = 0;
 

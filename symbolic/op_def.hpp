@@ -129,19 +129,17 @@ struct OpDef {
 
   // Whether `eval` also runs where its inputs live when they are on a device
   // (runtime/device.hpp), for this node: it only makes views, allocates with new_empty,
-  // copies and converts through Array methods, reads scalars and index lists on the host
-  // (item(), to_vector()) and leaves the rest to the DeviceContext (gemm, gather, scatter,
-  // arg_reduce, draw). Empty: host only (a device executor copies the operands to the host
+  // copies and converts through Array methods, reads scalars on the host (item()) and
+  // leaves the rest to the DeviceContext (gemm, gather, scatter, arg_reduce, draw). Empty: host only (a device executor copies the operands to the host
   // and says so; api/executor.hpp).
   std::function<bool(const Node&)> on_device;
-  // Inputs such an eval reads on the host (a generator state): a device executor passes
-  // them where they are rather than moving them to the device.
-  std::vector<int> host_inputs;
-  // Index lists such an eval reads where they are: on the host (checked there, at once) or
-  // on the device (read by the device's kernels, DeviceIndexFault: an index out of range is
-  // reported when the call ends). A device executor leaves them where they are, but moves
-  // those a scan's step reads to the device, so that no step copies them over.
-  std::vector<int> index_inputs;
+  // Small inputs such an eval reads wherever they are (index lists, a generator state):
+  // on the host, where it reads them at once (take checks its indices there), or on the
+  // device, where the DeviceContext's kernels read them (an index out of range is then
+  // reported when the call ends, DeviceIndexFault; a draw advances the state there). A
+  // device executor leaves them where they are, except those a scan's step reads, which it
+  // keeps on the device, so that no step copies them over and the step can be recorded.
+  std::vector<int> anywhere_inputs;
 
   // Code generation (codegen/). An elementwise op with `emit` fuses into loop kernels; a
   // reduction with `emit_reduce` fuses with its producers and consumers. Any other op runs

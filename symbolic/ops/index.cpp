@@ -261,7 +261,7 @@ const OpDef& take_op() {
                                 Var()};
       },
       .on_device = any_device,
-      .index_inputs = {1},
+      .anywhere_inputs = {1},
   };
   return def;
 }
@@ -333,7 +333,7 @@ const OpDef& inc_take_op() {
         return std::vector<Var>{gx, Var(), sum_to_shape(gy, a.input(2).type(), a.loc())};
       },
       .on_device = any_device,
-      .index_inputs = {1},
+      .anywhere_inputs = {1},
   };
   return def;
 }

@@ -36,24 +36,32 @@ DeviceDraw device_draw(DeviceDraw::Kind kind, const Attrs& attrs, std::uint64_t 
 }
 
 // Reads [key, counter], draws the sample, returns [new state, sample]. On a device (with a
-// `kind` it repeats) the sample is drawn there and the state stays on the host.
+// `kind` it repeats) the sample is drawn there, and the state is read and advanced where it
+// is: on the host, or on the device (a state carried through a scan's steps).
 std::vector<Array> run_draw(const EvalArgs& a, DrawFn draw,
                             std::optional<DeviceDraw::Kind> kind) {
   const Array& state = a.inputs[0];
   if (state.size() != 2) a.fail("a random state must hold two int64 values [key, counter]");
-  auto words = state.to_vector<std::int64_t>();
   Shape shape;
   for (std::size_t i = 1; i < a.inputs.size(); ++i) {
     std::int64_t d = a.inputs[i].item<std::int64_t>();
     if (d < 0) a.fail(fmt::format("negative dimension {} in the sample shape", d));
     shape.push_back(d);
   }
+  const DType dtype = a.output_type(1).dtype;
+  const bool here = a.device && kind;
+  if (here && state.context() == a.device) {
+    Array sample = Array::empty(shape, dtype, a.device);
+    Array next = Array::empty({2}, DType::Int64, a.device);
+    a.device->draw(sample, device_draw(*kind, a.attrs(), 0, 0), state.contiguous(), next);
+    return {next, sample};
+  }
+  const auto words = state.to_vector<std::int64_t>();
   const auto key = static_cast<std::uint64_t>(words[0]);
   const auto counter = static_cast<std::uint64_t>(words[1]);
-  const DType dtype = a.output_type(1).dtype;
   Array sample;
   std::uint64_t next_counter;
-  if (a.device && kind) {
+  if (here) {
     sample = Array::empty(shape, dtype, a.device);
     a.device->draw(sample, device_draw(*kind, a.attrs(), key, counter));
     next_counter = counter + DeviceDraw::blocks(*kind, dtype, sample.size());
@@ -79,7 +87,7 @@ OpDef draw_op(std::string_view name, DrawFn draw,
       .state_input = 0,
       .state_output = 0,
       .on_device = kind ? any_device : std::function<bool(const Node&)>{},
-      .host_inputs = {0},  // [key, counter]: the host advances it
+      .anywhere_inputs = {0},  // [key, counter]
   };
 }
 

@@ -504,6 +504,32 @@ TEST_SUITE("cuda") {
     CHECK(g.bytes_to_host == to_host);
     CHECK(g.bytes_from_host - from_host == xa.nbytes());
     for (const SharedVar& s : rng.states()) CHECK(s.device() == Device::cpu());
+    // States placed on the device are read and advanced there (as in a scan's step): the
+    // same numbers again, and nothing read back.
+    for (const SharedVar& s : rng.states()) to_device(s, gpu);
+    const auto before = states();
+    const std::size_t back = g.bytes_to_host;
+    const int state_draws = g.device_state_draws;
+    const Outputs got = dev(xa);
+    CHECK(g.bytes_to_host == back);
+    CHECK(g.device_state_draws - state_draws == 5);
+    for (const SharedVar& s : rng.states()) CHECK(s.device() == gpu);
+    const auto after_device = states();
+    for (std::size_t i = 0; i < rng.states().size(); ++i)
+      rng.states()[i].set_value(random_state(static_cast<std::uint64_t>(before[i][0]),
+                                             static_cast<std::uint64_t>(before[i][1])));
+    const Outputs want = cpu(xa);
+    CHECK(states() == after_device);
+    for (std::size_t k = 0; k < want.size(); ++k)
+      CHECK(allclose(got[k].to_host(), want[k], 1e-6, 1e-6));
+    // A draw of nothing still advances nothing and writes the state it read.
+    const auto context = device_context(gpu);
+    const Array state = to_device(random_state(5, 9), gpu);
+    const Array next = to_device(Array::zeros({2}, DType::Int64), gpu);
+    context->draw(Array::empty({0}, DType::Float32, context), DeviceDraw{}, state, next);
+    CHECK(next.to_host().to_vector<std::int64_t>() == std::vector<std::int64_t>{5, 9});
+    context->draw(Array::empty({5}, DType::Float32, context), DeviceDraw{}, state, next);
+    CHECK(next.to_host().to_vector<std::int64_t>() == std::vector<std::int64_t>{5, 11});
     // Integers (rejection sampling, a variable number of words per value) are drawn on the
     // host, and said so.
     Function ints = function({}, {rng.integers({4}, 0, 10)}, {.device = gpu});

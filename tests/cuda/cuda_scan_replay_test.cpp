@@ -426,6 +426,80 @@ TEST_SUITE("cuda") {
     CHECK(g.device_scatters - scatters == 2);  // the first step's and the recorded step's
   }
 
+  TEST_CASE("scan on a device: draws in a step advance their generator state on the device "
+            "and replay") {
+    ScopedEmulatedGpu emulated;
+    EmulatedGpu& g = emulated.gpu();
+    Var h0 = matrix("h0"), w = matrix("w"), xs = tensor3("xs");
+    const Array ha = Array::uniform(1, {2, 4}, -1, 1), wa = Array::uniform(3, {4, 4}, -1, 1),
+                xa = Array::uniform(4, {8, 2, 4}, -1, 1);
+    // A dropout-like mask and a noise term at each step: the generator states are carried
+    // from step to step on the device, where each draw reads its state and writes the
+    // advanced one; the numbers are the host's (uniform: its bits; normal: up to the
+    // device's log, sin and cos). Both machines start from the same states, and each call
+    // goes on where the last one left them.
+    auto model = [&](RandomStreams& rng) {
+      return scan(
+          [&](const StepArgs& v) {
+            Var keep = rng.uniform({2, 4}) < 0.8;
+            return StepResult(tanh(v[0] + dot(v[1], w)) * cast(keep, float32) +
+                              rng.normal({2, 4}, 0, 0.01));
+          },
+          {.sequences = {xs}, .outputs_info = {h0}})[0];
+    };
+    RandomStreams rng(7), cpu_rng(7);
+    Function noisy = function({xs, h0, w}, {model(rng)}, {.device = gpu});
+    Function noisy_cpu = function({xs, h0, w}, {model(cpu_rng)});
+    CHECK(noisy.compile_report().loops_step_by_step.empty());
+    CHECK(noisy.compile_report().host_steps.empty());
+    for (int call = 0; call < 3; ++call) {
+      INFO("call " << call);
+      const std::size_t back = g.bytes_to_host;
+      const Counts before = Counts::of(g);
+      const int draws = g.device_state_draws;
+      const Array got = Array(noisy(xa, ha, wa)).to_host();
+      const Counts done = Counts::of(g) - before;
+      CHECK(done.recordings == (call == 0 ? 1 : 0));
+      CHECK(done.replays == 7);
+      // The first step's two draws, and the recorded step's on the first call.
+      CHECK(g.device_state_draws - draws == (call == 0 ? 4 : 2));
+      CHECK(g.bytes_to_host - back == got.nbytes());  // only the result
+      CHECK(allclose(got, noisy_cpu(xa, ha, wa), 1e-5, 1e-6));
+      for (std::size_t k = 0; k < 2; ++k) {
+        INFO("state " << k);
+        CHECK(rng.states()[k].device() == gpu);
+        CHECK(array_equal(rng.states()[k].get_value(), cpu_rng.states()[k].get_value()));
+      }
+    }
+
+    // A random walk until it leaves [-1, 1] (a while loop, replayed in chunks): the state
+    // comes out as it was at the stop, although the chunk's last steps ran past it.
+    Var x0 = vector("x0");
+    auto walk = [&](RandomStreams& r) {
+      return scan(
+          [&](const StepArgs& v) {
+            Var next = v[0] + r.uniform({3}, -0.2, 0.2);
+            return StepResult(std::vector<Var>{next}, abs(next).max() > 1);
+          },
+          {.outputs_info = {x0}, .n_steps = 500})[0];
+    };
+    RandomStreams walk_rng(11), walk_cpu_rng(11);
+    Function walker = function({x0}, {walk(walk_rng)}, {.device = gpu});
+    Function walker_cpu = function({x0}, {walk(walk_cpu_rng)});
+    const Array x0a = Array::zeros({3});
+    for (int call = 0; call < 2; ++call) {
+      INFO("call " << call);
+      const Array want = walker_cpu(x0a);
+      const Counts before = Counts::of(g);
+      const Array got = Array(walker(x0a)).to_host();
+      CHECK((Counts::of(g) - before).replays >= want.shape()[0] - 1);
+      REQUIRE(got.shape() == want.shape());
+      CHECK(want.shape()[0] > 10);
+      CHECK(allclose(got, want, 1e-5, 1e-6));
+      CHECK(array_equal(walk_rng.states()[0].get_value(), walk_cpu_rng.states()[0].get_value()));
+    }
+  }
+
   TEST_CASE("scan on a device: a while loop replays chunks of steps, its condition read once per chunk") {
     ScopedEmulatedGpu emulated;
     EmulatedGpu& g = emulated.gpu();
@@ -550,38 +624,30 @@ TEST_SUITE("cuda") {
               .compile_report()
               .loops_step_by_step.empty());
 
-    // A draw at each step (a dropout-like mask): its generator state is carried from step to
-    // step on the host, where the draw reads and advances it; the numbers are the host's.
-    // "scan at <file>:<line> (random_uniform at <file>:<line> draws ...)": the user's lines.
+    // A draw with no device form (integers) in the step: its operands go to the host at
+    // each step. "scan at <file>:<line> (random_integers at <file>:<line> has no device
+    // form)": the user's lines.
     RandomStreams rng(7);
-    Var masked = scan([&](const StepArgs& v) {
-                   return StepResult(tanh(v[0] + dot(v[1], w)) * rng.uniform({2, 4}));
-                 },
-                 {.sequences = {xs}, .outputs_info = {h0}})[0];
-    Function noisy = function({xs, h0, w}, {masked}, {.device = gpu});
-    Function noisy_cpu = function({xs, h0, w}, {masked});
+    Var shuffled = scan([&](const StepArgs& v) {
+                     Var picks = rng.integers({2, 4}, 0, 3);
+                     return StepResult(tanh(v[0] + dot(v[1], w)) * cast(picks, float32));
+                   },
+                   {.sequences = {xs}, .outputs_info = {h0}})[0];
+    Function noisy = function({xs, h0, w}, {shuffled}, {.device = gpu});
     const std::vector<std::string> listed = noisy.compile_report().loops_step_by_step;
     REQUIRE(listed.size() == 1);
     CHECK(listed[0].starts_with("scan at "));
     CHECK(contains(listed[0], this_file() + ":"));
-    CHECK(contains(listed[0], "(random_uniform at "));
-    CHECK(contains(listed[0], "draws from a generator state kept on the host"));
+    CHECK(contains(listed[0], "(random_integers at "));
+    CHECK(contains(listed[0], "has no device form"));
     CHECK(contains(noisy.compile_report().to_string(), "loops run step by step: " + listed[0]));
     const SharedVar& state = rng.states().at(0);
-    for (int call = 0; call < 2; ++call) {
-      INFO("call " << call);
-      const Array before = state.get_value();
-      const std::size_t back = g.bytes_to_host;
-      const int draws = g.draws;
-      const Array got = Array(noisy(xa, ha, wa)).to_host();
-      CHECK(g.draws - draws == 8);  // one per step, on the device
-      if (call == 1) CHECK(g.bytes_to_host - back == got.nbytes());  // only the result
-      CHECK(state.device() == Device::cpu());
-      const Array after = state.get_value();
-      state.set_value(before);
-      CHECK(allclose(got, noisy_cpu(xa, ha, wa), 1e-5, 1e-6));
-      CHECK(array_equal(state.get_value(), after));  // both advanced it alike
-    }
+    const Array start_state = state.get_value();
+    const Array got = Array(noisy(xa, ha, wa)).to_host();
+    const Array after = state.get_value();
+    state.set_value(start_state);
+    CHECK(allclose(got, function({xs, h0, w}, {shuffled})(xa, ha, wa), 1e-5, 1e-6));
+    CHECK(array_equal(state.get_value(), after));  // both advanced it alike
 
     // Too few steps to be worth a recording; but a recording made for more steps is
     // replayed for them.

@@ -296,6 +296,16 @@ void EmulatedGpu::draw(const Array& out, const DeviceDraw& draw) {
   run(draw_launch(out, draw));
 }
 
+void EmulatedGpu::draw(const Array& out, const DeviceDraw& draw, const Array& state,
+                       const Array& next) {
+  CHECK_MESSAGE(out.device() == device(), "out is on " << out.device().str());
+  CHECK_MESSAGE(state.device() == device(), "the state is on " << state.device().str());
+  CHECK_MESSAGE(next.device() == device(), "the next state is on " << next.device().str());
+  ++draws;
+  ++device_state_draws;
+  run(draw_launch(out, draw, &state, &next));
+}
+
 KernelLauncher emulated_kernels(const Program& program, EmulatedGpu& gpu) {
   auto emulator = std::make_shared<CudaEmulator>(program);
   return [emulator, &gpu](const KernelCall& call) {

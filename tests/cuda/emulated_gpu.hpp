@@ -46,6 +46,8 @@ class EmulatedGpu final : public DeviceContext {
   ~EmulatedGpu() override;
   void arg_reduce(const Array& out, const Array& x, bool max) override;
   void draw(const Array& out, const DeviceDraw& draw) override;
+  void draw(const Array& out, const DeviceDraw& draw, const Array& state,
+            const Array& next) override;
   void synchronize() override;
   // As a CUDA graph does: the work is kept (each launch with its arguments) and run again
   // on each replay; reading back meanwhile throws NotRecordable, as on a GPU.
@@ -61,9 +63,10 @@ class EmulatedGpu final : public DeviceContext {
   long long live_allocations = 0;  // arrays' and recordings' memory (not the fault note's)
   int conversions = 0, accumulations = 0, products = 0, gathers = 0, scatters = 0, draws = 0,
       arg_reductions = 0;
-  // Gathers and scatters from device rows (counted apart from those above), and the index
-  // faults read back (index_fault() calls that waited).
-  int device_gathers = 0, device_scatters = 0, fault_reads = 0;
+  // Gathers and scatters from device rows (counted apart from those above), the index
+  // faults read back (index_fault() calls that waited), and draws from a generator state
+  // on the device (also counted in draws).
+  int device_gathers = 0, device_scatters = 0, fault_reads = 0, device_state_draws = 0;
   // Loop kernels launched by the host (a replay launches none), recordings made, replays,
   // recordings refused (NotRecordable), and the bytes of the step tables recordings read
   // (DeviceContext::step_copies).
