@@ -20,6 +20,9 @@
 //   while loop   a fixed-point iteration h <- tanh(h W + x), hidden 256, until no element
 //                moves by 1e-4 or more (a scan with until, at most 1000 steps; about 50
 //                here): all the iterates, stacked
+//   greedy decode  50 steps of h <- tanh(E[token] + h W), token <- argmax(h P) (vocabulary
+//                10,000, hidden 256): each step looks up the token the last one chose,
+//                without the token leaving the device; the tokens, stacked
 // With CGVM_CUDA_GRAPHS=0 the loops run step by step instead of replaying a recorded step
 // (the while loop then reads its condition back at every step; cuda/README.md). Without a
 // usable GPU it says why and exits 0.
@@ -175,6 +178,32 @@ void while_loop(std::int64_t batch, const bench::Config& config) {
               static_cast<long long>(batch), ms, static_cast<long long>(steps));
 }
 
+void greedy_decode(std::int64_t batch, const bench::Config& config) {
+  const std::int64_t vocab = 10000, hidden = 256, steps = 50;
+  Var e = matrix("e"), w = matrix("w"), p = matrix("p"), h0 = matrix("h0");
+  Var token0 = vector("token0", int64);
+  std::vector<Var> decoded = scan(
+      [&](const StepArgs& v) {
+        Var h = tanh(take(e, v[1], 0) + dot(v[0], w));
+        return StepResult(std::vector<Var>{h, argmax(dot(h, p), {1})});
+      },
+      {.outputs_info = {h0, token0}, .n_steps = steps});
+  const Device gpu = Device::cuda();
+  Function f = function({e, w, p, h0, token0}, {decoded[1]}, {.device = gpu});
+  Generator gen(5);
+  const double bound = std::sqrt(3.0 / static_cast<double>(hidden));
+  std::vector<Value> args;
+  for (const Array& a : {Array::normal(gen, {vocab, hidden}, 0, 0.1),
+                         Array::uniform(gen, {hidden, hidden}, -bound, bound),
+                         Array::normal(gen, {hidden, vocab}, 0, 1 / std::sqrt(double(hidden))),
+                         Array::zeros({batch, hidden}), Array::zeros({batch}, DType::Int64)})
+    args.emplace_back(to_device(a, gpu));
+  const double ms = ms_per_step([&] { f(args); }, config);
+  std::printf("%-12s batch %4lld %10.3f ms per call  (%lld steps; %s)\n", "greedy decode",
+              static_cast<long long>(batch), ms, static_cast<long long>(steps),
+              f.compile_report().to_string().c_str());
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -246,5 +275,6 @@ int main(int argc, char** argv) {
   for (std::int64_t batch : {128, 512}) mlp_step(batch, config);
   for (std::int64_t batch : {128, 512}) lstm_train(batch, config);
   for (std::int64_t batch : {128, 512}) while_loop(batch, config);
+  for (std::int64_t batch : {128, 512}) greedy_decode(batch, config);
   return 0;
 }

@@ -8,6 +8,10 @@
               most 1000 steps), the iterates stacked: a Python loop that reads the
               condition each step, as one writes it in PyTorch
 
+  greedy decode  50 steps of h <- tanh(E[token] + h W), token <- argmax(h P) (vocabulary
+              10,000, hidden 256), the tokens stacked: a Python loop whose tokens stay on
+              the GPU (no read back per step), under torch.no_grad()
+
 Each step is followed by torch.cuda.synchronize(), as cuda_bench synchronises after each
 call. The figure is the median over --reps repetitions of the milliseconds per step, each
 repetition looping steps for at least 20 ms (bench/harness.hpp's measure()).
@@ -97,6 +101,29 @@ def while_loop(batch, reps):
     print(f"{'while loop':<12} batch {batch:4d} {ms:10.3f} ms per call  ({steps[0]} steps)")
 
 
+def greedy_decode(batch, reps):
+    torch.manual_seed(5)
+    vocab, hidden, steps = 10000, 256, 50
+    bound = (3.0 / hidden) ** 0.5
+    e = torch.randn(vocab, hidden, device="cuda") * 0.1
+    w = (torch.rand(hidden, hidden, device="cuda") * 2 - 1) * bound
+    p = torch.randn(hidden, vocab, device="cuda") / hidden ** 0.5
+
+    @torch.no_grad()
+    def step():
+        h = torch.zeros(batch, hidden, device="cuda")
+        token = torch.zeros(batch, dtype=torch.long, device="cuda")
+        tokens = []
+        for _ in range(steps):
+            h = torch.tanh(e[token] + h @ w)
+            token = (h @ p).argmax(1)
+            tokens.append(token)
+        return torch.stack(tokens)
+
+    ms = ms_per_step(step, reps)
+    print(f"{'greedy decode':<12} batch {batch:4d} {ms:10.3f} ms per call  ({steps} steps)")
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--reps", type=int, default=11)
@@ -112,6 +139,8 @@ def main():
         lstm_train(batch, args.reps)
     for batch in (128, 512):
         while_loop(batch, args.reps)
+    for batch in (128, 512):
+        greedy_decode(batch, args.reps)
 
 
 if __name__ == "__main__":
