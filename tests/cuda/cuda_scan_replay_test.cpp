@@ -345,6 +345,22 @@ TEST_SUITE("cuda") {
     const Counts done = check_against_cpu(g, {ids, e, w, u, h0}, outputs, values);
     CHECK(done.recordings == 2);
     CHECK(done.replays == 2 * (9 - 1));
+
+    // Over the first n steps only, the lookup stays in the forward step (reading its ids on
+    // the device) and the gradient's scatter leaves BPTT as one scatter of the device's
+    // ids after it: both loops replay, and the gradients are the CPU's.
+    Var n = scalar("n", int64);
+    Var hs_n = scan([&](const StepArgs& v) { return tanh(dot(take(e, v[0], 0), w) + dot(v[1], u)); },
+                    {.sequences = {ids}, .outputs_info = {h0}, .n_steps = n})[0];
+    std::vector<Var> bounded{hs_n.sum()};
+    for (const Var& d : grad(bounded[0], std::vector<Var>{e, w, u})) bounded.push_back(d);
+    std::vector<Value> with_n = values;
+    with_n.push_back(Array::scalar<std::int64_t>(7));
+    const int device_scatters = g.device_scatters;
+    const Counts done_n = check_against_cpu(g, {ids, e, w, u, h0, n}, bounded, with_n);
+    CHECK(done_n.recordings == 2);
+    CHECK(done_n.replays == 2 * (7 - 1));
+    CHECK(g.device_scatters - device_scatters == 1);
   }
 
   TEST_CASE("scan on a device: lookups of indices the device holds or computes replay") {
