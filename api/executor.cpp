@@ -484,7 +484,12 @@ std::string not_recordable(const Program& body) {
 // row addresses, rewritten per call; the step counter; and the body's values as the
 // recording left them (memory its work uses).
 struct Executor::LoopReplay {
-  bool refused = false;  // the step could not be recorded: the loop runs step by step
+  // Calls whose step could not be recorded: the loop runs step by step, and tries again
+  // on one later call (what refused may have been passing: a copy kernel not loaded yet).
+  int refusals = 0;
+  bool refused(const ScanChunk& chunk) const {
+    return refusals >= 2 || (refusals == 1 && chunk.first != 1);  // step 1: a call's first chunk
+  }
   std::unique_ptr<DeviceRecording> recording;
   std::vector<Array> inputs, places;
   std::vector<char> per_step;   // by body input: copied in at each step
@@ -533,7 +538,7 @@ ScanChunkRun Executor::replay_steps(const ScanStep& run_step, Slots& body_slots,
                                     const std::vector<Array>& body_values,
                                     const ScanChunk& chunk) const {
   std::shared_ptr<LoopReplay>& kept = body_slots.replay;
-  if (chunk.last <= chunk.first || (kept && kept->refused)) return {};
+  if (chunk.last <= chunk.first || (kept && kept->refused(chunk))) return {};
   std::vector<ScanRows> steps;
   for (std::int64_t t = chunk.first; t < chunk.last; ++t) steps.push_back(chunk.rows(t));
   const ScanRows& r0 = steps.front();
@@ -632,9 +637,9 @@ ScanChunkRun Executor::replay_steps(const ScanStep& run_step, Slots& body_slots,
       lr.recording = nullptr;
     }
     if (!lr.recording) {
-      // Not tried again: the next calls' steps would ask the same.
+      const int refusals = kept ? kept->refusals : 0;
       kept = std::make_shared<LoopReplay>();
-      kept->refused = true;
+      kept->refusals = refusals + 1;
       return {};
     }
     lr.kept = body_values;
