@@ -63,7 +63,7 @@ class Executor {
   // copying each step's rows; the recording is kept for later calls with the same shapes.
   // A while loop replays its steps in chunks, reading its step counter back once per chunk
   // (the steps of a chunk after the stop copy nothing). Where the body cannot be recorded
-  // (an op with no device form, a loop or ifelse in the step) and in debug mode it runs
+  // (a loop or ifelse in the step, an op with no device form) and in debug mode it runs
   // step by step.
   // Shared variables are moved to the device for good, except those read only where they
   // are (a generator state read by draws outside loops). Results are device arrays (a state
@@ -84,8 +84,8 @@ class Executor {
   // the host.
   std::vector<std::string> host_steps() const;
   // Device mode: the loops (nested ones too) whose step cannot be recorded, which run step
-  // by step, and why: "scan at model.cpp:20 (random_integers at model.cpp:21 has no device
-  // form)", in program order. Empty on the host.
+  // by step, and why: "scan at model.cpp:20 (its step holds an ifelse at model.cpp:22)",
+  // in program order. Empty on the host.
   std::vector<std::string> loops_step_by_step() const;
 
  private:

@@ -236,6 +236,70 @@ __device__ void cgvm_draw(const long long* w) {
   }
 }
 
+// Word i of the Philox stream from block `counter` on: block counter + i / 4, word i % 4.
+__device__ unsigned long long cgvm_word(unsigned long long key, unsigned long long counter,
+                                        long long i) {
+  return cgvm::philox::block(key, counter + (unsigned long long)(i / 4)).w[i % 4];
+}
+
+// Integers in [low, low + range) as Generator::next_integer draws them one after another:
+// Lemire's multiply-shift with rejection on a 32-bit word, or on two (first word high) for
+// a range past 32 bits; a draw is accepted where the product's low part is at least
+// 2^bits mod range. One block walks the stream, blockDim draws a round; a block-wide
+// prefix sum of the accepted ones places each value. The first thread writes the state
+// after the words the values took (the host's generator drops the rest of a block).
+__device__ void cgvm_integers(const long long* w) {
+  long long* out = (long long*)w[0];
+  const long long* state = (const long long*)w[1];
+  long long* next = (long long*)w[2];
+  const long long count = w[3];
+  const unsigned long long low = (unsigned long long)w[4], range = (unsigned long long)w[5];
+  const unsigned long long key = (unsigned long long)state[0];
+  const unsigned long long counter = (unsigned long long)state[1];
+  const bool wide = range > 0xFFFFFFFFull;
+  const long long words = wide ? 2 : 1;
+  const unsigned long long threshold =
+      wide ? (0ull - range) % range : (unsigned long long)((0u - (unsigned)range) % (unsigned)range);
+  __shared__ long long accepted[1024];
+  __shared__ long long used;  // the draws taken when the last value was placed
+  if (blockIdx.x != 0) return;
+  if (threadIdx.x == 0) used = 0;
+  long long placed = 0;
+  for (long long first = 0; placed < count; first += blockDim.x) {
+    const long long unit = first + threadIdx.x;
+    unsigned long long u = cgvm_word(key, counter, unit * words), low_part, value;
+    if (wide) {
+      u = u << 32 | cgvm_word(key, counter, unit * words + 1);
+      low_part = u * range;
+      value = __umul64hi(u, range);
+    } else {
+      const unsigned long long m = u * range;
+      low_part = m & 0xFFFFFFFFull;
+      value = m >> 32;
+    }
+    const bool ok = low_part >= threshold;
+    accepted[threadIdx.x] = ok ? 1 : 0;
+    __syncthreads();
+    for (int offset = 1; offset < (int)blockDim.x; offset *= 2) {
+      const long long add = (int)threadIdx.x >= offset ? accepted[threadIdx.x - offset] : 0;
+      __syncthreads();
+      accepted[threadIdx.x] += add;
+      __syncthreads();
+    }
+    const long long at = placed + accepted[threadIdx.x] - 1;
+    if (ok && at < count) {
+      out[at] = (long long)(low + value);
+      if (at == count - 1) used = unit + 1;
+    }
+    placed += accepted[blockDim.x - 1];
+    __syncthreads();
+  }
+  if (threadIdx.x == 0) {
+    next[0] = (long long)key;
+    next[1] = (long long)(counter + (unsigned long long)((used * words + 3) / 4));
+  }
+}
+
 struct alignas(16) cgvm_unit16 { unsigned long long lo, hi; };
 
 template <class U>
@@ -323,6 +387,7 @@ std::vector<KernelEntry> kernel_list() {
       list.push_back({draw_name(kind, dtype), kDrawWords,
                       fmt::format("cgvm_draw<{}, {}>", cpp_type(dtype),
                                   kind == DeviceDraw::Kind::Normal)});
+  list.push_back({"cgvm_integers", kDrawWords, "cgvm_integers"});
   for (auto [unit, type] : kStepUnits)
     list.push_back({step_copies_name(unit), kStepWords, fmt::format("cgvm_step_copies<{}>", type)});
   list.push_back({"cgvm_step_advance", 4, "cgvm_step_advance"});
@@ -452,11 +517,20 @@ DeviceKernelLaunch arg_reduce_launch(const Array& out, const Array& x, bool max)
 
 DeviceKernelLaunch draw_launch(const Array& out, const DeviceDraw& draw, const Array* state,
                                const Array* next) {
-  CGVM_ASSERT(is_float(out.dtype()) && out.is_contiguous(), "a draw fills a contiguous float array");
   CGVM_ASSERT(!state == !next, "a draw from a device state writes the next one");
   for (const Array* s : {state, next})
     CGVM_ASSERT(!s || (s->dtype() == DType::Int64 && s->shape() == Shape{2} && s->is_contiguous()),
                 "a generator state on the device is int64 [2]: [key, counter]");
+  if (draw.kind == DeviceDraw::Kind::Integers) {
+    CGVM_ASSERT(state && out.dtype() == DType::Int64 && out.is_contiguous() && draw.range > 0,
+                "integers are drawn from a device state into a contiguous int64 array");
+    return {.kernel = "cgvm_integers",
+            .words = {address(out), address(*state), address(*next), out.size(), draw.low,
+                      static_cast<long long>(draw.range), 0, 0},
+            .addresses = 3,
+            .total = 1};  // one block
+  }
+  CGVM_ASSERT(is_float(out.dtype()) && out.is_contiguous(), "a draw fills a contiguous float array");
   // As Array::uniform computes them: a float32 draw's bounds in float32.
   double a = draw.a, b = draw.b;
   if (draw.kind == DeviceDraw::Kind::Uniform) {

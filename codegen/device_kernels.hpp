@@ -37,6 +37,9 @@
 //                         host (no fused multiply-add): the host's bits
 //   cgvm_normal_<dtype>   mean + stddev * Box-Muller of the block's two uniforms: the host's
 //                         values up to the device's log, sin and cos
+//   cgvm_integers         int64 in [low, low + range), Lemire's rejection as the host draws
+//                         them: one block walks the word stream, a prefix sum of the
+//                         accepted draws placing the values (from a device state only)
 //
 // A replayed scan step (DeviceContext::record, ::step_copies) moves its rows with
 //   cgvm_step_copies_<unit>  (t, end) = counter; if t < end, each copy c of table[t]

@@ -46,6 +46,7 @@ ScatterRows ScatterRows::group(std::span<const std::int64_t> slots) {
 }
 
 std::uint64_t DeviceDraw::blocks(Kind kind, DType dtype, std::int64_t count) {
+  CGVM_ASSERT(kind != Kind::Integers, "how many blocks integers take is known once drawn");
   const std::int64_t per_block = kind == Kind::Uniform && dtype == DType::Float32 ? 4 : 2;
   return static_cast<std::uint64_t>((count + per_block - 1) / per_block);
 }

@@ -91,14 +91,19 @@ constexpr std::int64_t max_device_scatter_rows = 8192;
 // or Array::normal(gen, shape, a, b) give for a fresh Generator(key, counter)
 // (runtime/random.hpp). Uniform values equal the host's bit for bit; normal ones up to the
 // device's log, sin and cos.
+// Integers (Array of int64, Generator::next_integer's values one after another) are drawn
+// only from a state on the device: how many words their rejections take is known once
+// drawn, so the device advances the state itself.
 struct DeviceDraw {
-  enum class Kind : std::uint8_t { Uniform, Normal };
+  enum class Kind : std::uint8_t { Uniform, Normal, Integers };
   Kind kind = Kind::Uniform;
   std::uint64_t key = 0, counter = 0;
   double a = 0, b = 1;  // low and high, or mean and stddev
-  // The Philox blocks the draw of `count` values of `dtype` takes: the generator's counter
-  // after it is counter + blocks(...). A uniform float32 takes one word per value, a
-  // float64 two; normal values come in pairs from a block each.
+  std::int64_t low = 0;     // Integers: in [low, low + range)
+  std::uint64_t range = 1;
+  // The Philox blocks the draw of `count` values of `dtype` takes (not Integers): the
+  // generator's counter after it is counter + blocks(...). A uniform float32 takes one
+  // word per value, a float64 two; normal values come in pairs from a block each.
   static std::uint64_t blocks(Kind kind, DType dtype, std::int64_t count);
 };
 
@@ -167,11 +172,12 @@ class DeviceContext {
   // argmax (max) or argmin of each row of x, C-contiguous [outer, inner] with inner >= 1,
   // into out, int64 [outer]: the host's rule (the first NaN, else the first extreme).
   virtual void arg_reduce(const Array& out, const Array& x, bool max) = 0;
-  // out (C-contiguous float32 or float64 on this device) = the draw.
+  // out (C-contiguous float32 or float64 on this device) = the draw (not Integers).
   virtual void draw(const Array& out, const DeviceDraw& draw) = 0;
   // The same from a generator state on this device (`state`: int64 [2], [key, counter];
   // draw.key and draw.counter are not read), and next = [key, counter + the blocks the draw
   // takes] (int64 [2], not state's memory): nothing waits for the state to come back.
+  // Integers go into an int64 `out`.
   virtual void draw(const Array& out, const DeviceDraw& draw, const Array& state,
                     const Array& next) = 0;
   // Waits until the queued work is done.

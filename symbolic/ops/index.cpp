@@ -34,7 +34,8 @@ FailFn eval_fail(const EvalArgs& a) {
 // Indices a device holds, as its index kernels read them (DeviceIndexFault): a contiguous
 // int64 vector there.
 Array device_rows(const Array& indices) {
-  return indices.astype(DType::Int64).contiguous().reshape({indices.size()});
+  const Array rows = indices.dtype() == DType::Int64 ? indices : indices.astype(DType::Int64);
+  return rows.contiguous().reshape({indices.size()});
 }
 // The site a device's note of an index out of range names: the node, which the executor
 // finds again (api/executor.cpp).

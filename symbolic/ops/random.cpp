@@ -29,6 +29,11 @@ using DrawFn = Array (*)(Generator&, const Shape&, const Attrs&, DType);
 // stddev).
 DeviceDraw device_draw(DeviceDraw::Kind kind, const Attrs& attrs, std::uint64_t key,
                        std::uint64_t counter) {
+  if (kind == DeviceDraw::Kind::Integers) {
+    const std::int64_t low = attrs.get_int("low"), high = attrs.get_int("high");
+    return {.kind = kind, .key = key, .counter = counter, .low = low,
+            .range = static_cast<std::uint64_t>(high) - static_cast<std::uint64_t>(low)};
+  }
   const bool normal = kind == DeviceDraw::Kind::Normal;
   return {.kind = kind, .key = key, .counter = counter,
           .a = attrs.get_double(normal ? "mean" : "low"),
@@ -37,7 +42,8 @@ DeviceDraw device_draw(DeviceDraw::Kind kind, const Attrs& attrs, std::uint64_t 
 
 // Reads [key, counter], draws the sample, returns [new state, sample]. On a device (with a
 // `kind` it repeats) the sample is drawn there, and the state is read and advanced where it
-// is: on the host, or on the device (a state carried through a scan's steps).
+// is: on the host, or on the device (a state carried through a scan's steps). Integers are
+// drawn on the device from a state there only (DeviceDraw), else on the host.
 std::vector<Array> run_draw(const EvalArgs& a, DrawFn draw,
                             std::optional<DeviceDraw::Kind> kind) {
   const Array& state = a.inputs[0];
@@ -50,18 +56,19 @@ std::vector<Array> run_draw(const EvalArgs& a, DrawFn draw,
   }
   const DType dtype = a.output_type(1).dtype;
   const bool here = a.device && kind;
+  const bool integers = kind == DeviceDraw::Kind::Integers;
   if (here && state.context() == a.device) {
-    Array sample = Array::empty(shape, dtype, a.device);
+    Array sample = Array::empty(shape, integers ? DType::Int64 : dtype, a.device);
     Array next = Array::empty({2}, DType::Int64, a.device);
     a.device->draw(sample, device_draw(*kind, a.attrs(), 0, 0), state.contiguous(), next);
-    return {next, sample};
+    return {next, sample.dtype() == dtype ? sample : sample.astype(dtype)};
   }
   const auto words = state.to_vector<std::int64_t>();
   const auto key = static_cast<std::uint64_t>(words[0]);
   const auto counter = static_cast<std::uint64_t>(words[1]);
   Array sample;
   std::uint64_t next_counter;
-  if (here) {
+  if (here && !integers) {
     sample = Array::empty(shape, dtype, a.device);
     a.device->draw(sample, device_draw(*kind, a.attrs(), key, counter));
     next_counter = counter + DeviceDraw::blocks(*kind, dtype, sample.size());
@@ -124,7 +131,8 @@ const OpDef& random_integers_op() {
         std::int64_t* p = out.data<std::int64_t>();
         for (std::int64_t i = 0; i < out.size(); ++i) p[i] = g.next_integer(low, high);
         return out.astype(d);
-      });
+      },
+      DeviceDraw::Kind::Integers);
   return def;
 }
 

@@ -4,6 +4,7 @@
 // device, against the same steps on the CPU; the errors a user meets.
 #include <cmath>
 #include <cstdlib>
+#include <limits>
 #include <set>
 #include <sstream>
 #include <string>
@@ -530,15 +531,61 @@ TEST_SUITE("cuda") {
     CHECK(next.to_host().to_vector<std::int64_t>() == std::vector<std::int64_t>{5, 9});
     context->draw(Array::empty({5}, DType::Float32, context), DeviceDraw{}, state, next);
     CHECK(next.to_host().to_vector<std::int64_t>() == std::vector<std::int64_t>{5, 11});
-    // Integers (rejection sampling, a variable number of words per value) are drawn on the
-    // host, and said so.
-    Function ints = function({}, {rng.integers({4}, 0, 10)}, {.device = gpu});
-    REQUIRE(ints.compile_report().host_steps.size() == 1);
-    CHECK(ints.compile_report().host_steps[0].starts_with("random_integers at "));
-    CHECK(contains(ints.compile_report().to_string(), "on the host: random_integers at "));
-    const Array drawn = ints();
-    CHECK(drawn.device() == gpu);  // drawn on the host, handed out where the function runs
-    for (std::int64_t v : drawn.to_vector<std::int64_t>()) CHECK((v >= 0 && v < 10));
+    // Integers (rejection sampling: how many words a value takes is known once drawn) are
+    // drawn where their state is: on the host, then copied over, or on the device, which
+    // advances the state itself. The host's values and states either way, over ranges of
+    // 32 and 64 bits where a quarter of the draws are rejected, and a small one.
+    const std::int64_t wide_low = std::numeric_limits<std::int64_t>::min() / 2;
+    std::vector<Var> ints{rng.integers({300}, 0, 3LL << 30), rng.integers({5}, 10, 13, DType::Int8),
+                          rng.integers({70}, wide_low, wide_low + (3LL << 61)),
+                          rng.integers({0}, 0, 2)};
+    Function dev_ints = function({}, ints, {.device = gpu});
+    Function cpu_ints = function({}, ints);
+    CHECK(dev_ints.compile_report().host_steps.empty());
+    const std::vector<SharedVar> int_states(rng.states().end() - 4, rng.states().end());
+    for (bool on_device : {false, true}) {
+      INFO("states on the device: " << on_device);
+      for (const SharedVar& s : int_states)
+        if (on_device) to_device(s, gpu);
+      std::vector<Array> start;
+      for (const SharedVar& s : int_states) start.push_back(s.get_value());
+      const int state_draws = g.device_state_draws;
+      const Outputs got = dev_ints();
+      CHECK(g.device_state_draws - state_draws == (on_device ? 4 : 0));
+      std::vector<Array> after;
+      for (const SharedVar& s : int_states) {
+        after.push_back(s.get_value());
+        CHECK(s.device() == (on_device ? gpu : Device::cpu()));
+      }
+      for (std::size_t i = 0; i < int_states.size(); ++i) int_states[i].set_value(start[i]);
+      const Outputs want = cpu_ints();
+      for (std::size_t k = 0; k < want.size(); ++k) {
+        INFO("output " << k);
+        CHECK(got[k].device() == gpu);
+        CHECK(array_equal(got[k].to_host(), want[k]));
+        CHECK(array_equal(int_states[k].get_value(), after[k]));  // advanced alike
+      }
+    }
+  }
+
+  TEST_CASE("device functions: an op with no device form runs on the host, and is listed") {
+    ScopedEmulatedGpu emulated;
+    EmulatedGpu& g = emulated.gpu();
+    Var a = matrix("a"), b = matrix("b");
+    const int line = __LINE__ + 1;
+    Var y = tanh(host_only_dot(a, b)) * 2;
+    Function f = function({a, b}, {y}, {.device = gpu});
+    const std::vector<std::string> listed = f.compile_report().host_steps;
+    REQUIRE(listed.size() == 1);
+    CHECK(listed[0].starts_with("host_only_dot at "));
+    CHECK(listed[0].ends_with(fmt::format("{}:{}", this_file(), line)));
+    CHECK(contains(f.compile_report().to_string(), "on the host: host_only_dot at "));
+    const Array aa = Array::uniform(1, {3, 4}), ba = Array::uniform(2, {4, 5});
+    const std::size_t back = g.bytes_to_host;
+    const Array got = f(to_device(aa, gpu), to_device(ba, gpu));
+    CHECK(got.device() == gpu);  // computed on the host, handed out where the function runs
+    CHECK(g.bytes_to_host - back == aa.nbytes() + ba.nbytes());  // its operands came over
+    CHECK(allclose(got.to_host(), function({a, b}, {y})(aa, ba), 1e-5, 1e-6));
   }
 
   TEST_CASE("device functions: argmax and argmin on the device give the host's positions") {
@@ -570,7 +617,7 @@ TEST_SUITE("cuda") {
         grad((h * stop_gradient(h)).sum(), {b})[0],                   // stop_gradient
         broadcast_to(b, {x.shape(0, std::source_location::current()), 3}) + 0,
         shape(h),                                                     // shape_of, make_vector
-        h + rng.uniform(dims_of(h)), rng.normal({5})};                // the draws
+        h + rng.uniform(dims_of(h)), rng.normal({5}), rng.integers({4}, 0, 7)};  // draws
     const Array xa = Array::uniform(1, {4, 5}, -1, 1), wa = Array::uniform(2, {5, 3}, -1, 1);
     const Array ba = Array::uniform(3, {3}, -1, 1), ia = Array::from_list<std::int64_t>({3, 0, 3});
     Function f = function({x, w, b, i}, outputs, {.device = gpu});

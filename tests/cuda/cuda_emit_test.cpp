@@ -116,8 +116,8 @@ TEST_SUITE("cuda") {
     const cuda::CudaCode code = compile_to_ptx(device_kernels_source(), "cgvm_device_kernels.cu");
     // gathers by element size; scatters (of host rows and of device rows' chains) and arg
     // reductions by dtype, and the device rows' links; uniform and normal draws by float
-    // dtype; a replayed scan step's copies by unit, and its counter
-    CHECK(device_kernels().size() == 4 + 3 * std::size(all_dtypes) + 1 + 2 * 2 + 3 + 1);
+    // dtype, and integers; a replayed scan step's copies by unit, and its counter
+    CHECK(device_kernels().size() == 4 + 3 * std::size(all_dtypes) + 1 + 2 * 2 + 1 + 3 + 1);
     for (const auto& [name, words] : device_kernels()) {
       INFO("kernel " << name);
       CHECK(contains(code.bytes, ".entry " + name + "("));

@@ -40,6 +40,9 @@ template <class T> T __shfl_down_sync(unsigned, T value, int offset) {
   cgvm_emu_shfl_down(&value, sizeof(T), offset);
   return value;
 }
+static inline unsigned long long __umul64hi(unsigned long long a, unsigned long long b) {
+  return (unsigned long long)(((unsigned __int128)a * b) >> 64);
+}
 // A block's fibers switch only at barriers and shuffles: a plain read and write is atomic.
 static inline unsigned long long atomicCAS(unsigned long long* at, unsigned long long compare,
                                            unsigned long long value) {

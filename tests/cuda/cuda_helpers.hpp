@@ -10,6 +10,7 @@
 
 #include "cgvm.hpp"
 #include "cuda/backend.hpp"
+#include "symbolic/op_list.hpp"
 #include "cuda_test_paths.hpp"  // generated: CGVM_TEST_FAKE_LIBCUDA, CGVM_TEST_CUDA_PLUGIN
 #include "support.hpp"
 
@@ -133,6 +134,19 @@ inline std::vector<Value> lstm_values(std::int64_t steps, std::int64_t batch, st
           Array::uniform(seed + 3, {input, 4 * hidden}, -scale, scale),
           Array::uniform(seed + 4, {hidden, 4 * hidden}, -scale, scale),
           Array::uniform(seed + 5, {4 * hidden}, -scale, scale)};
+}
+
+// dot(a, b) through an op with no device form (every op of the table has one): what a
+// device function runs on the host, moving its operands over.
+inline Var host_only_dot(const Var& a, const Var& b,
+                         std::source_location loc = std::source_location::current()) {
+  static const OpDef def = [] {
+    OpDef d = ops::matmul_op();
+    d.name = "host_only_dot";
+    d.on_device = {};
+    return d;
+  }();
+  return apply(def, {a, b}, {}, loc);
 }
 
 }  // namespace cgvm::test
