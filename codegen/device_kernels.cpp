@@ -483,6 +483,10 @@ DeviceKernelLaunch scatter_launch(const Array& out, const Array& y, const Scatte
           .total = total};
 }
 
+std::size_t scatter_links_bytes(std::int64_t count) {
+  return 2 * static_cast<std::size_t>(count) * sizeof(long long);  // next, first: per row
+}
+
 DeviceScatterLaunches device_scatter_launches(const Array& out, const Array& y,
                                               const Array& rows, long long links, int axis,
                                               bool set, const IndexCheck& check) {

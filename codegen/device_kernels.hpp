@@ -98,11 +98,12 @@ DeviceKernelLaunch scatter_launch(const Array& out, const Array& y, const Scatte
                                   long long packed, int axis, bool set);
 
 // The scatter of y into out by `rows` on the device (int64 [count], C-contiguous): the
-// links kernel, then the chains kernel; `links` is the device address of 2 * count int64
-// words of scratch for the first to write and the second to read.
+// links kernel, then the chains kernel; `links` is the device address of
+// scatter_links_bytes(count) bytes of scratch for the first to write and the second to read.
 struct DeviceScatterLaunches {
   DeviceKernelLaunch links, chains;
 };
+std::size_t scatter_links_bytes(std::int64_t count);
 DeviceScatterLaunches device_scatter_launches(const Array& out, const Array& y,
                                               const Array& rows, long long links, int axis,
                                               bool set, const IndexCheck& check);

@@ -278,7 +278,7 @@ void Context::scatter(const Array& out, const Array& y, const Array& rows, int a
   if (y.size() == 0) return;
   set_device(ordinal_);
   // Scratch for the links, freed in stream order (while recording: once the graph is gone).
-  const std::size_t bytes = 2 * static_cast<std::size_t>(rows.size()) * sizeof(std::int64_t);
+  const std::size_t bytes = scatter_links_bytes(rows.size());
   void* links = allocate(bytes);
   try {
     const DeviceScatterLaunches launches = device_scatter_launches(

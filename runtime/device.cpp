@@ -68,10 +68,14 @@ void* DeviceFaultNote::words(DeviceContext& context) {
 }
 
 std::optional<DeviceIndexFault> DeviceFaultNote::read(DeviceContext& context) {
-  if (!words_ || !expected_) return std::nullopt;
+  if (!words_ || !expected_.exchange(false)) return std::nullopt;
   std::int64_t words[4] = {};
-  context.copy_to_host(words, words_, sizeof words);
-  expected_ = false;
+  try {
+    context.copy_to_host(words, words_, sizeof words);
+  } catch (...) {
+    expected_ = true;  // not read: the next read tries again
+    throw;
+  }
   if (words[0] == 0) return std::nullopt;
   const std::int64_t zeros[4] = {};
   context.copy_from_host(words_, zeros, sizeof zeros);

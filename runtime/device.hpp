@@ -212,7 +212,8 @@ class DeviceContext {
 
 // The note a context's index kernels leave of the first index out of range, kept by the
 // context: four int64 words on the device (noted, site, index, size), zero until an index
-// is out of range.
+// is out of range. One per context: of two threads' calls on one device, the first to read
+// it reports what either's kernels noted.
 class DeviceFaultNote {
  public:
   // The words' device address, made (zeroed) on first use: a copy from the host, so first

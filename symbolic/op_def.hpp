@@ -130,8 +130,9 @@ struct OpDef {
   // Whether `eval` also runs where its inputs live when they are on a device
   // (runtime/device.hpp), for this node: it only makes views, allocates with new_empty,
   // copies and converts through Array methods, reads scalars on the host (item()) and
-  // leaves the rest to the DeviceContext (gemm, gather, scatter, arg_reduce, draw). Empty: host only (a device executor copies the operands to the host
-  // and says so; api/executor.hpp).
+  // leaves the rest to the DeviceContext (gemm, gather, scatter, arg_reduce, draw). Empty:
+  // host only (a device executor copies the operands to the host and says so;
+  // api/executor.hpp).
   std::function<bool(const Node&)> on_device;
   // Small inputs such an eval reads wherever they are (index lists, a generator state):
   // on the host, where it reads them at once (take checks its indices there), or on the

@@ -295,15 +295,14 @@ const OpDef& inc_take_op() {
         flat[axis] = indices.size();
         const bool set = is_set_mode(a.attrs(), fail);
         Array out = x.copy();
+        auto device_y = [&] { return y.to(x.context()).contiguous().reshape(flat); };
         if (!x.on_host() && !indices.on_host() && indices.size() <= max_device_scatter_rows) {
-          x.context()->scatter(out, y.to(x.context()).contiguous().reshape(flat),
-                               device_rows(indices), axis, set, fault_site(a));
+          x.context()->scatter(out, device_y(), device_rows(indices), axis, set, fault_site(a));
           return std::vector<Array>{out};
         }
         const auto list = checked_indices(indices, x.shape()[axis], axis, fail);
         if (!x.on_host()) {
-          x.context()->scatter(out, y.to(x.context()).contiguous().reshape(flat),
-                               ScatterRows::group(list), axis, set);
+          x.context()->scatter(out, device_y(), ScatterRows::group(list), axis, set);
           return std::vector<Array>{out};
         }
         const Array rows = y.reshape(flat);

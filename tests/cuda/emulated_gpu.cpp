@@ -267,7 +267,7 @@ void EmulatedGpu::scatter(const Array& out, const Array& y, const Array& rows, i
   CHECK(rows.size() <= max_device_scatter_rows);
   ++device_scatters;
   if (y.size() == 0) return;
-  const std::size_t bytes = 2 * static_cast<std::size_t>(rows.size()) * sizeof(std::int64_t);
+  const std::size_t bytes = scatter_links_bytes(rows.size());
   void* links = allocate(bytes);
   const DeviceScatterLaunches launches = device_scatter_launches(
       out, y, rows, reinterpret_cast<long long>(links), axis, set, index_check(site));
