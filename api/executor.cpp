@@ -254,7 +254,7 @@ void Executor::run_kernel_on_host(const Program& p, const Step& step,
 void Executor::run_eval(const Program& p, const Step& step, std::vector<Array>& values) const {
   std::vector<Array> ins;
   const bool here = context_ && runs_on_device(*step.node);
-  const bool in_loop_body = loop_plans_.contains(&p);
+  const bool in_loop_body = context_ && loop_plans_.contains(&p);
   for (std::size_t i = 0; i < step.inputs.size(); ++i) {
     const int v = step.inputs[i];
     const bool where_it_is =

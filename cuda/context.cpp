@@ -294,8 +294,7 @@ void Context::scatter(const Array& out, const Array& y, const Array& rows, int a
 }
 
 std::optional<DeviceIndexFault> Context::index_fault() {
-  set_device(ordinal_);
-  return fault_.read(*this);
+  return fault_.read(*this);  // its copies set the device, where there is anything to read
 }
 
 void Context::arg_reduce(const Array& out, const Array& x, bool max) {

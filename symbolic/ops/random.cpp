@@ -43,7 +43,8 @@ DeviceDraw device_draw(DeviceDraw::Kind kind, const Attrs& attrs, std::uint64_t 
 // Reads [key, counter], draws the sample, returns [new state, sample]. On a device (with a
 // `kind` it repeats) the sample is drawn there, and the state is read and advanced where it
 // is: on the host, or on the device (a state carried through a scan's steps). Integers are
-// drawn on the device from a state there only (DeviceDraw), else on the host.
+// drawn on the device from a state there only (DeviceDraw; a device executor puts it
+// there), else on the host.
 std::vector<Array> run_draw(const EvalArgs& a, DrawFn draw,
                             std::optional<DeviceDraw::Kind> kind) {
   const Array& state = a.inputs[0];
@@ -94,7 +95,10 @@ OpDef draw_op(std::string_view name, DrawFn draw,
       .state_input = 0,
       .state_output = 0,
       .on_device = kind ? any_device : std::function<bool(const Node&)>{},
-      .anywhere_inputs = {0},  // [key, counter]
+      // [key, counter]: read where it is, except integers', which the device reads and
+      // advances itself (a device function moves their state over for good).
+      .anywhere_inputs = kind == DeviceDraw::Kind::Integers ? std::vector<int>{}
+                                                            : std::vector<int>{0},
   };
 }
 
