@@ -67,12 +67,12 @@ Executor::Executor(Program program, KernelLauncher launcher)
 
 namespace {
 
-// Device mode: 1 for the values of `p` that stay where they are. Outside loop bodies,
+// Device mode: 1 for the values of the function's program `p` that stay where they are:
 // those read only where evals read them wherever they are (OpDef::anywhere_inputs: index
 // lists, a draw's generator state) are never moved over, and a draw's advanced state goes
-// back to its variable where it was made. In a loop's body nothing is: its indices and
-// generator states go to the device, so that its step can be recorded.
-std::vector<char> loop_inputs_on_host(const Program& body, const Node& node);
+// back to its variable where it was made. (In a loop's body nothing stays: its indices and
+// generator states go to the device with the loop's other inputs, so that its step can be
+// recorded.)
 std::string not_recordable(const Program& body);
 
 // Whether an eval of `op` reads input i where it is (device mode), in a loop's body or not.
@@ -81,29 +81,16 @@ bool read_where_it_is(const OpDef& op, std::size_t i, bool in_loop_body) {
   return !in_loop_body && std::find(inputs.begin(), inputs.end(), static_cast<int>(i)) != inputs.end();
 }
 
-std::vector<char> host_resident(const Program& p, bool in_loop_body) {
+std::vector<char> host_resident(const Program& p) {
   std::vector<int> readers(p.values.size(), 0), host_readers(p.values.size(), 0);
   std::vector<char> resident(p.values.size(), 0);
   for (const Step& step : p.steps) {
-    if (step.kind == Step::Kind::Loop) {
-      // A loop reads on the host what its body reads only there; a state it keeps there
-      // comes out there.
-      const std::vector<char> on_host = loop_inputs_on_host(p.loops[step.loop].body, *step.node);
-      const ScanSources sources = scan_sources(*step.node);
-      for (std::size_t i = 0; i < step.inputs.size(); ++i) {
-        ++readers[step.inputs[i]];
-        if (on_host[i]) ++host_readers[step.inputs[i]];
-      }
-      for (std::size_t o = 0; o < step.outputs.size(); ++o)
-        if (sources.outputs[o] >= 0 && on_host[sources.outputs[o]]) resident[step.outputs[o]] = 1;
-      continue;
-    }
     const OpDef* op = step.kind == Step::Kind::Eval ? &step.node->op() : nullptr;
     for (std::size_t i = 0; i < step.inputs.size(); ++i) {
       ++readers[step.inputs[i]];
-      if (op && read_where_it_is(*op, i, in_loop_body)) ++host_readers[step.inputs[i]];
+      if (op && read_where_it_is(*op, i, false)) ++host_readers[step.inputs[i]];
     }
-    if (op && op->state_output >= 0 && !in_loop_body) resident[step.outputs.at(op->state_output)] = 1;
+    if (op && op->state_output >= 0) resident[step.outputs.at(op->state_output)] = 1;
   }
   for (int v : p.outputs) ++readers[v];  // a result goes where the function runs
   for (std::size_t v = 0; v < resident.size(); ++v)
@@ -111,34 +98,13 @@ std::vector<char> host_resident(const Program& p, bool in_loop_body) {
   return resident;
 }
 
-// Device mode: 1 for each input of the scan `node` that its body reads only on the host (a
-// draw's generator state carried from step to step, which the body also makes there):
-// moving it over would cost a read back at every step. A take's indices from a sequence
-// go over, once for all steps.
-std::vector<char> loop_inputs_on_host(const Program& body, const Node& node) {
-  const std::vector<char> resident = host_resident(body, true);
-  const ScanSources sources = scan_sources(node);
-  std::vector<char> on_host(node.inputs().size(), 0), seen(node.inputs().size(), 0);
-  auto require = [&](int input, bool here) {
-    on_host[input] = (seen[input] ? on_host[input] : 1) && here;
-    seen[input] = 1;
-  };
-  for (std::size_t i = 0; i < body.inputs.size(); ++i)
-    require(sources.inputs[i], resident[body.inputs[i]]);
-  for (std::size_t o = 0; o < body.outputs.size(); ++o)
-    if (sources.outputs[o] >= 0) require(sources.outputs[o], resident[body.outputs[o]]);
-  return on_host;
-}
-
-// The plans of the loops in `p` and, inside them and in branches, of nested ones. Keyed by
-// the body, which lives in the program's loops and stays put. (A template: the plan type
-// is the executor's own.)
-template <class Plan>
-void plan_loops(const Program& p, std::map<const Program*, Plan>& plans) {
+// Why each loop body in `p` (nested ones too, and those in branches) runs step by step
+// (not_recordable), keyed by the body, which lives in the program's loops and stays put.
+void plan_loops(const Program& p, std::map<const Program*, std::string>& plans) {
   for (const Step& step : p.steps) {
     if (step.kind == Step::Kind::Loop) {
       const Program& body = p.loops[step.loop].body;
-      plans[&body] = Plan{loop_inputs_on_host(body, *step.node), not_recordable(body)};
+      plans[&body] = not_recordable(body);
       plan_loops(body, plans);
     } else if (step.kind == Step::Kind::Branch) {
       for (int b : {step.loop, step.loop + 1}) plan_loops(p.loops[b].body, plans);
@@ -152,9 +118,9 @@ Executor::Executor(Program program, DeviceBackend device)
     : program_(std::move(program)),
       launcher_(std::move(device.launch)),
       context_(std::move(device.context)),
-      host_resident_(host_resident(program_, false)) {
+      host_resident_(host_resident(program_)) {
   slots_ = make_slots(program_);
-  plan_loops(program_, loop_plans_);
+  plan_loops(program_, step_by_step_);
 }
 
 Device Executor::device() const { return context_ ? context_->device() : Device::cpu(); }
@@ -206,7 +172,7 @@ void Executor::collect_step_by_step(const Program& p, std::vector<std::string>& 
       for (int b : {step.loop, step.loop + 1}) collect_step_by_step(p.loops[b].body, out);
     if (step.kind != Step::Kind::Loop) continue;
     const Program& body = p.loops[step.loop].body;
-    const std::string& why = loop_plans_.at(&body).step_by_step;
+    const std::string& why = step_by_step_.at(&body);
     if (!why.empty())
       out.push_back(fmt::format("scan at {} ({})", format_location(step.node->location()), why));
     collect_step_by_step(body, out);
@@ -254,7 +220,7 @@ void Executor::run_kernel_on_host(const Program& p, const Step& step,
 void Executor::run_eval(const Program& p, const Step& step, std::vector<Array>& values) const {
   std::vector<Array> ins;
   const bool here = context_ && runs_on_device(*step.node);
-  const bool in_loop_body = context_ && loop_plans_.contains(&p);
+  const bool in_loop_body = context_ && step_by_step_.contains(&p);
   for (std::size_t i = 0; i < step.inputs.size(); ++i) {
     const int v = step.inputs[i];
     const bool where_it_is =
@@ -376,14 +342,11 @@ void Executor::run_loop(const Program& p, const Step& step, std::vector<Array>& 
                         Slots& slots, bool check) const {
   const Program& body = p.loops[step.loop].body;
   Slots& body_slots = slots.loops[step.loop];
-  // Device mode: the loop's data goes over once, not at every step that reads it; what the
-  // body reads only on the host stays there.
-  static const LoopPlan no_plan;
-  const LoopPlan* plan = context_ ? &loop_plans_.at(&body) : nullptr;
-  if (plan)
-    for (std::size_t i = 0; i < step.inputs.size(); ++i)
-      if (!plan->on_host[i] && !stays_on_host(values[step.inputs[i]]))
-        on_device(p, values, step.inputs[i]);
+  // Device mode: the loop's data goes over once, not at every step that reads it.
+  const std::string* step_by_step = context_ ? &step_by_step_.at(&body) : nullptr;
+  if (context_)
+    for (int v : step.inputs)
+      if (!stays_on_host(values[v])) on_device(p, values, v);
   std::vector<Array> inputs;
   for (int v : step.inputs) inputs.push_back(values[v]);
   std::vector<Array> body_values(body.values.size());
@@ -403,12 +366,12 @@ void Executor::run_loop(const Program& p, const Step& step, std::vector<Array>& 
   // On a device, the steps after the first are one recording replayed (debug mode
   // compares every kernel with the interpreter on the host: step by step).
   ScanSteps rest;
-  if (plan && plan->step_by_step.empty() && !check)
+  if (step_by_step && step_by_step->empty() && !check)
     rest = [&](const ScanChunk& chunk) {
       return replay_steps(run_step, body_slots, body_values, chunk);
     };
   std::vector<Array> outputs =
-      run_scan(*step.node, inputs, run_step, context_, rest, plan ? plan->on_host : no_plan.on_host);
+      run_scan(*step.node, inputs, run_step, context_, rest);
   for (std::size_t i = 0; i < outputs.size(); ++i) values[step.outputs[i]] = std::move(outputs[i]);
 }
 
@@ -457,7 +420,7 @@ StepTable step_table(const std::vector<Array>& fixed, const std::vector<std::vec
   return st;
 }
 
-// Why a loop body's step cannot be recorded (Executor::LoopPlan), or "" where it can. An op
+// Why a loop body's step cannot be recorded (Executor::step_by_step_), or "" where it can. An op
 // with no device form reads operands that change with each step on the host, and a
 // recording cannot read them back; a loop or ifelse in the step reads its own counts or
 // condition back.

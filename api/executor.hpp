@@ -80,7 +80,7 @@ class Executor {
   // The device the values live on (cpu unless built with a DeviceBackend).
   Device device() const;
   // Eval steps, loop bodies included, that run on the host although the executor keeps
-  // its values on a device: "random_integers at model.cpp:12", in program order. Empty on
+  // its values on a device: "my_op at model.cpp:12", in program order. Empty on
   // the host.
   std::vector<std::string> host_steps() const;
   // Device mode: the loops (nested ones too) whose step cannot be recorded, which run step
@@ -137,15 +137,10 @@ class Executor {
   // only where evals read them wherever they are (a draw's [key, counter], take's
   // indices), and a draw's advanced state.
   std::vector<char> host_resident_;
-  // Device mode, per loop body (nested ones too), worked out once: the scan node's inputs
-  // the body reads only on the host (they stay there), and why its step cannot be recorded
-  // (DeviceContext::record), or "" where it can: it has no host evals, and holds no loop
-  // or branch.
-  struct LoopPlan {
-    std::vector<char> on_host;
-    std::string step_by_step;
-  };
-  std::map<const Program*, LoopPlan> loop_plans_;
+  // Device mode, per loop body (nested ones too), worked out once: why its step cannot be
+  // recorded (DeviceContext::record), or "" where it can: it has no host evals, and holds
+  // no loop or branch.
+  std::map<const Program*, std::string> step_by_step_;
   void collect_step_by_step(const Program& p, std::vector<std::string>& out) const;
   // Device mode: constants moved to the device, per (program, value), kept across calls.
   mutable std::mutex constants_mutex_;

@@ -98,9 +98,9 @@ struct FunctionReport {
   int steps = 0;           // kernels + eval steps
   // A device function: where it runs, the time NVRTC (or its cache) and loading took, the
   // steps that have no device form and run on the host, copying their operands
-  // ("random_integers at model.cpp:12"), and the loops that run step by step instead of
-  // replaying a recorded step, with why ("scan at model.cpp:20 (take at model.cpp:21 reads
-  // its indices on the host at each step)").
+  // ("my_op at model.cpp:12"; every op of the table has a device form), and the loops that
+  // run step by step instead of replaying a recorded step, with why ("scan at model.cpp:20
+  // (its step holds an ifelse at model.cpp:22)").
   Device device;
   double device_compile_ms = 0;
   std::vector<std::string> host_steps;

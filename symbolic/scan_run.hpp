@@ -64,21 +64,9 @@ using ScanSteps = std::function<ScanChunkRun(const ScanChunk&)>;
 // Runs the scan `node` on its input values, calling `step` once per step (or, where
 // `rest` takes them, `step` for the first and `rest` for the others); returns the node's
 // outputs. Histories and stacks are allocated on `context`'s device (the host when it is
-// nullptr), initial values elsewhere copied there, except the histories of the states
-// whose node input `on_host` marks (by node input index; such a state is read and made
-// only on the host each step, as a random draw's generator state is).
+// nullptr), initial values elsewhere copied there.
 std::vector<Array> run_scan(const Node& node, std::span<const Array> inputs, const ScanStep& step,
                             const std::shared_ptr<DeviceContext>& context = nullptr,
-                            const ScanSteps& rest = nullptr,
-                            const std::vector<char>& on_host = {});
-
-// Where the body of the scan `node` gets its values: for each body input (Subgraph
-// order), the index of the node input it is (a constant) or a row of (a sequence tap, a
-// state tap); for each body output, the node input of the state it carries (-1: a map
-// output or the stop condition).
-struct ScanSources {
-  std::vector<int> inputs, outputs;
-};
-ScanSources scan_sources(const Node& node);
+                            const ScanSteps& rest = nullptr);
 
 }  // namespace cgvm

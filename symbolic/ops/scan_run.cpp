@@ -32,7 +32,7 @@ void ensure_rows(Array& stack, std::int64_t rows, std::int64_t limit) {
 
 std::vector<Array> run_scan(const Node& node, std::span<const Array> in, const ScanStep& step,
                             const std::shared_ptr<DeviceContext>& context,
-                            const ScanSteps& rest, const std::vector<char>& on_host) {
+                            const ScanSteps& rest) {
   const Layout l(node.attrs());
   const Subgraph& body = *node.attrs().get_subgraph("body");
   const std::string label = scan_detail::scan_label(l.name);
@@ -80,8 +80,7 @@ std::vector<Array> run_scan(const Node& node, std::span<const Array> in, const S
                        s, init.shape(0), fmt::join(taps, ", "), depth[s]));
     const Shape state = stacked ? without_first(init.shape()) : init.shape();
     const std::int64_t rows = depth[s] + (ring[s] ? 1 : first_rows);
-    const bool host = static_cast<std::size_t>(1 + Q + s) < on_host.size() && on_host[1 + Q + s];
-    history[s] = Array::empty(with_first(rows, state), init.dtype(), host ? nullptr : context);
+    history[s] = Array::empty(with_first(rows, state), init.dtype(), context);
     history[s].slice(0, 0, depth[s]).assign(stacked ? init : init.expand_dims(0));
   }
   // Row `a` of state s's history, counted from its first initial row.
@@ -205,20 +204,6 @@ std::vector<Array> run_scan(const Node& node, std::span<const Array> in, const S
     results.push_back(Array::empty(with_first(0, shape), t.dtype, context));
   }
   return results;
-}
-
-ScanSources scan_sources(const Node& node) {
-  const Layout l(node.attrs());
-  const int Q = l.sequences(), S = l.states();
-  ScanSources sources;
-  for (int q = 0; q < Q; ++q)
-    sources.inputs.insert(sources.inputs.end(), l.sequence_taps[q].size(), 1 + q);
-  for (int s = 0; s < S; ++s)
-    sources.inputs.insert(sources.inputs.end(), l.state_taps[s].size(), 1 + Q + s);
-  for (int c = 0; c < l.constants; ++c) sources.inputs.push_back(1 + Q + S + c);
-  for (int s = 0; s < S; ++s) sources.outputs.push_back(1 + Q + s);
-  sources.outputs.insert(sources.outputs.end(), l.maps + (l.until ? 1 : 0), -1);
-  return sources;
 }
 
 }  // namespace cgvm
