@@ -16,6 +16,16 @@ namespace {
 constexpr int kGatherWords = 9;   // out, x, rows, fault, n, count, inner, total, site
 constexpr int kScatterWords = 9;  // out, y, packed rows, n, slots, count, inner, total, set
 constexpr int kLinksWords = 6;    // rows, links, fault, n, count, site
+constexpr int kSortKeysWords = 7;     // rows, keys, positions, fault, n, count, site
+constexpr int kSortCountWords = 5;    // keys, counts, count, shift, tiles
+constexpr int kSortOffsetsWords = 2;  // counts, entries
+constexpr int kSortPlaceWords = 8;    // keys, positions, starts, keys out, positions out,
+                                      // count, shift, tiles
+constexpr int kSortedLinksWords = 5;  // keys, positions, links, n, count
+// The radix sort's bits a pass and pairs a tile, and the most threads a block has
+// (DeviceKernelLaunch::block): the unit's CGVM_DIGITS, CGVM_TILE and CGVM_MAX_BLOCK.
+constexpr int kDigitBits = 4, kDigits = 1 << kDigitBits;
+constexpr long long kTile = 1024, kMaxBlock = 256;
 constexpr int kChainsWords = 9;   // out, y, rows, links, n, count, inner, total, set
 constexpr int kArgWords = 5;      // out, x, outer, inner, max
 constexpr int kDrawWords = 8;     // out, state, next, count, key, counter, a, b (bits)
@@ -121,6 +131,153 @@ __device__ void cgvm_scatter_links(const long long* w) {
     }
     links[t] = next;
     links[count + t] = first;
+  }
+}
+
+// The sum of v over the block's threads up to this one (inclusive), and in *total over all
+// of them, through `scratch` (a shared array of blockDim entries). Every thread calls it.
+__device__ long long cgvm_block_scan(long long v, long long* scratch, long long* total) {
+  scratch[threadIdx.x] = v;
+  __syncthreads();
+  for (int offset = 1; offset < (int)blockDim.x; offset *= 2) {
+    const long long add = (int)threadIdx.x >= offset ? scratch[threadIdx.x - offset] : 0;
+    __syncthreads();
+    scratch[threadIdx.x] += add;
+    __syncthreads();
+  }
+  const long long sum = scratch[threadIdx.x];
+  *total = scratch[blockDim.x - 1];
+  __syncthreads();  // scratch is free again
+  return sum;
+}
+
+// Past scatter_compare_rows rows the links come from the rows sorted by slot: a stable
+// least-significant-digit radix sort of (slot, position) pairs, log2(CGVM_DIGITS) bits a
+// pass, in tiles of CGVM_TILE pairs, then the links read off neighbours.
+//   cgvm_sort_keys     pairs (slot, j) for each row j; a row out of range (noted) sorts last
+//                      with slot n, in no chain
+//   cgvm_sort_count    per tile, how many of its keys have each digit: counts[digit, tile]
+//   cgvm_sort_offsets  one block: counts turned into where each (digit, tile) group starts
+//                      (an exclusive prefix sum, digit-major)
+//   cgvm_sort_place    per tile, each pair to its group's start plus the pairs of the tile
+//                      before it with its digit: the order of equal digits is kept
+//   cgvm_sorted_links  links[j] = the row after j in the sorted order where it has j's slot
+__device__ void cgvm_sort_keys(const long long* w) {
+  const long long* rows = (const long long*)w[0];
+  long long* keys = (long long*)w[1];
+  long long* positions = (long long*)w[2];
+  long long* fault = (long long*)w[3];
+  const long long n = w[4], count = w[5], site = w[6];
+  CGVM_POINTS(count) {
+    const long long row = cgvm_row(rows[t], n, fault, site);
+    keys[t] = row < 0 ? n : row;
+    positions[t] = t;
+  }
+}
+
+// The keys this thread owns in `tile` ([*first, *last): consecutive, in order) and how many
+// of them have each digit.
+__device__ void cgvm_tile_digits(const long long* keys, long long count, long long tile,
+                                 int shift, long long* first, long long* last, int* digits) {
+  const long long per = (CGVM_TILE + blockDim.x - 1) / blockDim.x;
+  const long long end = (tile + 1) * CGVM_TILE < count ? (tile + 1) * CGVM_TILE : count;
+  *first = tile * CGVM_TILE + threadIdx.x * per;
+  *last = *first + per < end ? *first + per : end;
+  for (int d = 0; d < CGVM_DIGITS; ++d) digits[d] = 0;
+  for (long long k = *first; k < *last; ++k) ++digits[(keys[k] >> shift) & (CGVM_DIGITS - 1)];
+}
+
+__device__ void cgvm_sort_count(const long long* w) {
+  const long long* keys = (const long long*)w[0];
+  long long* counts = (long long*)w[1];
+  const long long count = w[2], tiles = w[4];
+  const int shift = (int)w[3];
+  __shared__ int owned[CGVM_DIGITS * CGVM_MAX_BLOCK];  // [digit, thread]
+  for (long long tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
+    long long first, last;
+    int digits[CGVM_DIGITS];
+    cgvm_tile_digits(keys, count, tile, shift, &first, &last, digits);
+    for (int d = 0; d < CGVM_DIGITS; ++d) owned[d * blockDim.x + threadIdx.x] = digits[d];
+    __syncthreads();
+    if (threadIdx.x < CGVM_DIGITS) {
+      long long sum = 0;
+      for (unsigned k = 0; k < blockDim.x; ++k) sum += owned[threadIdx.x * blockDim.x + k];
+      counts[threadIdx.x * tiles + tile] = sum;
+    }
+    __syncthreads();
+  }
+}
+
+__device__ void cgvm_sort_offsets(const long long* w) {
+  long long* counts = (long long*)w[0];
+  const long long entries = w[1];
+  __shared__ long long scratch[CGVM_MAX_BLOCK];
+  if (blockIdx.x != 0) return;
+  const long long per = (entries + blockDim.x - 1) / blockDim.x;
+  const long long first = threadIdx.x * per < entries ? threadIdx.x * per : entries;
+  const long long last = first + per < entries ? first + per : entries;
+  long long sum = 0, total = 0;
+  for (long long k = first; k < last; ++k) sum += counts[k];
+  long long at = cgvm_block_scan(sum, scratch, &total) - sum;
+  for (long long k = first; k < last; ++k) {
+    const long long c = counts[k];
+    counts[k] = at;
+    at += c;
+  }
+}
+
+__device__ void cgvm_sort_place(const long long* w) {
+  const long long* keys = (const long long*)w[0];
+  const long long* positions = (const long long*)w[1];
+  const long long* starts = (const long long*)w[2];
+  long long* keys_out = (long long*)w[3];
+  long long* positions_out = (long long*)w[4];
+  const long long count = w[5], tiles = w[7];
+  const int shift = (int)w[6];
+  __shared__ int before[CGVM_DIGITS * CGVM_MAX_BLOCK];  // [digit, thread]
+  __shared__ long long scratch[CGVM_MAX_BLOCK];
+  for (long long tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
+    long long first, last;
+    int digits[CGVM_DIGITS];
+    cgvm_tile_digits(keys, count, tile, shift, &first, &last, digits);
+    for (int d = 0; d < CGVM_DIGITS; ++d) before[d * blockDim.x + threadIdx.x] = digits[d];
+    __syncthreads();
+    // An exclusive prefix sum over `before`, digit-major: each thread sums CGVM_DIGITS
+    // entries in a row, the block adds up the threads' sums.
+    int* mine = before + threadIdx.x * CGVM_DIGITS;
+    long long sum = 0, total = 0;
+    for (int e = 0; e < CGVM_DIGITS; ++e) sum += mine[e];
+    long long at = cgvm_block_scan(sum, scratch, &total) - sum;
+    for (int e = 0; e < CGVM_DIGITS; ++e) {
+      const int c = mine[e];
+      mine[e] = (int)at;
+      at += c;
+    }
+    __syncthreads();
+    // before[d, thread] - before[d, 0]: the tile's pairs with digit d owned by the threads
+    // before this one.
+    for (int d = 0; d < CGVM_DIGITS; ++d) digits[d] = 0;
+    for (long long k = first; k < last; ++k) {
+      const int d = (int)((keys[k] >> shift) & (CGVM_DIGITS - 1));
+      const long long to = starts[d * tiles + tile] + before[d * blockDim.x + threadIdx.x] -
+                           before[d * blockDim.x] + digits[d]++;
+      keys_out[to] = keys[k];
+      positions_out[to] = positions[k];
+    }
+    __syncthreads();
+  }
+}
+
+__device__ void cgvm_sorted_links(const long long* w) {
+  const long long* keys = (const long long*)w[0];
+  const long long* positions = (const long long*)w[1];
+  long long* links = (long long*)w[2];
+  const long long n = w[3], count = w[4];
+  CGVM_POINTS(count) {
+    const long long key = keys[t], j = positions[t];
+    const bool in_range = key < n;
+    links[j] = in_range && t + 1 < count && keys[t + 1] == key ? positions[t + 1] : -1;
+    links[count + j] = in_range && (t == 0 || keys[t - 1] != key);
   }
 }
 
@@ -260,7 +417,7 @@ __device__ void cgvm_integers(const long long* w) {
   const long long words = wide ? 2 : 1;
   const unsigned long long threshold =
       wide ? (0ull - range) % range : (unsigned long long)((0u - (unsigned)range) % (unsigned)range);
-  __shared__ long long accepted[1024];
+  __shared__ long long scratch[CGVM_MAX_BLOCK];
   __shared__ long long used;  // the draws taken when the last value was placed
   if (blockIdx.x != 0) return;
   if (threadIdx.x == 0) used = 0;
@@ -278,22 +435,15 @@ __device__ void cgvm_integers(const long long* w) {
       value = m >> 32;
     }
     const bool ok = low_part >= threshold;
-    accepted[threadIdx.x] = ok ? 1 : 0;
-    __syncthreads();
-    for (int offset = 1; offset < (int)blockDim.x; offset *= 2) {
-      const long long add = (int)threadIdx.x >= offset ? accepted[threadIdx.x - offset] : 0;
-      __syncthreads();
-      accepted[threadIdx.x] += add;
-      __syncthreads();
-    }
-    const long long at = placed + accepted[threadIdx.x] - 1;
+    long long round = 0;
+    const long long at = placed + cgvm_block_scan(ok ? 1 : 0, scratch, &round) - 1;
     if (ok && at < count) {
       out[at] = (long long)(low + value);
       if (at == count - 1) used = unit + 1;
     }
-    placed += accepted[blockDim.x - 1];
-    __syncthreads();
+    placed += round;
   }
+  __syncthreads();
   if (threadIdx.x == 0) {
     next[0] = (long long)key;
     next[1] = (long long)(counter + (unsigned long long)((used * words + 3) / 4));
@@ -375,6 +525,11 @@ std::vector<KernelEntry> kernel_list() {
     list.push_back({scatter_name(dtype), kScatterWords,
                     fmt::format("cgvm_scatter<{}>", cpp_type(dtype))});
   list.push_back({"cgvm_scatter_links", kLinksWords, "cgvm_scatter_links"});
+  list.push_back({"cgvm_sort_keys", kSortKeysWords, "cgvm_sort_keys"});
+  list.push_back({"cgvm_sort_count", kSortCountWords, "cgvm_sort_count"});
+  list.push_back({"cgvm_sort_offsets", kSortOffsetsWords, "cgvm_sort_offsets"});
+  list.push_back({"cgvm_sort_place", kSortPlaceWords, "cgvm_sort_place"});
+  list.push_back({"cgvm_sorted_links", kSortedLinksWords, "cgvm_sorted_links"});
   for (DType dtype : all_dtypes)
     list.push_back({chains_name(dtype), kChainsWords,
                     fmt::format("cgvm_scatter_chains<{}>", cpp_type(dtype))});
@@ -423,6 +578,8 @@ void check_step_counter(const Array& counter) {
 
 std::string device_kernels_source() {
   std::string source(philox_source());
+  source += fmt::format("#define CGVM_MAX_BLOCK {}\n#define CGVM_DIGITS {}\n#define CGVM_TILE {}\n",
+                        kMaxBlock, kDigits, kTile);
   source += kTemplates;
   for (const auto& [name, words, body] : kernel_list())
     source += fmt::format(
@@ -439,7 +596,8 @@ std::vector<std::pair<std::string, int>> device_kernels() {
 }
 
 int DeviceKernelLaunch::block(const CudaDeviceShape& device) const {
-  return std::max(32, std::min(256, device.max_threads_per_block) / 32 * 32);
+  return static_cast<int>(
+      std::max(32LL, std::min<long long>(kMaxBlock, device.max_threads_per_block) / 32 * 32));
 }
 
 long long DeviceKernelLaunch::grid(const CudaDeviceShape& device) const {
@@ -483,30 +641,90 @@ DeviceKernelLaunch scatter_launch(const Array& out, const Array& y, const Scatte
           .total = total};
 }
 
-std::size_t scatter_links_bytes(std::int64_t count) {
-  return 2 * static_cast<std::size_t>(count) * sizeof(long long);  // next, first: per row
+namespace {
+// Where device_scatter_launches's scratch holds what, in long longs: the links (next,
+// first: per row), and past scatter_compare_rows rows the sort's two buffers of pairs
+// (keys, positions) and its counts (a digit's per tile).
+struct ScatterScratch {
+  long long count, tiles;
+  explicit ScatterScratch(long long rows)
+      : count(rows), tiles(rows > scatter_compare_rows ? (rows + kTile - 1) / kTile : 0) {}
+  bool sorts() const { return tiles > 0; }
+  long long links() const { return 0; }
+  long long keys(int buffer) const { return 2 * count + 2 * count * buffer; }
+  long long positions(int buffer) const { return keys(buffer) + count; }
+  long long counts() const { return sorts() ? keys(2) : 2 * count; }
+  long long words() const { return counts() + kDigits * tiles; }
+};
+}  // namespace
+
+std::size_t device_scatter_scratch_bytes(std::int64_t count) {
+  return static_cast<std::size_t>(ScatterScratch(count).words()) * sizeof(long long);
 }
 
-DeviceScatterLaunches device_scatter_launches(const Array& out, const Array& y,
-                                              const Array& rows, long long links, int axis,
-                                              bool set, const IndexCheck& check) {
+std::vector<DeviceKernelLaunch> device_scatter_launches(const Array& out, const Array& y,
+                                                        const Array& rows, long long scratch,
+                                                        int axis, bool set,
+                                                        const IndexCheck& check) {
   CGVM_ASSERT(out.dtype() == y.dtype() && out.rank() == y.rank(), "a scatter keeps out's type");
   CGVM_ASSERT(rows.dtype() == DType::Int64 && rows.rank() == 1 && rows.is_contiguous(),
               "a scatter's device rows are a contiguous int64 vector");
   const AxisView o = around(out, axis), v = around(y, axis);
   CGVM_ASSERT(o.outer == v.outer && o.inner == v.inner, "a scatter keeps out's other dims");
   CGVM_ASSERT(v.n == rows.size(), "a scatter writes y's rows");
+  const ScatterScratch at(v.n);
+  auto word = [&](long long offset) {
+    return scratch + offset * static_cast<long long>(sizeof(long long));
+  };
+  const long long links = word(at.links()), site = static_cast<long long>(check.site);
+  std::vector<DeviceKernelLaunch> launches;
+  if (!at.sorts()) {
+    launches.push_back({.kernel = "cgvm_scatter_links",
+                        .words = {address(rows), links, check.fault, o.n, v.n, site},
+                        .addresses = 3,
+                        .total = v.n});
+  } else {
+    // Keys run to n (rows out of range): bit_width(n) bits, the passes alternating buffers.
+    const int bits = std::bit_width(static_cast<std::uint64_t>(o.n));
+    const int passes = (bits + kDigitBits - 1) / kDigitBits;
+    launches.push_back({.kernel = "cgvm_sort_keys",
+                        .words = {address(rows), word(at.keys(0)), word(at.positions(0)),
+                                  check.fault, o.n, v.n, site},
+                        .addresses = 4,
+                        .total = v.n});
+    const long long counts = word(at.counts()), tile_threads = at.tiles * kMaxBlock;
+    for (int pass = 0; pass < passes; ++pass) {
+      const int from = pass % 2, to = 1 - from;
+      const long long shift = pass * kDigitBits;
+      launches.push_back({.kernel = "cgvm_sort_count",
+                          .words = {word(at.keys(from)), counts, v.n, shift, at.tiles},
+                          .addresses = 2,
+                          .total = tile_threads});
+      launches.push_back({.kernel = "cgvm_sort_offsets",
+                          .words = {counts, kDigits * at.tiles},
+                          .addresses = 1,
+                          .total = 1});  // one block
+      launches.push_back({.kernel = "cgvm_sort_place",
+                          .words = {word(at.keys(from)), word(at.positions(from)), counts,
+                                    word(at.keys(to)), word(at.positions(to)), v.n, shift,
+                                    at.tiles},
+                          .addresses = 5,
+                          .total = tile_threads});
+    }
+    const int sorted = passes % 2;
+    launches.push_back({.kernel = "cgvm_sorted_links",
+                        .words = {word(at.keys(sorted)), word(at.positions(sorted)), links, o.n,
+                                  v.n},
+                        .addresses = 3,
+                        .total = v.n});
+  }
   const long long total = o.outer * v.n * o.inner;
-  return {.links = {.kernel = "cgvm_scatter_links",
-                    .words = {address(rows), links, check.fault, o.n, v.n,
-                              static_cast<long long>(check.site)},
-                    .addresses = 3,
-                    .total = v.n},
-          .chains = {.kernel = chains_name(out.dtype()),
-                     .words = {address(out), address(y), address(rows), links, o.n, v.n,
-                               o.inner, total, set ? 1 : 0},
-                     .addresses = 4,
-                     .total = total}};
+  launches.push_back({.kernel = chains_name(out.dtype()),
+                      .words = {address(out), address(y), address(rows), links, o.n, v.n,
+                                o.inner, total, set ? 1 : 0},
+                      .addresses = 4,
+                      .total = total});
+  return launches;
 }
 
 DeviceKernelLaunch arg_reduce_launch(const Array& out, const Array& x, bool max) {

@@ -25,6 +25,8 @@
 //   cgvm_scatter_links    device rows: each row's next row of the same slot and whether it
 //                         is the slot's first, by comparing it with the others (a thread
 //                         per row, count^2 comparisons in all)
+//   cgvm_sort_*, cgvm_sorted_links  the same links for many rows, from the rows sorted by
+//                         slot (a stable radix sort on the device)
 //   cgvm_scatter_chains_<dtype>  the thread of each first row's element follows the links:
 //                         the same sums as cgvm_scatter, in the same order
 //   cgvm_arg_reduce_<dtype>  out[o] = argmax or argmin of x's row o, a warp per row: the
@@ -97,16 +99,21 @@ std::vector<std::int64_t> packed_scatter_rows(const ScatterRows& rows);
 DeviceKernelLaunch scatter_launch(const Array& out, const Array& y, const ScatterRows& rows,
                                   long long packed, int axis, bool set);
 
+// Up to this many device rows a scatter finds each row's next of the same slot by
+// comparing it with the others (cgvm_scatter_links: one kernel, count^2 comparisons); past
+// it, by sorting the rows by slot (cgvm_sort_*: about three kernels a pass, a pass per 4
+// bits of the axis's size, each linear in the rows). The same links either way.
+constexpr std::int64_t scatter_compare_rows = 8192;
+
 // The scatter of y into out by `rows` on the device (int64 [count], C-contiguous): the
-// links kernel, then the chains kernel; `links` is the device address of
-// scatter_links_bytes(count) bytes of scratch for the first to write and the second to read.
-struct DeviceScatterLaunches {
-  DeviceKernelLaunch links, chains;
-};
-std::size_t scatter_links_bytes(std::int64_t count);
-DeviceScatterLaunches device_scatter_launches(const Array& out, const Array& y,
-                                              const Array& rows, long long links, int axis,
-                                              bool set, const IndexCheck& check);
+// kernels that link each row to the next of its slot, then the chains kernel, to run in
+// order; `scratch` is the device address of device_scatter_scratch_bytes(count) bytes for
+// them to share.
+std::size_t device_scatter_scratch_bytes(std::int64_t count);
+std::vector<DeviceKernelLaunch> device_scatter_launches(const Array& out, const Array& y,
+                                                        const Array& rows, long long scratch,
+                                                        int axis, bool set,
+                                                        const IndexCheck& check);
 
 // argmax (max) or argmin of each row of x (C-contiguous [outer, inner], inner >= 1) into
 // out (int64 [outer]).

@@ -277,19 +277,19 @@ void Context::scatter(const Array& out, const Array& y, const Array& rows, int a
                       std::uint64_t site) {
   if (y.size() == 0) return;
   set_device(ordinal_);
-  // Scratch for the links, freed in stream order (while recording: once the graph is gone).
-  const std::size_t bytes = scatter_links_bytes(rows.size());
-  void* links = allocate(bytes);
+  // Scratch for the grouping, freed in stream order (while recording: once the graph is gone).
+  const std::size_t bytes = device_scatter_scratch_bytes(rows.size());
+  void* scratch = allocate(bytes);
   try {
-    const DeviceScatterLaunches launches = device_scatter_launches(
-        out, y, rows, static_cast<long long>(address(links)), axis, set, index_check(site));
-    run(launches.links);
-    run(launches.chains);
+    for (const DeviceKernelLaunch& launch :
+         device_scatter_launches(out, y, rows, static_cast<long long>(address(scratch)), axis,
+                                 set, index_check(site)))
+      run(launch);
   } catch (...) {
-    release(links, bytes);
+    release(scratch, bytes);
     throw;
   }
-  release(links, bytes);
+  release(scratch, bytes);
   expect_fault();
 }
 

@@ -82,11 +82,6 @@ struct DeviceIndexFault {
   std::int64_t index = 0, size = 0;
 };
 
-// A scatter from device rows sorts them out on the device at a cost that grows with the
-// square of their number (DeviceContext::scatter); more of them than this are read back and
-// grouped on the host instead.
-constexpr std::int64_t max_device_scatter_rows = 8192;
-
 // A random draw a device repeats (DeviceContext::draw): what Array::uniform(gen, shape, a, b)
 // or Array::normal(gen, shape, a, b) give for a fresh Generator(key, counter)
 // (runtime/random.hpp). Uniform values equal the host's bit for bit; normal ones up to the
@@ -162,7 +157,7 @@ class DeviceContext {
                       std::uint64_t site) = 0;
   // scatter: out's slots along `axis` get y's rows (count of them at `axis`) by `rows`,
   // each slot's in index order, as ScatterRows::group orders them: the same sums, bit for
-  // bit. At most max_device_scatter_rows rows.
+  // bit.
   virtual void scatter(const Array& out, const Array& y, const Array& rows, int axis, bool set,
                        std::uint64_t site) = 0;
   // The first index out of range that a gather or scatter from device rows met since the

@@ -296,7 +296,7 @@ const OpDef& inc_take_op() {
         const bool set = is_set_mode(a.attrs(), fail);
         Array out = x.copy();
         auto device_y = [&] { return y.to(x.context()).contiguous().reshape(flat); };
-        if (!x.on_host() && !indices.on_host() && indices.size() <= max_device_scatter_rows) {
+        if (!x.on_host() && !indices.on_host()) {
           x.context()->scatter(out, device_y(), device_rows(indices), axis, set, fault_site(a));
           return std::vector<Array>{out};
         }

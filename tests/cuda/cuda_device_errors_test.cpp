@@ -85,15 +85,26 @@ TEST_SUITE("cuda") {
     const int reads = g.fault_reads;
     f(Array::from_list<std::int64_t>({0, 1}));
     CHECK(g.fault_reads == reads);
-    // More device rows than a device scatter groups: read back, grouped on the host.
-    std::vector<std::int64_t> many(static_cast<std::size_t>(max_device_scatter_rows) + 1);
+    // More device rows than the comparing kernel links: sorted on the device instead, and an
+    // index out of range among them (at 9000) noted there, nothing read back but the note.
+    std::vector<std::int64_t> many(static_cast<std::size_t>(scatter_compare_rows) + 1000);
     for (std::size_t k = 0; k < many.size(); ++k) many[k] = static_cast<std::int64_t>(k % 4);
     const int device_scatters = g.device_scatters, scatters = g.scatters;
     const Array many_a = Array::from_vector(many);
-    CHECK(allclose(Array(g_only(to_device(many_a, gpu))).to_host(),
-                   Array(function({i}, {added})(many_a))));
-    CHECK(g.device_scatters == device_scatters);
-    CHECK(g.scatters == scatters + 1);
+    CHECK(array_equal(Array(g_only(to_device(many_a, gpu))).to_host(),
+                      Array(function({i}, {added})(many_a))));
+    CHECK(g.device_scatters == device_scatters + 1);
+    CHECK(g.scatters == scatters);
+    many[9000] = -6;
+    const std::size_t to_host = g.bytes_to_host;
+    try {
+      g_only(to_device(Array::from_vector(many), gpu));
+      FAIL("an index out of range was scattered");
+    } catch (const Error& e) {
+      CHECK(contains(e.what(), "index -6 is out of bounds for axis 0 with size 4"));
+      CHECK(contains(e.what(), fmt::format("{}:{}", this_file(), inc_line)));
+    }
+    CHECK(g.bytes_to_host == to_host + 4 * sizeof(std::int64_t));
   }
 
   TEST_CASE("device errors: device arrays given to host code, bad devices, the interpret mode") {

@@ -95,6 +95,33 @@ void check_take_on_device(Device device) {
     INFO("int32 output " << k);
     CHECK(array_equal(got[k].to_host(), want[k]));
   }
+  // More device rows than scatter_compare_rows: the device sorts them by slot, 4 bits a pass
+  // (3 passes for an axis of 300, 4 for 5000: the sorted pairs end in either buffer), in
+  // tiles of 1024 (20 here, more than the emulated grid's blocks). Every slot is named many
+  // times, some from the end; equal sums and last writes.
+  const std::int64_t count = scatter_compare_rows + 12000;
+  for (std::int64_t n : {300, 5000}) {
+    for (DType dtype : {DType::Float32, DType::Int32}) {
+      INFO("axis of " << n << ", " << dtype_name(dtype));
+      Var table = tensor("table", dtype, {n, 2}), rows = tensor("rows", dtype, {count, 2});
+      Var ids = vector("ids", int64);
+      const std::vector<Var> scattered{inc_subtensor(take(table, ids, 0), rows),
+                                       set_subtensor(take(table, ids, 0), rows)};
+      std::vector<std::int64_t> id_list(static_cast<std::size_t>(count));
+      for (std::int64_t k = 0; k < count; ++k)
+        id_list[static_cast<std::size_t>(k)] = (k * 7919) % (2 * n) - n;
+      const Array ids_a = Array::from_vector(id_list);
+      const Array table_a = Array::uniform(3, {n, 2}, -100, 100).astype(dtype);
+      const Array rows_a = Array::uniform(4, {count, 2}, -100, 100).astype(dtype);
+      const Outputs want = function({table, ids, rows}, scattered)(table_a, ids_a, rows_a);
+      const Outputs got = function({table, ids, rows}, scattered, {.device = device})(
+          table_a, to_device(ids_a, device), rows_a);
+      for (std::size_t k = 0; k < want.size(); ++k) {
+        INFO("output " << k);
+        CHECK(array_equal(got[k].to_host(), want[k]));
+      }
+    }
+  }
 }
 
 // argmax and argmin over several axis sets on `device` against the CPU, for every dtype, on

@@ -440,6 +440,22 @@ TEST_SUITE("cuda") {
     const int scatters = g.device_scatters;
     CHECK(check_against_cpu(g, {ids, c0, n}, {counts}, {ia, ca, na}).recordings == 1);
     CHECK(g.device_scatters - scatters == 2);  // the first step's and the recorded step's
+
+    // More ids a step than scatter_compare_rows: sorted on the device, the sort's scratch
+    // kept with the recording; the step still records and replays.
+    const std::int64_t wide = scatter_compare_rows + 100, slots = 700;
+    std::vector<std::int64_t> many(static_cast<std::size_t>(6 * wide));
+    for (std::size_t k = 0; k < many.size(); ++k)
+      many[k] = static_cast<std::int64_t>(k * 7919) % (2 * slots) - slots;
+    const long long allocations = g.live_allocations;
+    const Counts wide_counts = check_against_cpu(
+        g, {ids, c0, n}, {counts},
+        {Array::from_vector(many, {6, wide}), Array::uniform(6, {slots}, 0, 1),
+         Array::scalar<std::int64_t>(6)});
+    CHECK(g.refusals == 0);
+    CHECK(wide_counts.recordings == 1);
+    CHECK(wide_counts.replays == 5);
+    CHECK(g.live_allocations == allocations);  // the recording and its scratch are gone
   }
 
   TEST_CASE("scan on a device: draws in a step advance their generator state on the device "

@@ -264,16 +264,15 @@ void EmulatedGpu::scatter(const Array& out, const Array& y, const Array& rows, i
                           std::uint64_t site) {
   CHECK_MESSAGE(y.device() == device(), "y is on " << y.device().str());
   CHECK_MESSAGE(rows.device() == device(), "the rows are on " << rows.device().str());
-  CHECK(rows.size() <= max_device_scatter_rows);
   ++device_scatters;
   if (y.size() == 0) return;
-  const std::size_t bytes = scatter_links_bytes(rows.size());
-  void* links = allocate(bytes);
-  const DeviceScatterLaunches launches = device_scatter_launches(
-      out, y, rows, reinterpret_cast<long long>(links), axis, set, index_check(site));
-  run(launches.links);
-  run(launches.chains);
-  release(links, bytes);  // while recording: once the recording is gone
+  const std::size_t bytes = device_scatter_scratch_bytes(rows.size());
+  void* scratch = allocate(bytes);
+  for (const DeviceKernelLaunch& launch :
+       device_scatter_launches(out, y, rows, reinterpret_cast<long long>(scratch), axis, set,
+                               index_check(site)))
+    run(launch);
+  release(scratch, bytes);  // while recording: once the recording is gone
   expect_fault();
 }
 
