@@ -12,6 +12,7 @@
 #include "runtime/thread_pool.hpp"
 #include "symbolic/interpreter.hpp"
 #include "symbolic/op_def.hpp"
+#include "symbolic/ops/index_detail.hpp"
 #include "symbolic/scan_run.hpp"
 #include "symbolic/shared.hpp"
 #include "symbolic/source.hpp"
@@ -229,6 +230,13 @@ void Executor::run_eval(const Program& p, const Step& step, std::vector<Array>& 
     else if (!here) ins.push_back(values[v].to_host());  // no device form: copied over
     else ins.push_back(where_it_is ? values[v] : on_device(p, values, v));
   }
+  const OpDef& op = step.node->op();
+  if (here && op.family == OpFamily::Index)
+    for (int i : op.anywhere_inputs)
+      if (!ins[static_cast<std::size_t>(i)].on_host()) {
+        std::lock_guard lock(index_shapes_mutex_);
+        index_shapes_[step.node] = ins[static_cast<std::size_t>(i)].shape();
+      }
   std::vector<Array> outs =
       step.node->op().eval(EvalArgs{*step.node, ins, here ? context_ : nullptr});
   for (std::size_t i = 0; i < outs.size(); ++i) values[step.outputs[i]] = std::move(outs[i]);
@@ -716,9 +724,17 @@ void Executor::raise_index_fault() const {
   if (!node)  // noted by another function's lookup, which stopped before asking
     throw Error(fmt::format("an index {} out of bounds for an axis of size {} ({})",
                             fault->index, fault->size, how));
+  Shape indices;  // the lookup's, recorded when it ran (none: no position said)
+  {
+    std::lock_guard lock(index_shapes_mutex_);
+    if (auto it = index_shapes_.find(node); it != index_shapes_.end()) indices = it->second;
+  }
+  const auto axis = static_cast<int>(node->attrs().get_int("axis"));
   throw_error(node->op().name,
-              fmt::format("index {} is out of bounds for axis {} with size {} ({})", fault->index,
-                          node->attrs().get_int("axis"), fault->size, how),
+              fmt::format("{} ({})",
+                          index_detail::index_out_of_bounds(fault->index, axis, fault->size,
+                                                            indices, fault->position),
+                          how),
               node->location());
 }
 

@@ -147,6 +147,10 @@ class Executor {
   mutable std::map<std::pair<const Program*, int>, Array> device_constants_;
   mutable std::mutex slots_mutex_;
   mutable Slots slots_;
+  // Device mode: the shape of the device indices each lookup (by node) was last given, to
+  // say where among them the one a device notes out of range is.
+  mutable std::mutex index_shapes_mutex_;
+  mutable std::map<const Node*, Shape> index_shapes_;
 };
 
 // The name of the entry point emit_cpp defines: void cgvm_kernel_table(KernelFn** table).

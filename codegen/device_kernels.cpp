@@ -58,15 +58,18 @@ __device__ inline long long cgvm_row_of(long long index, long long n) {
   return index < 0 ? index + n : index;
 }
 
-// The row `index` names on an axis of n (negative: from the end), or -1 where it is out of
-// range; the first such index a device meets is noted in `fault` (noted, site, index, n).
-__device__ long long cgvm_row(long long index, long long n, long long* fault, long long site) {
+// The row `index` (at `position` among the rows) names on an axis of n (negative: from the
+// end), or -1 where it is out of range; the first such index a device meets is noted in
+// `fault` (noted, site, index, n, position).
+__device__ long long cgvm_row(long long index, long long n, long long* fault, long long site,
+                              long long position) {
   const long long row = cgvm_row_of(index, n);
   if (row >= 0 && row < n) return row;
   if (atomicCAS((unsigned long long*)fault, 0ull, 1ull) == 0ull) {
     fault[1] = site;
     fault[2] = index;
     fault[3] = n;
+    fault[4] = position;
   }
   return -1;
 }
@@ -80,7 +83,7 @@ __device__ void cgvm_gather(const long long* w) {
   const long long n = w[4], count = w[5], inner = w[6], site = w[8];
   CGVM_POINTS(w[7]) {
     const long long i = t % inner, r = t / inner, j = r % count, o = r / count;
-    const long long row = cgvm_row(rows[j], n, fault, site);
+    const long long row = cgvm_row(rows[j], n, fault, site, j);
     out[t] = row < 0 ? (T)0 : x[(o * n + row) * inner + i];
   }
 }
@@ -122,7 +125,7 @@ __device__ void cgvm_scatter_links(const long long* w) {
   long long* fault = (long long*)w[2];
   const long long n = w[3], count = w[4], site = w[5];
   CGVM_POINTS(count) {
-    const long long row = cgvm_row(rows[t], n, fault, site);
+    const long long row = cgvm_row(rows[t], n, fault, site, t);
     long long next = -1, first = row >= 0;
     if (row >= 0) {
       for (long long k = 0; k < t && first; ++k) first = cgvm_row_of(rows[k], n) != row;
@@ -169,7 +172,7 @@ __device__ void cgvm_sort_keys(const long long* w) {
   long long* fault = (long long*)w[3];
   const long long n = w[4], count = w[5], site = w[6];
   CGVM_POINTS(count) {
-    const long long row = cgvm_row(rows[t], n, fault, site);
+    const long long row = cgvm_row(rows[t], n, fault, site, t);
     keys[t] = row < 0 ? n : row;
     positions[t] = t;
   }

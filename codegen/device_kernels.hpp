@@ -13,8 +13,8 @@
 // Index kernels see C-contiguous arrays as [outer, n, inner] (the dims before the axis,
 // the axis, the dims after). Indices come from the host (checked there) or from the
 // device (DeviceIndexFault): negative ones count from the end, and one out of range is
-// noted in the context's fault words (the first: site, index, n) and reads zeros or
-// writes nothing.
+// noted in the context's fault words (the first: site, index, n, position) and reads
+// zeros or writes nothing.
 //   cgvm_gather_<bytes>   out[o, j, i] = x[o, rows[j], i]; by element size, as a copy
 //   cgvm_scatter_<dtype>  host rows, grouped there (ScatterRows): for each slot targets[u],
 //                         out[o, slot, i] gets y[o, order[k], i] for k in [starts[u],

@@ -54,8 +54,8 @@ std::uint64_t DeviceDraw::blocks(Kind kind, DType dtype, std::int64_t count) {
 void* DeviceFaultNote::words(DeviceContext& context) {
   std::lock_guard lock(mutex_);
   if (!words_) {
-    void* words = context.allocate(4 * sizeof(std::int64_t));
-    const std::int64_t zeros[4] = {};
+    void* words = context.allocate(kWords * sizeof(std::int64_t));
+    const std::int64_t zeros[kWords] = {};
     try {
       context.copy_from_host(words, zeros, sizeof zeros);
     } catch (...) {
@@ -69,7 +69,7 @@ void* DeviceFaultNote::words(DeviceContext& context) {
 
 std::optional<DeviceIndexFault> DeviceFaultNote::read(DeviceContext& context) {
   if (!words_ || !expected_.exchange(false)) return std::nullopt;
-  std::int64_t words[4] = {};
+  std::int64_t words[kWords] = {};
   try {
     context.copy_to_host(words, words_, sizeof words);
   } catch (...) {
@@ -77,14 +77,14 @@ std::optional<DeviceIndexFault> DeviceFaultNote::read(DeviceContext& context) {
     throw;
   }
   if (words[0] == 0) return std::nullopt;
-  const std::int64_t zeros[4] = {};
+  const std::int64_t zeros[kWords] = {};
   context.copy_from_host(words_, zeros, sizeof zeros);
   return DeviceIndexFault{.site = static_cast<std::uint64_t>(words[1]), .index = words[2],
-                          .size = words[3]};
+                          .size = words[3], .position = words[4]};
 }
 
 void DeviceFaultNote::release(DeviceContext& context) noexcept {
-  if (words_) context.release(words_, 4 * sizeof(std::int64_t));
+  if (words_) context.release(words_, kWords * sizeof(std::int64_t));
   words_ = nullptr;
 }
 

@@ -80,6 +80,7 @@ struct ScatterRows {
 struct DeviceIndexFault {
   std::uint64_t site = 0;
   std::int64_t index = 0, size = 0;
+  std::int64_t position = 0;  // where among the rows (in C order over the op's indices)
 };
 
 // A random draw a device repeats (DeviceContext::draw): what Array::uniform(gen, shape, a, b)
@@ -206,11 +207,12 @@ class DeviceContext {
 };
 
 // The note a context's index kernels leave of the first index out of range, kept by the
-// context: four int64 words on the device (noted, site, index, size), zero until an index
-// is out of range. One per context: of two threads' calls on one device, the first to read
+// context: kWords int64 words on the device (noted, site, index, size, position), zero
+// until an index is out of range. One per context: of two threads' calls on one device, the first to read
 // it reports what either's kernels noted.
 class DeviceFaultNote {
  public:
+  static constexpr int kWords = 5;
   // The words' device address, made (zeroed) on first use: a copy from the host, so first
   // used outside a recording.
   void* words(DeviceContext& context);

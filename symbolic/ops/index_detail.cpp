@@ -29,6 +29,7 @@ std::string out_of_bounds(std::int64_t index, int axis, std::int64_t size) {
   return fmt::format("index {} is out of bounds for axis {} with size {}", index, axis, size);
 }
 
+
 }  // namespace
 
 void fail_with(const FailFn& fail, const std::string& message) {
@@ -176,11 +177,27 @@ Shape take_shape(const Shape& x, const Shape& indices, int axis) {
   return out;
 }
 
+std::string index_out_of_bounds(std::int64_t index, int axis, std::int64_t size,
+                                const Shape& indices, std::int64_t position) {
+  std::string message = out_of_bounds(index, axis, size);
+  if (indices.empty()) return message;
+  // Where among the indices (of a lookup hoisted out of a loop: which step's, too).
+  Shape at(indices.size());
+  for (std::size_t d = indices.size(); d-- > 0;) {
+    at[d] = indices[d] > 0 ? position % indices[d] : 0;
+    position = indices[d] > 0 ? position / indices[d] : 0;
+  }
+  return message + fmt::format(", at {} of the indices", shape_str(at));
+}
+
 std::vector<std::int64_t> checked_indices(const Array& indices, std::int64_t size, int axis,
                                           const FailFn& fail) {
   std::vector<std::int64_t> list = indices.to_vector<std::int64_t>();
-  for (std::int64_t& i : list) {
-    if (i < -size || i >= size) fail_with(fail, out_of_bounds(i, axis, size));
+  for (std::size_t k = 0; k < list.size(); ++k) {
+    std::int64_t& i = list[k];
+    if (i < -size || i >= size)
+      fail_with(fail, index_out_of_bounds(i, axis, size, indices.shape(),
+                                          static_cast<std::int64_t>(k)));
     if (i < 0) i += size;
   }
   return list;

@@ -61,6 +61,10 @@ TensorType take_type(const TensorType& x, const TensorType& indices,
                      const Array* constant_indices, std::int64_t axis, const FailFn& fail);
 // x.shape[:axis] + indices.shape + x.shape[axis+1:] (static or run-time shapes).
 Shape take_shape(const Shape& x, const Shape& indices, int axis);
+// "index i is out of bounds for axis a with size n", and, where the indices have dims,
+// where it is among them (", at [j, k] of the indices": element `position` in C order).
+std::string index_out_of_bounds(std::int64_t index, int axis, std::int64_t size,
+                                const Shape& indices, std::int64_t position);
 // The indices as int64, negative ones wrapped; out-of-range ones raise.
 std::vector<std::int64_t> checked_indices(const Array& indices, std::int64_t size, int axis,
                                           const FailFn& fail);

@@ -50,14 +50,15 @@ TEST_SUITE("cuda") {
     const Array good = to_device(Array::from_list<std::int64_t>({3, -4, 3}), gpu);
     f(good);
     CHECK(calls.get_value().item<float>() == 1);
-    auto expect_fault = [&](const Array& indices, std::int64_t index, int line) {
+    auto expect_fault = [&](const Array& indices, std::int64_t index, int at, int line) {
       const Array before = table.get_value();
       try {
         f(to_device(indices, gpu));
         FAIL("an index out of range was looked up");
       } catch (const Error& e) {
-        CHECK(contains(e.what(), fmt::format("index {} is out of bounds for axis 0 with size 4",
-                                             index)));
+        CHECK(contains(e.what(), fmt::format("index {} is out of bounds for axis 0 with size 4, "
+                                             "at [{}] of the indices",
+                                             index, at)));
         CHECK(contains(e.what(), "read on cuda:0 from indices it holds"));
         CHECK(contains(e.what(), "updates not applied"));
         CHECK(contains(e.what(), fmt::format("{}:{}", this_file(), line)));
@@ -66,15 +67,16 @@ TEST_SUITE("cuda") {
       CHECK(array_equal(table.get_value(), before));
     };
     // take and inc_take read the same indices; the take's kernel runs first.
-    expect_fault(Array::from_list<std::int64_t>({1, 4}), 4, take_line);
-    expect_fault(Array::from_list<std::int64_t>({-5, 0}), -5, take_line);
+    expect_fault(Array::from_list<std::int64_t>({1, 4}), 4, 1, take_line);
+    expect_fault(Array::from_list<std::int64_t>({-5, 0}), -5, 0, take_line);
     // An inc_take alone.
     Function g_only = function({i}, {added}, {.device = gpu});
     try {
       g_only(to_device(Array::from_list<std::int64_t>({0, 7}), gpu));
       FAIL("an index out of range was scattered");
     } catch (const Error& e) {
-      CHECK(contains(e.what(), "index 7 is out of bounds for axis 0 with size 4"));
+      CHECK(contains(e.what(), "index 7 is out of bounds for axis 0 with size 4, at [1] of the "
+                               "indices"));
       CHECK(contains(e.what(), fmt::format("{}:{}", this_file(), inc_line)));
     }
     // The note was cleared: the next calls work and are counted.
@@ -101,10 +103,11 @@ TEST_SUITE("cuda") {
       g_only(to_device(Array::from_vector(many), gpu));
       FAIL("an index out of range was scattered");
     } catch (const Error& e) {
-      CHECK(contains(e.what(), "index -6 is out of bounds for axis 0 with size 4"));
+      CHECK(contains(e.what(), "index -6 is out of bounds for axis 0 with size 4, at [9000] of "
+                               "the indices"));
       CHECK(contains(e.what(), fmt::format("{}:{}", this_file(), inc_line)));
     }
-    CHECK(g.bytes_to_host == to_host + 4 * sizeof(std::int64_t));
+    CHECK(g.bytes_to_host == to_host + DeviceFaultNote::kWords * sizeof(std::int64_t));
   }
 
   TEST_CASE("device errors: device arrays given to host code, bad devices, the interpret mode") {

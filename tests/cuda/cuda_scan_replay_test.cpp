@@ -111,6 +111,7 @@ TEST_SUITE("cuda") {
       CHECK(fault->site == 77);  // the first kernel's
       CHECK(fault->index == 5);
       CHECK(fault->size == 4);
+      CHECK(fault->position == 1);
       CHECK(!context->index_fault());  // read and cleared
       // The rows in range are looked up; the one out of range reads zeros, writes nothing.
       const Array got = out.to_host(), want_x = x.to_host();
@@ -345,6 +346,16 @@ TEST_SUITE("cuda") {
     const Counts done = check_against_cpu(g, {ids, e, w, u, h0}, outputs, values);
     CHECK(done.recordings == 2);
     CHECK(done.replays == 2 * (9 - 1));
+    // An id out of range that the hoisted lookup reads on the device: the error says where
+    // among the ids, so which step (4) and which row (2).
+    std::vector<std::int64_t> bad_ids = id_values;
+    bad_ids[4 * 3 + 2] = 11;
+    std::vector<Value> bad = values;
+    bad[0] = to_device(Array::from_vector(bad_ids, {9, 3}), gpu);
+    CHECK_THROWS_WITH_AS(function({ids, e, w, u, h0}, outputs, {.device = gpu})(bad),
+                         doctest::Contains("take: index 11 is out of bounds for axis 0 with size "
+                                           "11, at [4, 2] of the indices (read on cuda:0"),
+                         Error);
 
     // Over the first n steps only, the lookup stays in the forward step (reading its ids on
     // the device) and the gradient's scatter leaves BPTT as one scatter of the device's
@@ -391,7 +402,7 @@ TEST_SUITE("cuda") {
     const std::size_t back = g.bytes_to_host;
     const int gathers = g.device_gathers, host_gathers = g.gathers, reads = g.fault_reads;
     embed(ia, ea, ha, wa, na);
-    CHECK(g.bytes_to_host - back == 4 * sizeof(std::int64_t));
+    CHECK(g.bytes_to_host - back == DeviceFaultNote::kWords * sizeof(std::int64_t));
     CHECK(g.fault_reads - reads == 1);
     CHECK(g.device_gathers - gathers == 1);  // the first step's; the others are replayed
     CHECK(g.gathers == host_gathers);
@@ -405,7 +416,9 @@ TEST_SUITE("cuda") {
       FAIL("an id out of range was looked up");
     } catch (const Error& e) {
       CHECK(contains(e.what(), "take"));
-      CHECK(contains(e.what(), "index 10 is out of bounds for axis 0 with size 10"));
+      // The step's row of ids: the second.
+      CHECK(contains(e.what(), "index 10 is out of bounds for axis 0 with size 10, at [1] of "
+                               "the indices"));
       CHECK(contains(e.what(), "read on cuda:0 from indices it holds"));
       CHECK(contains(e.what(), fmt::format("{}:{}", this_file(), take_line)));
     }

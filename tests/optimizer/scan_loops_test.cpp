@@ -225,10 +225,13 @@ TEST_CASE("scan_loops: an embedding looked up in the step leaves the loop, and s
   CHECK(nodes_of(tapped_out, ops::take_op()).size() == 1);
   check_compiled({ids, e, h0, w, u}, {pairs}, {id_values, ev, hv, wv, uv});
 
-  // An id out of range is still the lookup's error, at the step function's line.
-  CHECK_ERROR(function({ids, e, h0, w, u}, {hs})(
-                  Array::full({5, 4}, 10, DType::Int64), ev, hv, wv, uv),
-              {"take", "10", test::this_file()});
+  // An id out of range is still the lookup's error, at the step function's line; where it is
+  // among the ids names the step (3) and the row (2).
+  Array bad_ids = id_values.copy();
+  bad_ids.set<std::int64_t>({3, 2}, 10);
+  CHECK_ERROR(function({ids, e, h0, w, u}, {hs})(bad_ids, ev, hv, wv, uv),
+              {"take", "index 10 is out of bounds for axis 0 with size 10, at [3, 2] of the indices",
+               test::this_file()});
 
   // Where the loop might not read every element, or the table changes, the lookup stays.
   Var n = scalar("n", DType::Int64);

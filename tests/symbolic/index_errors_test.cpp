@@ -83,7 +83,14 @@ TEST_CASE("index errors at run time") {
               {"take", "index 4 is out of bounds for axis 1 with size 4", "float32[3, 4]",
                "int64[2]", file.c_str()});
   CHECK_ERROR(evaluate(x(idx), {{x, xv}, {idx, ints({-4})}}),
-              {"take", "index -4 is out of bounds for axis 0 with size 3", file.c_str()});
+              {"take", "index -4 is out of bounds for axis 0 with size 3, at [0] of the indices",
+               file.c_str()});
+  // Where among a matrix of indices.
+  const Var ids = matrix("ids", int64);
+  CHECK_ERROR(evaluate(take(x, ids, 0), {{x, xv}, {ids, Array::from_vector<std::int64_t>(
+                                                            {0, 1, 2, 3}, {2, 2})}}),
+              {"take", "index 3 is out of bounds for axis 0 with size 3, at [1, 1] of the indices",
+               file.c_str()});
 
   const Var s = scalar("s", int64);
   CHECK_ERROR(evaluate(arange(0, 5, s), {{s, Array::scalar<std::int64_t>(0)}}),
