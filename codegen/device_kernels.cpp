@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <cmath>
 #include <cstdint>
 
 #include "codegen/kernel_writer.hpp"
@@ -18,7 +19,7 @@ constexpr int kScatterWords = 9;  // out, y, packed rows, n, slots, count, inner
 constexpr int kLinksWords = 6;    // rows, links, fault, n, count, site
 constexpr int kSortKeysWords = 7;     // rows, keys, positions, fault, n, count, site
 constexpr int kSortCountWords = 5;    // keys, counts, count, shift, tiles
-constexpr int kSortOffsetsWords = 2;  // counts, entries
+constexpr int kScanWords = 2;         // counts, entries
 constexpr int kSortPlaceWords = 8;    // keys, positions, starts, keys out, positions out,
                                       // count, shift, tiles
 constexpr int kSortedLinksWords = 5;  // keys, positions, links, n, count
@@ -29,6 +30,10 @@ constexpr long long kTile = 1024, kMaxBlock = 256;
 constexpr int kChainsWords = 9;   // out, y, rows, links, n, count, inner, total, set
 constexpr int kArgWords = 5;      // out, x, outer, inner, max
 constexpr int kDrawWords = 8;     // out, state, next, count, key, counter, a, b (bits)
+constexpr int kIntegersWords = 8;       // out, state, next, progress, count, low, range, units
+constexpr int kIntegersCountWords = 5;  // state, counts, units, range, tiles
+constexpr int kIntegersPlaceWords = 9;  // out, state, starts, progress, count, low, range,
+                                        // units, tiles
 constexpr int kStepWords = 4;     // table, counter, copies, longest
 
 constexpr const char* kTemplates = R"(
@@ -160,7 +165,7 @@ __device__ long long cgvm_block_scan(long long v, long long* scratch, long long*
 //   cgvm_sort_keys     pairs (slot, j) for each row j; a row out of range (noted) sorts last
 //                      with slot n, in no chain
 //   cgvm_sort_count    per tile, how many of its keys have each digit: counts[digit, tile]
-//   cgvm_sort_offsets  one block: counts turned into where each (digit, tile) group starts
+//   cgvm_exclusive_scan  one block: counts turned into where each (digit, tile) group starts
 //                      (an exclusive prefix sum, digit-major)
 //   cgvm_sort_place    per tile, each pair to its group's start plus the pairs of the tile
 //                      before it with its digit: the order of equal digits is kept
@@ -211,7 +216,8 @@ __device__ void cgvm_sort_count(const long long* w) {
   }
 }
 
-__device__ void cgvm_sort_offsets(const long long* w) {
+// counts[k] = the sum of counts[0 .. k), in one block.
+__device__ void cgvm_exclusive_scan(const long long* w) {
   long long* counts = (long long*)w[0];
   const long long entries = w[1];
   __shared__ long long scratch[CGVM_MAX_BLOCK];
@@ -404,52 +410,137 @@ __device__ unsigned long long cgvm_word(unsigned long long key, unsigned long lo
 
 // Integers in [low, low + range) as Generator::next_integer draws them one after another:
 // Lemire's multiply-shift with rejection on a 32-bit word, or on two (first word high) for
-// a range past 32 bits; a draw is accepted where the product's low part is at least
-// 2^bits mod range. One block walks the stream, blockDim draws a round; a block-wide
-// prefix sum of the accepted ones places each value. The first thread writes the state
+// a range past 32 bits. Draw `unit` of the word stream takes words [unit * words, ...) and
+// is accepted where the product's low part is at least `threshold` (2^bits mod range).
+struct cgvm_integer_draw {
+  bool ok;
+  unsigned long long value;  // in [0, range)
+};
+struct cgvm_integer_range {
+  unsigned long long key, counter, range, threshold;
+  bool wide;
+  long long words;
+};
+__device__ cgvm_integer_range cgvm_integers_of(const long long* state, unsigned long long range) {
+  cgvm_integer_range r;
+  r.key = (unsigned long long)state[0];
+  r.counter = (unsigned long long)state[1];
+  r.range = range;
+  r.wide = range > 0xFFFFFFFFull;
+  r.words = r.wide ? 2 : 1;
+  r.threshold = r.wide ? (0ull - range) % range
+                       : (unsigned long long)((0u - (unsigned)range) % (unsigned)range);
+  return r;
+}
+__device__ cgvm_integer_draw cgvm_integer_at(const cgvm_integer_range& r, long long unit) {
+  unsigned long long u = cgvm_word(r.key, r.counter, unit * r.words), low_part, value;
+  if (r.wide) {
+    u = u << 32 | cgvm_word(r.key, r.counter, unit * r.words + 1);
+    low_part = u * r.range;
+    value = __umul64hi(u, r.range);
+  } else {
+    const unsigned long long m = u * r.range;
+    low_part = m & 0xFFFFFFFFull;
+    value = m >> 32;
+  }
+  cgvm_integer_draw d;
+  d.ok = low_part >= r.threshold;
+  d.value = value;
+  return d;
+}
+
+// The units this thread owns in `tile` of a stream of `units` ([*first, *last)), and how
+// many of them are accepted.
+__device__ long long cgvm_tile_accepted(const cgvm_integer_range& r, long long units,
+                                        long long tile, long long* first, long long* last) {
+  const long long per = (CGVM_TILE + blockDim.x - 1) / blockDim.x;
+  const long long end = (tile + 1) * CGVM_TILE < units ? (tile + 1) * CGVM_TILE : units;
+  *first = tile * CGVM_TILE + threadIdx.x * per;
+  *last = *first + per < end ? *first + per : end;
+  long long accepted = 0;
+  for (long long unit = *first; unit < *last; ++unit) accepted += cgvm_integer_at(r, unit).ok;
+  return accepted;
+}
+
+// Many integers: the first `units` draws tried at once, in tiles of CGVM_TILE, then
+// cgvm_integers walks on from there for any values still missing.
+//   cgvm_integers_count  per tile, how many of its draws are accepted
+//   (cgvm_exclusive_scan turns the counts into where each tile's values start)
+//   cgvm_integers_place  each accepted draw's value to its place, if below count;
+//                        progress = [values accepted in all, draws the count-th took]
+__device__ void cgvm_integers_count(const long long* w) {
+  const long long* state = (const long long*)w[0];
+  long long* counts = (long long*)w[1];
+  const long long units = w[2], tiles = w[4];
+  const cgvm_integer_range r = cgvm_integers_of(state, (unsigned long long)w[3]);
+  __shared__ long long scratch[CGVM_MAX_BLOCK];
+  for (long long tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
+    long long first, last, total = 0;
+    cgvm_block_scan(cgvm_tile_accepted(r, units, tile, &first, &last), scratch, &total);
+    if (threadIdx.x == 0) counts[tile] = total;
+  }
+}
+
+__device__ void cgvm_integers_place(const long long* w) {
+  long long* out = (long long*)w[0];
+  const long long* state = (const long long*)w[1];
+  const long long* starts = (const long long*)w[2];
+  long long* progress = (long long*)w[3];
+  const long long count = w[4], units = w[7], tiles = w[8];
+  const unsigned long long low = (unsigned long long)w[5];
+  const cgvm_integer_range r = cgvm_integers_of(state, (unsigned long long)w[6]);
+  __shared__ long long scratch[CGVM_MAX_BLOCK];
+  for (long long tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
+    long long first, last, total = 0;
+    const long long mine = cgvm_tile_accepted(r, units, tile, &first, &last);
+    long long at = starts[tile] + cgvm_block_scan(mine, scratch, &total) - mine;
+    if (tile == tiles - 1 && threadIdx.x == 0) progress[0] = starts[tile] + total;
+    for (long long unit = first; unit < last && at < count; ++unit) {
+      const cgvm_integer_draw d = cgvm_integer_at(r, unit);
+      if (!d.ok) continue;
+      out[at] = (long long)(low + d.value);
+      if (at == count - 1) progress[1] = unit + 1;
+      ++at;
+    }
+  }
+}
+
+// cgvm_integers: one block walks the stream, blockDim draws a round, a block-wide prefix sum
+// of the accepted ones placing each value; from the start, or (progress) from draw `units`
+// on, after the values cgvm_integers_place placed. The first thread then writes the state
 // after the words the values took (the host's generator drops the rest of a block).
 __device__ void cgvm_integers(const long long* w) {
   long long* out = (long long*)w[0];
   const long long* state = (const long long*)w[1];
   long long* next = (long long*)w[2];
-  const long long count = w[3];
-  const unsigned long long low = (unsigned long long)w[4], range = (unsigned long long)w[5];
-  const unsigned long long key = (unsigned long long)state[0];
-  const unsigned long long counter = (unsigned long long)state[1];
-  const bool wide = range > 0xFFFFFFFFull;
-  const long long words = wide ? 2 : 1;
-  const unsigned long long threshold =
-      wide ? (0ull - range) % range : (unsigned long long)((0u - (unsigned)range) % (unsigned)range);
+  const long long* progress = (const long long*)w[3];
+  const long long count = w[4];
+  const unsigned long long low = (unsigned long long)w[5];
+  const cgvm_integer_range r = cgvm_integers_of(state, (unsigned long long)w[6]);
   __shared__ long long scratch[CGVM_MAX_BLOCK];
   __shared__ long long used;  // the draws taken when the last value was placed
   if (blockIdx.x != 0) return;
-  if (threadIdx.x == 0) used = 0;
-  long long placed = 0;
-  for (long long first = 0; placed < count; first += blockDim.x) {
+  long long placed = 0, first = 0;
+  if (progress) {
+    placed = progress[0] < count ? progress[0] : count;
+    first = w[7];
+  }
+  if (threadIdx.x == 0) used = progress && placed == count ? progress[1] : 0;
+  for (; placed < count; first += blockDim.x) {
     const long long unit = first + threadIdx.x;
-    unsigned long long u = cgvm_word(key, counter, unit * words), low_part, value;
-    if (wide) {
-      u = u << 32 | cgvm_word(key, counter, unit * words + 1);
-      low_part = u * range;
-      value = __umul64hi(u, range);
-    } else {
-      const unsigned long long m = u * range;
-      low_part = m & 0xFFFFFFFFull;
-      value = m >> 32;
-    }
-    const bool ok = low_part >= threshold;
+    const cgvm_integer_draw d = cgvm_integer_at(r, unit);
     long long round = 0;
-    const long long at = placed + cgvm_block_scan(ok ? 1 : 0, scratch, &round) - 1;
-    if (ok && at < count) {
-      out[at] = (long long)(low + value);
+    const long long at = placed + cgvm_block_scan(d.ok ? 1 : 0, scratch, &round) - 1;
+    if (d.ok && at < count) {
+      out[at] = (long long)(low + d.value);
       if (at == count - 1) used = unit + 1;
     }
     placed += round;
   }
   __syncthreads();
   if (threadIdx.x == 0) {
-    next[0] = (long long)key;
-    next[1] = (long long)(counter + (unsigned long long)((used * words + 3) / 4));
+    next[0] = (long long)r.key;
+    next[1] = (long long)(r.counter + (unsigned long long)((used * r.words + 3) / 4));
   }
 }
 
@@ -530,7 +621,7 @@ std::vector<KernelEntry> kernel_list() {
   list.push_back({"cgvm_scatter_links", kLinksWords, "cgvm_scatter_links"});
   list.push_back({"cgvm_sort_keys", kSortKeysWords, "cgvm_sort_keys"});
   list.push_back({"cgvm_sort_count", kSortCountWords, "cgvm_sort_count"});
-  list.push_back({"cgvm_sort_offsets", kSortOffsetsWords, "cgvm_sort_offsets"});
+  list.push_back({"cgvm_exclusive_scan", kScanWords, "cgvm_exclusive_scan"});
   list.push_back({"cgvm_sort_place", kSortPlaceWords, "cgvm_sort_place"});
   list.push_back({"cgvm_sorted_links", kSortedLinksWords, "cgvm_sorted_links"});
   for (DType dtype : all_dtypes)
@@ -545,7 +636,9 @@ std::vector<KernelEntry> kernel_list() {
       list.push_back({draw_name(kind, dtype), kDrawWords,
                       fmt::format("cgvm_draw<{}, {}>", cpp_type(dtype),
                                   kind == DeviceDraw::Kind::Normal)});
-  list.push_back({"cgvm_integers", kDrawWords, "cgvm_integers"});
+  list.push_back({"cgvm_integers", kIntegersWords, "cgvm_integers"});
+  list.push_back({"cgvm_integers_count", kIntegersCountWords, "cgvm_integers_count"});
+  list.push_back({"cgvm_integers_place", kIntegersPlaceWords, "cgvm_integers_place"});
   for (auto [unit, type] : kStepUnits)
     list.push_back({step_copies_name(unit), kStepWords, fmt::format("cgvm_step_copies<{}>", type)});
   list.push_back({"cgvm_step_advance", 4, "cgvm_step_advance"});
@@ -703,7 +796,7 @@ std::vector<DeviceKernelLaunch> device_scatter_launches(const Array& out, const 
                           .words = {word(at.keys(from)), counts, v.n, shift, at.tiles},
                           .addresses = 2,
                           .total = tile_threads});
-      launches.push_back({.kernel = "cgvm_sort_offsets",
+      launches.push_back({.kernel = "cgvm_exclusive_scan",
                           .words = {counts, kDigits * at.tiles},
                           .addresses = 1,
                           .total = 1});  // one block
@@ -746,15 +839,7 @@ DeviceKernelLaunch draw_launch(const Array& out, const DeviceDraw& draw, const A
   for (const Array* s : {state, next})
     CGVM_ASSERT(!s || (s->dtype() == DType::Int64 && s->shape() == Shape{2} && s->is_contiguous()),
                 "a generator state on the device is int64 [2]: [key, counter]");
-  if (draw.kind == DeviceDraw::Kind::Integers) {
-    CGVM_ASSERT(state && out.dtype() == DType::Int64 && out.is_contiguous() && draw.range > 0,
-                "integers are drawn from a device state into a contiguous int64 array");
-    return {.kernel = "cgvm_integers",
-            .words = {address(out), address(*state), address(*next), out.size(), draw.low,
-                      static_cast<long long>(draw.range), 0, 0},
-            .addresses = 3,
-            .total = 1};  // one block
-  }
+  CGVM_ASSERT(draw.kind != DeviceDraw::Kind::Integers, "integers are drawn by integers_launches");
   CGVM_ASSERT(is_float(out.dtype()) && out.is_contiguous(), "a draw fills a contiguous float array");
   // As Array::uniform computes them: a float32 draw's bounds in float32.
   double a = draw.a, b = draw.b;
@@ -771,6 +856,61 @@ DeviceKernelLaunch draw_launch(const Array& out, const DeviceDraw& draw, const A
           .addresses = state ? 3 : 1,
           // A draw of nothing from a device state still writes the next one.
           .total = state ? std::max(blocks, 1LL) : blocks};
+}
+
+std::int64_t integers_tried(const DeviceDraw& draw, std::int64_t count) {
+  CGVM_ASSERT(draw.kind == DeviceDraw::Kind::Integers && draw.range > 0, "a draw of integers");
+  if (count <= integers_walked) return 0;
+  // The chance that a draw is rejected: (2^bits mod range) / 2^bits.
+  const bool wide = draw.range > 0xFFFFFFFFull;
+  const double rejected =
+      wide ? static_cast<double>((0 - draw.range) % draw.range) / 0x1p64
+           : static_cast<double>((0x100000000ull - draw.range) % draw.range) / 0x1p32;
+  return static_cast<std::int64_t>(std::ceil(static_cast<double>(count) / (1 - rejected)));
+}
+
+std::size_t integers_scratch_bytes(const DeviceDraw& draw, std::int64_t count) {
+  const std::int64_t tried = integers_tried(draw, count);
+  if (tried == 0) return 0;
+  return static_cast<std::size_t>((tried + kTile - 1) / kTile + 2) * sizeof(long long);
+}
+
+std::vector<DeviceKernelLaunch> integers_launches(const Array& out, const DeviceDraw& draw,
+                                                  const Array& state, const Array& next,
+                                                  long long scratch) {
+  CGVM_ASSERT(out.dtype() == DType::Int64 && out.is_contiguous(),
+              "integers are drawn into a contiguous int64 array");
+  for (const Array* s : {&state, &next})
+    CGVM_ASSERT(s->dtype() == DType::Int64 && s->shape() == Shape{2} && s->is_contiguous(),
+                "a generator state on the device is int64 [2]: [key, counter]");
+  const long long count = out.size(), tried = integers_tried(draw, count);
+  const auto range = static_cast<long long>(draw.range);
+  std::vector<DeviceKernelLaunch> launches;
+  long long progress = 0;
+  if (tried > 0) {
+    // Scratch: the tiles' counts (then starts), and the progress words after them.
+    const long long tiles = (tried + kTile - 1) / kTile, tile_threads = tiles * kMaxBlock;
+    progress = scratch + tiles * static_cast<long long>(sizeof(long long));
+    launches.push_back({.kernel = "cgvm_integers_count",
+                        .words = {address(state), scratch, tried, range, tiles},
+                        .addresses = 2,
+                        .total = tile_threads});
+    launches.push_back({.kernel = "cgvm_exclusive_scan",
+                        .words = {scratch, tiles},
+                        .addresses = 1,
+                        .total = 1});  // one block
+    launches.push_back({.kernel = "cgvm_integers_place",
+                        .words = {address(out), address(state), scratch, progress, count,
+                                  draw.low, range, tried, tiles},
+                        .addresses = 4,
+                        .total = tile_threads});
+  }
+  launches.push_back({.kernel = "cgvm_integers",
+                      .words = {address(out), address(state), address(next), progress, count,
+                                draw.low, range, tried},
+                      .addresses = progress ? 4 : 3,
+                      .total = 1});  // one block
+  return launches;
 }
 
 DeviceKernelLaunch step_copies_launch(const Array& table, const Array& counter, int unit,

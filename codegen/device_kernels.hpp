@@ -42,6 +42,9 @@
 //   cgvm_integers         int64 in [low, low + range), Lemire's rejection as the host draws
 //                         them: one block walks the word stream, a prefix sum of the
 //                         accepted draws placing the values (from a device state only)
+//   cgvm_integers_count, _place  many integers: the draws the values likely need tried at
+//                         once, in tiles; cgvm_integers walks on for any still missing
+//   cgvm_exclusive_scan   one block: a prefix sum of counts (the sort's, the integers')
 //
 // A replayed scan step (DeviceContext::record, ::step_copies) moves its rows with
 //   cgvm_step_copies_<unit>  (t, end) = counter; if t < end, each copy c of table[t]
@@ -119,11 +122,25 @@ std::vector<DeviceKernelLaunch> device_scatter_launches(const Array& out, const 
 // out (int64 [outer]).
 DeviceKernelLaunch arg_reduce_launch(const Array& out, const Array& x, bool max);
 
-// The draw into out (C-contiguous float32 or float64, its device address in raw_data()):
+// The uniform or normal draw into out (C-contiguous float32 or float64, its device address
+// in raw_data()):
 // from draw.key and draw.counter, or from `state` (int64 [2] on the device), writing the
 // advanced state to `next`.
 DeviceKernelLaunch draw_launch(const Array& out, const DeviceDraw& draw,
                                const Array* state = nullptr, const Array* next = nullptr);
+
+// Up to this many integers one block walks the word stream (one kernel); past it, the
+// draws they likely take (integers_tried: count / (1 - the chance of a rejection)) are
+// tried at once, over the whole device, and the block walks on only for what is missing.
+constexpr std::int64_t integers_walked = 4096;
+std::int64_t integers_tried(const DeviceDraw& draw, std::int64_t count);  // 0: walked
+// The draw of integers (DeviceDraw::Kind::Integers) into out (C-contiguous int64) from
+// `state`, writing the advanced state to `next` (int64 [2] on the device): the launches to
+// run in order, sharing integers_scratch_bytes(draw, out.size()) bytes at `scratch`.
+std::size_t integers_scratch_bytes(const DeviceDraw& draw, std::int64_t count);
+std::vector<DeviceKernelLaunch> integers_launches(const Array& out, const DeviceDraw& draw,
+                                                  const Array& state, const Array& next,
+                                                  long long scratch);
 
 // One step's copies and the step's end (DeviceContext::step_copies, ::step_advance):
 // `table` int64 [steps, copies, 3], no size above `longest` units, the counter int64 [3]

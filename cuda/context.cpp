@@ -207,6 +207,19 @@ void Context::run(const DeviceKernelLaunch& launch) {
                  params);
 }
 
+void Context::run_with_scratch(
+    std::size_t bytes, const std::function<std::vector<DeviceKernelLaunch>(long long)>& make) {
+  void* scratch = bytes ? allocate(bytes) : nullptr;
+  try {
+    for (const DeviceKernelLaunch& launch : make(static_cast<long long>(address(scratch))))
+      run(launch);
+  } catch (...) {
+    if (scratch) release(scratch, bytes);
+    throw;
+  }
+  if (scratch) release(scratch, bytes);
+}
+
 namespace {
 
 // Host index rows moved to the device for one kernel; freed in stream order after it.
@@ -277,19 +290,9 @@ void Context::scatter(const Array& out, const Array& y, const Array& rows, int a
                       std::uint64_t site) {
   if (y.size() == 0) return;
   set_device(ordinal_);
-  // Scratch for the grouping, freed in stream order (while recording: once the graph is gone).
-  const std::size_t bytes = device_scatter_scratch_bytes(rows.size());
-  void* scratch = allocate(bytes);
-  try {
-    for (const DeviceKernelLaunch& launch :
-         device_scatter_launches(out, y, rows, static_cast<long long>(address(scratch)), axis,
-                                 set, index_check(site)))
-      run(launch);
-  } catch (...) {
-    release(scratch, bytes);
-    throw;
-  }
-  release(scratch, bytes);
+  run_with_scratch(device_scatter_scratch_bytes(rows.size()), [&](long long scratch) {
+    return device_scatter_launches(out, y, rows, scratch, axis, set, index_check(site));
+  });
   expect_fault();
 }
 
@@ -312,7 +315,13 @@ void Context::draw(const Array& out, const DeviceDraw& draw) {
 void Context::draw(const Array& out, const DeviceDraw& draw, const Array& state,
                    const Array& next) {
   set_device(ordinal_);
-  run(draw_launch(out, draw, &state, &next));
+  if (draw.kind != DeviceDraw::Kind::Integers) {
+    run(draw_launch(out, draw, &state, &next));
+    return;
+  }
+  run_with_scratch(integers_scratch_bytes(draw, out.size()), [&](long long scratch) {
+    return integers_launches(out, draw, state, next, scratch);
+  });
 }
 
 void Context::step_copies(const Array& table, const Array& counter, int unit,

@@ -90,6 +90,11 @@ class Context final : public DeviceContext {
   struct DeviceKernels;
   const Kernel& device_kernel(const std::string& name);
   void run(const DeviceKernelLaunch& launch);
+  // Runs the launches `make` gives for `bytes` of scratch at the device address it is
+  // handed; the scratch is freed in stream order after them (while recording: once the
+  // graph is gone).
+  void run_with_scratch(std::size_t bytes,
+                        const std::function<std::vector<DeviceKernelLaunch>(long long)>& make);
   std::unique_ptr<DeviceKernels> device_kernels_;
   // Where the index kernels note an index out of range; expect_fault() says that work
   // which may note one was queued (or recorded: its replays queue it again).

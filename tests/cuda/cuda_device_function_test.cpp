@@ -3,6 +3,7 @@
 // arrays moved, viewed, converted and read back; training steps whose weights live on the
 // device, against the same steps on the CPU; asking for a GPU where there is none (the
 // other errors a user meets: cuda_device_errors_test.cpp).
+#include <array>
 #include <cmath>
 #include <cstdlib>
 #include <limits>
@@ -562,23 +563,35 @@ TEST_SUITE("cuda") {
     // Integers (rejection sampling: how many words a value takes is known once drawn) are
     // drawn on the device, which advances their state itself: a device function moves the
     // state there for good. The host's values and states, over ranges of 32 and 64 bits
-    // where a quarter of the draws are rejected, and a small one.
+    // where a quarter of the draws are rejected, and a small one. Past integers_walked values
+    // the likely draws are tried at once over the device (here three such draws): the block
+    // walks on only where they fell short.
     const std::int64_t wide_low = std::numeric_limits<std::int64_t>::min() / 2;
     std::vector<Var> ints{rng.integers({300}, 0, 3LL << 30), rng.integers({5}, 10, 13, DType::Int8),
                           rng.integers({70}, wide_low, wide_low + (3LL << 61)),
-                          rng.integers({0}, 0, 2)};
+                          rng.integers({0}, 0, 2),
+                          rng.integers({integers_walked + 5000}, 0, 3LL << 30),
+                          rng.integers({90, 70}, wide_low, wide_low + (3LL << 61)),
+                          rng.integers({integers_walked + 1}, -3, 4)};
+    // Of the two with rejections, per call: did the draws tried at once hold all the values?
+    // (From the host's state: the Philox blocks the values took, 4 words each.)
+    const std::array<std::pair<std::int64_t, DeviceDraw>, 2> many{
+        std::pair{integers_walked + 5000,
+                  DeviceDraw{.kind = DeviceDraw::Kind::Integers, .range = 3ULL << 30}},
+        std::pair{90 * 70, DeviceDraw{.kind = DeviceDraw::Kind::Integers, .range = 3ULL << 61}}};
+    int held = 0, walked_on = 0;
     Function dev_ints = function({}, ints, {.device = gpu});
     Function cpu_ints = function({}, ints);
     CHECK(dev_ints.compile_report().host_steps.empty());
-    const std::vector<SharedVar> int_states(rng.states().end() - 4, rng.states().end());
-    for (int call = 0; call < 2; ++call) {
+    const std::vector<SharedVar> int_states(rng.states().end() - 7, rng.states().end());
+    for (int call = 0; call < 3; ++call) {
       INFO("call " << call);
       std::vector<Array> start;
       for (const SharedVar& s : int_states) start.push_back(s.get_value());
       const int state_draws = g.device_state_draws;
       const std::size_t back = g.bytes_to_host;
       const Outputs got = dev_ints();
-      CHECK(g.device_state_draws - state_draws == 4);
+      CHECK(g.device_state_draws - state_draws == 7);
       CHECK(g.bytes_to_host == back);
       std::vector<Array> after;
       for (const SharedVar& s : int_states) {
@@ -593,7 +606,18 @@ TEST_SUITE("cuda") {
         CHECK(array_equal(got[k].to_host(), want[k]));
         CHECK(array_equal(int_states[k].get_value(), after[k]));  // advanced alike
       }
+      for (std::size_t k = 0; k < many.size(); ++k) {
+        const auto& [count, draw] = many[k];
+        const std::int64_t words = draw.range > 0xFFFFFFFFULL ? 2 : 1;
+        const std::int64_t blocks =
+            after[4 + k].at<std::int64_t>({1}) - start[4 + k].at<std::int64_t>({1});
+        const std::int64_t tried = integers_tried(draw, count);
+        held += blocks * 4 / words <= tried;
+        walked_on += (blocks - 1) * 4 / words > tried;
+      }
     }
+    CHECK(held > 0);
+    CHECK(walked_on > 0);
   }
 
   TEST_CASE("device functions: an op with no device form runs on the host, and is listed") {

@@ -115,10 +115,11 @@ TEST_SUITE("cuda") {
   TEST_CASE("cuda emit: the device's own kernels (take, inc_take, argmax, draws, scan steps) compile") {
     const cuda::CudaCode code = compile_to_ptx(device_kernels_source(), "cgvm_device_kernels.cu");
     // gathers by element size; scatters (of host rows and of device rows' chains) and arg
-    // reductions by dtype, and the device rows' links (compared, or sorted by five kernels);
-    // uniform and normal draws by float
-    // dtype, and integers; a replayed scan step's copies by unit, and its counter
-    CHECK(device_kernels().size() == 4 + 3 * std::size(all_dtypes) + 1 + 5 + 2 * 2 + 1 + 3 + 1);
+    // reductions by dtype, and the device rows' links (compared, or sorted by five kernels,
+    // one of them the prefix sum); uniform and normal draws by float dtype, and integers
+    // (walked, or tried at once: two more); a replayed scan step's copies by unit, and its
+    // counter
+    CHECK(device_kernels().size() == 4 + 3 * std::size(all_dtypes) + 1 + 5 + 2 * 2 + 3 + 3 + 1);
     for (const auto& [name, words] : device_kernels()) {
       INFO("kernel " << name);
       CHECK(contains(code.bytes, ".entry " + name + "("));

@@ -217,6 +217,13 @@ void EmulatedGpu::run(const DeviceKernelLaunch& launch, std::span<const std::int
   if (device_rows) release(device_rows, rows.size_bytes());
 }
 
+void EmulatedGpu::run_with_scratch(
+    std::size_t bytes, const std::function<std::vector<DeviceKernelLaunch>(long long)>& make) {
+  void* scratch = bytes ? allocate(bytes) : nullptr;
+  for (const DeviceKernelLaunch& launch : make(reinterpret_cast<long long>(scratch))) run(launch);
+  if (scratch) release(scratch, bytes);  // while recording: once the recording is gone
+}
+
 void EmulatedGpu::gather(const Array& out, const Array& x, std::span<const std::int64_t> rows,
                          int axis) {
   CHECK_MESSAGE(x.device() == device(), "x is on " << x.device().str());
@@ -266,13 +273,9 @@ void EmulatedGpu::scatter(const Array& out, const Array& y, const Array& rows, i
   CHECK_MESSAGE(rows.device() == device(), "the rows are on " << rows.device().str());
   ++device_scatters;
   if (y.size() == 0) return;
-  const std::size_t bytes = device_scatter_scratch_bytes(rows.size());
-  void* scratch = allocate(bytes);
-  for (const DeviceKernelLaunch& launch :
-       device_scatter_launches(out, y, rows, reinterpret_cast<long long>(scratch), axis, set,
-                               index_check(site)))
-    run(launch);
-  release(scratch, bytes);  // while recording: once the recording is gone
+  run_with_scratch(device_scatter_scratch_bytes(rows.size()), [&](long long scratch) {
+    return device_scatter_launches(out, y, rows, scratch, axis, set, index_check(site));
+  });
   expect_fault();
 }
 
@@ -302,7 +305,13 @@ void EmulatedGpu::draw(const Array& out, const DeviceDraw& draw, const Array& st
   CHECK_MESSAGE(next.device() == device(), "the next state is on " << next.device().str());
   ++draws;
   ++device_state_draws;
-  run(draw_launch(out, draw, &state, &next));
+  if (draw.kind != DeviceDraw::Kind::Integers) {
+    run(draw_launch(out, draw, &state, &next));
+    return;
+  }
+  run_with_scratch(integers_scratch_bytes(draw, out.size()), [&](long long scratch) {
+    return integers_launches(out, draw, state, next, scratch);
+  });
 }
 
 KernelLauncher emulated_kernels(const Program& program, EmulatedGpu& gpu) {

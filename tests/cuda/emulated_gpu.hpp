@@ -89,6 +89,10 @@ class EmulatedGpu final : public DeviceContext {
   void run(const DeviceKernelLaunch& launch, std::span<const std::int64_t> rows = {});
   // A device kernel with host addresses in its words, now.
   void run_now(const DeviceKernelLaunch& on_host);
+  // As cuda::Context does: the launches `make` gives for `bytes` of scratch, then the
+  // scratch released.
+  void run_with_scratch(std::size_t bytes,
+                        const std::function<std::vector<DeviceKernelLaunch>(long long)>& make);
   std::unique_ptr<CudaEmulator> device_kernels_;
   DeviceFaultNote fault_;
   void* fault_words();  // made on first use, not counted in live_allocations
