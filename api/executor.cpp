@@ -54,7 +54,7 @@ bool close_enough(const Array& got, const Array& want, std::string& where) {
 
 Executor::Executor(Program program, std::shared_ptr<const CompiledModule> module)
     : program_(std::move(program)), module_(std::move(module)) {
-  slots_ = make_slots(program_);
+  slots_ = new_slots();
   const std::size_t n_kernels = all_kernels(program_).size();
   if (n_kernels == 0) return;
   kernels_.resize(n_kernels);
@@ -63,7 +63,7 @@ Executor::Executor(Program program, std::shared_ptr<const CompiledModule> module
 
 Executor::Executor(Program program, KernelLauncher launcher)
     : program_(std::move(program)), launcher_(std::move(launcher)) {
-  slots_ = make_slots(program_);
+  slots_ = new_slots();
 }
 
 namespace {
@@ -99,6 +99,17 @@ std::vector<char> host_resident(const Program& p) {
   return resident;
 }
 
+// Whether `p` (its loops' and branches' bodies too) holds an eval of the index family
+// that reads some input wherever it is (take, inc_take).
+bool looks_up(const Program& p) {
+  for (const Step& step : p.steps)
+    if (step.kind == Step::Kind::Eval && step.node->op().family == OpFamily::Index &&
+        !step.node->op().anywhere_inputs.empty())
+      return true;
+  return std::any_of(p.loops.begin(), p.loops.end(),
+                     [](const ScanLoop& l) { return looks_up(l.body); });
+}
+
 // Why each loop body in `p` (nested ones too, and those in branches) runs step by step
 // (not_recordable), keyed by the body, which lives in the program's loops and stays put.
 void plan_loops(const Program& p, std::map<const Program*, std::string>& plans) {
@@ -119,8 +130,9 @@ Executor::Executor(Program program, DeviceBackend device)
     : program_(std::move(program)),
       launcher_(std::move(device.launch)),
       context_(std::move(device.context)),
-      host_resident_(host_resident(program_)) {
-  slots_ = make_slots(program_);
+      host_resident_(host_resident(program_)),
+      looks_up_(looks_up(program_)) {
+  slots_ = new_slots();
   plan_loops(program_, step_by_step_);
 }
 
@@ -218,7 +230,8 @@ void Executor::run_kernel_on_host(const Program& p, const Step& step,
   for (std::size_t i = 0; i < outs.size(); ++i) values[step.outputs[i]] = std::move(outs[i]);
 }
 
-void Executor::run_eval(const Program& p, const Step& step, std::vector<Array>& values) const {
+void Executor::run_eval(const Program& p, const Step& step, std::vector<Array>& values,
+                        DeviceFaultNote* faults) const {
   std::vector<Array> ins;
   const bool here = context_ && runs_on_device(*step.node);
   const bool in_loop_body = context_ && step_by_step_.contains(&p);
@@ -238,15 +251,28 @@ void Executor::run_eval(const Program& p, const Step& step, std::vector<Array>& 
         index_shapes_[step.node] = ins[static_cast<std::size_t>(i)].shape();
       }
   std::vector<Array> outs =
-      step.node->op().eval(EvalArgs{*step.node, ins, here ? context_ : nullptr});
+      step.node->op().eval(EvalArgs{*step.node, ins, here ? context_ : nullptr, faults});
   for (std::size_t i = 0; i < outs.size(); ++i) values[step.outputs[i]] = std::move(outs[i]);
 }
 
-Executor::Slots Executor::make_slots(const Program& p) {
+Executor::Slots Executor::make_slots(const Program& p,
+                                     const std::shared_ptr<DeviceFaultNote>& faults) {
   Slots s;
   s.buffers.resize(p.num_slots);
-  for (const ScanLoop& l : p.loops) s.loops.push_back(make_slots(l.body));
+  s.faults = faults;
+  for (const ScanLoop& l : p.loops) s.loops.push_back(make_slots(l.body, faults));
   return s;
+}
+
+Executor::Slots Executor::new_slots() const {
+  std::shared_ptr<DeviceFaultNote> faults;
+  if (context_)
+    faults = std::shared_ptr<DeviceFaultNote>(new DeviceFaultNote,
+                                              [context = context_](DeviceFaultNote* note) {
+                                                note->release(*context);
+                                                delete note;
+                                              });
+  return make_slots(program_, faults);
 }
 
 void Executor::run_kernel(const Program& p, const Step& step, std::vector<Array>& values,
@@ -674,7 +700,7 @@ void Executor::run_program(const Program& p, std::vector<Array>& values, Slots& 
     } else if (step.kind == Step::Kind::Branch) {
       run_branch(p, step, values, slots, check);
     } else {
-      run_eval(p, step, values);
+      run_eval(p, step, values, slots.faults.get());
     }
     if (check && step.kind == Step::Kind::Kernel) {
       std::vector<Array> want = interpret(p, step, values);
@@ -713,17 +739,15 @@ const Node* node_at(const Program& p, std::uint64_t site) {
 
 }  // namespace
 
-void Executor::raise_index_fault() const {
-  const std::optional<DeviceIndexFault> fault = context_->index_fault();
+void Executor::raise_index_fault(DeviceFaultNote& faults) const {
+  const std::optional<DeviceIndexFault> fault = context_->index_fault(faults);
   if (!fault) return;
   const std::string how = fmt::format(
       "read on {} from indices it holds; the call's results are dropped and its updates not "
       "applied",
       device().str());
   const Node* node = node_at(program_, fault->site);
-  if (!node)  // noted by another function's lookup, which stopped before asking
-    throw Error(fmt::format("an index {} out of bounds for an axis of size {} ({})",
-                            fault->index, fault->size, how));
+  CGVM_ASSERT(node, "a call's note of index faults names only the call's own lookups");
   Shape indices;  // the lookup's, recorded when it ran (none: no position said)
   {
     std::lock_guard lock(index_shapes_mutex_);
@@ -747,10 +771,12 @@ std::vector<Array> Executor::run(const std::vector<Array>& inputs, bool check) c
   // ones for their call.
   std::unique_lock lock(slots_mutex_, std::try_to_lock);
   Slots own_slots;
-  if (!lock.owns_lock()) own_slots = make_slots(p);
+  if (!lock.owns_lock()) own_slots = new_slots();
   Slots& slots = lock.owns_lock() ? slots_ : own_slots;
+  // The note's words are made now: not while a loop's step is being recorded.
+  if (context_ && looks_up_) slots.faults->words(*context_);
   run_program(p, values, slots, check, nullptr);
-  if (context_) raise_index_fault();
+  if (context_) raise_index_fault(*slots.faults);
 
   std::vector<Array> results;
   for (int v : p.outputs) {

@@ -96,8 +96,13 @@ class Executor {
     std::vector<Array> buffers;
     std::vector<Slots> loops;
     std::shared_ptr<LoopReplay> replay;  // a loop body's: its recorded step (device mode)
+    // Device mode: where the call's lookups from device indices note one out of range;
+    // one per call (the kept slots' or a concurrent call's own), its loops' slots sharing it.
+    std::shared_ptr<DeviceFaultNote> faults;
   };
-  static Slots make_slots(const Program& p);
+  static Slots make_slots(const Program& p, const std::shared_ptr<DeviceFaultNote>& faults);
+  // The slots of a call of the function's program (with a note of index faults on a device).
+  Slots new_slots() const;
 
   // Runs `p`'s steps on `values` (inputs bound). `into`, for a loop body: per value, where
   // a kernel should write it (nullptr: anywhere).
@@ -107,7 +112,8 @@ class Executor {
                   std::vector<Array>& buffers, const std::vector<const Array*>* into) const;
   void run_loop(const Program& p, const Step& step, std::vector<Array>& values, Slots& slots,
                 bool check) const;
-  void run_eval(const Program& p, const Step& step, std::vector<Array>& values) const;
+  void run_eval(const Program& p, const Step& step, std::vector<Array>& values,
+                DeviceFaultNote* faults) const;
   // Device mode: a chunk of a scan's steps as one recording of a step, replayed: the
   // recording kept in `body_slots` from an earlier call or chunk when it fits (same
   // shapes), else a new one of `run_step` (which leaves the body's values in
@@ -120,9 +126,10 @@ class Executor {
   void run_branch(const Program& p, const Step& step, std::vector<Array>& values, Slots& slots,
                   bool check) const;
   // Device mode: an index out of range that the device's kernels met in this call's
-  // lookups from device indices (DeviceContext::index_fault), raised as the host raises
-  // it, at the op's line (the results are not returned, so no update is applied).
-  void raise_index_fault() const;
+  // lookups from device indices (noted in `faults`, DeviceContext::index_fault), raised as
+  // the host raises it, at the op's line (the results are not returned, so no update is
+  // applied).
+  void raise_index_fault(DeviceFaultNote& faults) const;
   // Device mode: `values[v]`, moved to the device (and kept there for later readers).
   const Array& on_device(const Program& p, std::vector<Array>& values, int v) const;
   // Device mode: a kernel whose operands are all on the host, run by the interpreter.
@@ -141,6 +148,9 @@ class Executor {
   // recorded (DeviceContext::record), or "" where it can: it has no host evals, and holds
   // no loop or branch.
   std::map<const Program*, std::string> step_by_step_;
+  // Device mode: whether the program (its loops' bodies too) looks up indices, which may
+  // be the device's: a call then makes its note's words before anything is recorded.
+  bool looks_up_ = false;
   void collect_step_by_step(const Program& p, std::vector<std::string>& out) const;
   // Device mode: constants moved to the device, per (program, value), kept across calls.
   mutable std::mutex constants_mutex_;

@@ -71,7 +71,7 @@ class Context::Recording final : public DeviceRecording {
   void replay() override {
     set_device(context_.ordinal_);
     graph_.launch(context_.stream_);
-    if (notes_faults_) context_.fault_.expect();
+    for (DeviceFaultNote* note : notes_) note->expect();
   }
 
  private:
@@ -79,7 +79,9 @@ class Context::Recording final : public DeviceRecording {
   Context& context_;  // contexts are never destroyed (get())
   GraphExec graph_;
   std::vector<void*> released_;
-  bool notes_faults_ = false;  // it holds index kernels reading device rows
+  // The notes its index kernels reading device rows write to (those of the call whose
+  // executor keeps the recording).
+  std::vector<DeviceFaultNote*> notes_;
 };
 
 namespace {
@@ -249,14 +251,16 @@ class DeviceRows {
 
 }  // namespace
 
-IndexCheck Context::index_check(std::uint64_t site) {
-  return {.fault = static_cast<long long>(reinterpret_cast<std::uintptr_t>(fault_.words(*this))),
-          .site = site};
+IndexCheck Context::index_check(const FaultSite& at) {
+  return {.fault = static_cast<long long>(reinterpret_cast<std::uintptr_t>(at.note->words(*this))),
+          .site = at.site};
 }
 
-void Context::expect_fault() {
-  if (Recording* r = recording()) r->notes_faults_ = true;
-  else fault_.expect();
+void Context::expect_fault(DeviceFaultNote& note) {
+  Recording* r = recording();
+  if (!r) note.expect();
+  else if (std::find(r->notes_.begin(), r->notes_.end(), &note) == r->notes_.end())
+    r->notes_.push_back(&note);
 }
 
 void Context::gather(const Array& out, const Array& x, std::span<const std::int64_t> rows,
@@ -265,7 +269,7 @@ void Context::gather(const Array& out, const Array& x, std::span<const std::int6
   refuse_while_recording("a gather (its rows come from the host)");
   set_device(ordinal_);
   const DeviceRows device_rows(rows, stream_);
-  run(gather_launch(out, x, device_rows.address(), axis, index_check()));
+  run(gather_launch(out, x, device_rows.address(), axis, index_check({&host_rows_fault_, 0})));
 }
 
 void Context::scatter(const Array& out, const Array& y, const ScatterRows& rows, int axis,
@@ -278,26 +282,22 @@ void Context::scatter(const Array& out, const Array& y, const ScatterRows& rows,
 }
 
 void Context::gather(const Array& out, const Array& x, const Array& rows, int axis,
-                     std::uint64_t site) {
+                     const FaultSite& at) {
   if (out.size() == 0) return;
   set_device(ordinal_);
   run(gather_launch(out, x, static_cast<long long>(address(rows.raw_data())), axis,
-                    index_check(site)));
-  expect_fault();
+                    index_check(at)));
+  expect_fault(*at.note);
 }
 
 void Context::scatter(const Array& out, const Array& y, const Array& rows, int axis, bool set,
-                      std::uint64_t site) {
+                      const FaultSite& at) {
   if (y.size() == 0) return;
   set_device(ordinal_);
   run_with_scratch(device_scatter_scratch_bytes(rows.size()), [&](long long scratch) {
-    return device_scatter_launches(out, y, rows, scratch, axis, set, index_check(site));
+    return device_scatter_launches(out, y, rows, scratch, axis, set, index_check(at));
   });
-  expect_fault();
-}
-
-std::optional<DeviceIndexFault> Context::index_fault() {
-  return fault_.read(*this);  // its copies set the device, where there is anything to read
+  expect_fault(*at.note);
 }
 
 void Context::arg_reduce(const Array& out, const Array& x, bool max) {
@@ -362,10 +362,8 @@ std::unique_ptr<DeviceRecording> Context::record(const std::function<void()>& is
                      device().str(), e.what()));
   };
   try {
-    // Built now: a module is not loaded while a stream is captured, nor the fault note
-    // cleared.
+    // Built now: a module is not loaded while a stream is captured.
     device_kernel("cgvm_step_advance");
-    fault_.words(*this);
     if (!capture_stream_) capture_stream_ = std::make_unique<Stream>();
     if (!allocation_stream_) allocation_stream_ = std::make_unique<Stream>();
   } catch (const Error& e) {

@@ -48,10 +48,9 @@ class Context final : public DeviceContext {
   void scatter(const Array& out, const Array& y, const ScatterRows& rows, int axis,
                bool set) override;
   void gather(const Array& out, const Array& x, const Array& rows, int axis,
-              std::uint64_t site) override;
+              const FaultSite& at) override;
   void scatter(const Array& out, const Array& y, const Array& rows, int axis, bool set,
-               std::uint64_t site) override;
-  std::optional<DeviceIndexFault> index_fault() override;
+               const FaultSite& at) override;
   void arg_reduce(const Array& out, const Array& x, bool max) override;
   void draw(const Array& out, const DeviceDraw& draw) override;
   void draw(const Array& out, const DeviceDraw& draw, const Array& state,
@@ -96,11 +95,12 @@ class Context final : public DeviceContext {
   void run_with_scratch(std::size_t bytes,
                         const std::function<std::vector<DeviceKernelLaunch>(long long)>& make);
   std::unique_ptr<DeviceKernels> device_kernels_;
-  // Where the index kernels note an index out of range; expect_fault() says that work
-  // which may note one was queued (or recorded: its replays queue it again).
-  DeviceFaultNote fault_;
-  IndexCheck index_check(std::uint64_t site = 0);
-  void expect_fault();
+  // Where the index kernels of host rows (checked on the host) would note one out of range;
+  // expect_fault() says that work which may note one in `note` was queued (or recorded:
+  // its replays queue it again).
+  DeviceFaultNote host_rows_fault_;
+  IndexCheck index_check(const FaultSite& at);
+  void expect_fault(DeviceFaultNote& note);
   // record(): the recording this thread is making on this context (nullptr: none), the
   // stream it captures (other threads' work goes on meanwhile), and the stream its memory
   // comes from.

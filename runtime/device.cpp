@@ -88,6 +88,10 @@ void DeviceFaultNote::release(DeviceContext& context) noexcept {
   words_ = nullptr;
 }
 
+std::optional<DeviceIndexFault> DeviceContext::index_fault(DeviceFaultNote& note) {
+  return note.read(*this);
+}
+
 std::unique_ptr<DeviceRecording> DeviceContext::record(const std::function<void()>&) {
   return nullptr;
 }

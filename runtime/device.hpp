@@ -76,11 +76,19 @@ struct ScatterRows {
 // in [-n, n) for an axis of n (negative ones count from the end, as take's). A kernel
 // cannot raise an error: an index out of range leaves zeros where its row would go (a
 // gather) or is skipped (a scatter), and the device notes the first one, with the `site`
-// its caller gave (an id of the op that reads them), for DeviceContext::index_fault.
+// its caller gave (an id of the op that reads them), in the caller's DeviceFaultNote.
 struct DeviceIndexFault {
   std::uint64_t site = 0;
   std::int64_t index = 0, size = 0;
   std::int64_t position = 0;  // where among the rows (in C order over the op's indices)
+};
+
+// Where a gather or scatter from device rows notes an index out of range: the note of the
+// work that queued it (a device function's call keeps one), and the site it names.
+class DeviceFaultNote;
+struct FaultSite {
+  DeviceFaultNote* note = nullptr;
+  std::uint64_t site = 0;
 };
 
 // A random draw a device repeats (DeviceContext::draw): what Array::uniform(gen, shape, a, b)
@@ -152,19 +160,20 @@ class DeviceContext {
   // at `axis`.
   virtual void scatter(const Array& out, const Array& y, const ScatterRows& rows, int axis,
                        bool set) = 0;
-  // The same with rows on this device (DeviceIndexFault): int64 [count], C-contiguous.
+  // The same with rows on this device (DeviceIndexFault): int64 [count], C-contiguous; a
+  // row out of range is noted in `at`'s note (its words made outside any recording).
   // gather: out = take(x, rows, axis), zeros where a row is out of range.
   virtual void gather(const Array& out, const Array& x, const Array& rows, int axis,
-                      std::uint64_t site) = 0;
+                      const FaultSite& at) = 0;
   // scatter: out's slots along `axis` get y's rows (count of them at `axis`) by `rows`,
   // each slot's in index order, as ScatterRows::group orders them: the same sums, bit for
   // bit.
   virtual void scatter(const Array& out, const Array& y, const Array& rows, int axis, bool set,
-                       std::uint64_t site) = 0;
-  // The first index out of range that a gather or scatter from device rows met since the
-  // last call (waiting for the queued work to find out), or nothing; no wait where no such
-  // work was queued since.
-  virtual std::optional<DeviceIndexFault> index_fault() = 0;
+                       const FaultSite& at) = 0;
+  // The first index out of range that gathers and scatters from device rows noted in
+  // `note` since the last call (waiting for the queued work to find out), or nothing; no
+  // wait where no such work was queued since. DeviceFaultNote::read.
+  virtual std::optional<DeviceIndexFault> index_fault(DeviceFaultNote& note);
   // argmax (max) or argmin of each row of x, C-contiguous [outer, inner] with inner >= 1,
   // into out, int64 [outer]: the host's rule (the first NaN, else the first extreme).
   virtual void arg_reduce(const Array& out, const Array& x, bool max) = 0;
@@ -206,10 +215,10 @@ class DeviceContext {
   virtual void step_advance(const Array& counter, const Array* stop) = 0;
 };
 
-// The note a context's index kernels leave of the first index out of range, kept by the
-// context: kWords int64 words on the device (noted, site, index, size, position), zero
-// until an index is out of range. One per context: of two threads' calls on one device, the first to read
-// it reports what either's kernels noted.
+// The note index kernels leave of the first index out of range among the rows they read:
+// kWords int64 words on the device (noted, site, index, size, position), zero until an
+// index is out of range. A device function's call keeps its own (concurrent calls of one
+// function too), so each call reads back only what its own lookups met.
 class DeviceFaultNote {
  public:
   static constexpr int kWords = 5;

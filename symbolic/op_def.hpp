@@ -46,6 +46,9 @@ struct EvalArgs {
   // The device a device function's executor runs this eval on (OpDef::on_device), null on
   // the host. Most evals follow their inputs' device; a random draw has none to follow.
   std::shared_ptr<DeviceContext> device = nullptr;
+  // Device mode: where lookups from indices on the device note one out of range (the
+  // call's note, which the executor reads when the call ends).
+  DeviceFaultNote* faults = nullptr;
 
   const Attrs& attrs() const;
   const TensorType& output_type(int i = 0) const;

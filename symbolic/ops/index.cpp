@@ -37,9 +37,12 @@ Array device_rows(const Array& indices) {
   const Array rows = indices.dtype() == DType::Int64 ? indices : indices.astype(DType::Int64);
   return rows.contiguous().reshape({indices.size()});
 }
-// The site a device's note of an index out of range names: the node, which the executor
-// finds again (api/executor.cpp).
-std::uint64_t fault_site(const EvalArgs& a) { return reinterpret_cast<std::uintptr_t>(&a.node); }
+// Where a device notes an index out of range: the call's note, naming the node, which the
+// executor finds again (api/executor.cpp).
+FaultSite fault_site(const EvalArgs& a) {
+  CGVM_ASSERT(a.faults, "a device executor gives its evals a note of index faults");
+  return {.note = a.faults, .site = reinterpret_cast<std::uintptr_t>(&a.node)};
+}
 
 std::vector<TensorType> input_types(const InferArgs& a, int first) {
   std::vector<TensorType> types;

@@ -94,25 +94,30 @@ TEST_SUITE("cuda") {
     Array out = to_device(Array::full({3, 3}, 7.0), gpu);
     Array sums = to_device(Array::zeros({4, 3}), gpu);
     const Array ones = to_device(Array::ones({3, 3}), gpu);
-    CHECK(!context->index_fault());  // nothing queued: no wait
+    // A call's note, and another call's (their words made outside the recording).
+    DeviceFaultNote note, other;
+    note.words(*context);
+    other.words(*context);
+    CHECK(!context->index_fault(note));  // nothing queued: no wait
     const int reads = g.fault_reads;
     std::unique_ptr<DeviceRecording> r = context->record([&] {
-      context->gather(out, x, rows, 0, 77);
-      context->scatter(sums, ones, rows, 0, false, 78);
+      context->gather(out, x, rows, 0, {&note, 77});
+      context->scatter(sums, ones, rows, 0, false, {&note, 78});
     });
     REQUIRE(r);
-    CHECK(!context->index_fault());  // recorded, not run
+    CHECK(!context->index_fault(note));  // recorded, not run
     CHECK(g.fault_reads == reads);
     for (int replay = 0; replay < 2; ++replay) {
       INFO("replay " << replay);
       r->replay();
-      const std::optional<DeviceIndexFault> fault = context->index_fault();
+      const std::optional<DeviceIndexFault> fault = context->index_fault(note);
       REQUIRE(fault);
       CHECK(fault->site == 77);  // the first kernel's
       CHECK(fault->index == 5);
       CHECK(fault->size == 4);
       CHECK(fault->position == 1);
-      CHECK(!context->index_fault());  // read and cleared
+      CHECK(!context->index_fault(note));  // read and cleared
+      CHECK(!context->index_fault(other));  // another call's: nothing queued for it
       // The rows in range are looked up; the one out of range reads zeros, writes nothing.
       const Array got = out.to_host(), want_x = x.to_host();
       CHECK(array_equal(got.index(0, 0), want_x.index(0, 3)));
@@ -124,6 +129,16 @@ TEST_SUITE("cuda") {
           {4, 3});
       CHECK(array_equal(sums.to_host(), want_sums));
     }
+    // What another call's lookups meet is noted for it alone.
+    context->gather(out, x, rows, 0, {&other, 79});
+    CHECK(!context->index_fault(note));
+    const std::optional<DeviceIndexFault> theirs = context->index_fault(other);
+    REQUIRE(theirs);
+    CHECK(theirs->site == 79);
+    CHECK(theirs->position == 1);
+    r.reset();
+    note.release(*context);
+    other.release(*context);
   }
 
   TEST_CASE("device recording: step copies move each step's rows, by 16, 4 and 1 bytes") {

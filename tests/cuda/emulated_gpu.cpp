@@ -39,13 +39,13 @@ class EmulatedGpu::Recording final : public DeviceRecording {
   void replay() override {
     ++gpu_.replays;
     for (const auto& w : work_) w();
-    if (notes_faults_) gpu_.fault_.expect();
+    for (DeviceFaultNote* note : notes_) note->expect();
   }
 
  private:
   friend class EmulatedGpu;
   EmulatedGpu& gpu_;
-  bool notes_faults_ = false;
+  std::vector<DeviceFaultNote*> notes_;  // as cuda::Context's recordings keep them
   std::vector<std::function<void()>> work_;
   std::vector<std::pair<void*, std::size_t>> released_;
 };
@@ -66,7 +66,6 @@ void EmulatedGpu::refuse_while_recording(const char* what) const {
 
 std::unique_ptr<DeviceRecording> EmulatedGpu::record(const std::function<void()>& issue) {
   REQUIRE_MESSAGE(!recording(), "a thread records one thing at a time");
-  fault_words();  // as cuda::Context does: made (a copy from the host) before
   std::lock_guard lock(record_mutex_);
   auto recording = std::make_unique<Recording>(*this);
   recorder_ = std::this_thread::get_id();
@@ -228,7 +227,7 @@ void EmulatedGpu::gather(const Array& out, const Array& x, std::span<const std::
                          int axis) {
   CHECK_MESSAGE(x.device() == device(), "x is on " << x.device().str());
   ++gathers;
-  run(gather_launch(out, x, 0, axis, index_check()), rows);
+  run(gather_launch(out, x, 0, axis, index_check({&host_rows_fault_, 0})), rows);
 }
 
 void EmulatedGpu::scatter(const Array& out, const Array& y, const ScatterRows& rows, int axis,
@@ -238,50 +237,48 @@ void EmulatedGpu::scatter(const Array& out, const Array& y, const ScatterRows& r
   run(scatter_launch(out, y, rows, 0, axis, set), packed_scatter_rows(rows));
 }
 
-EmulatedGpu::~EmulatedGpu() { fault_.release(*this); }
+EmulatedGpu::~EmulatedGpu() { host_rows_fault_.release(*this); }
 
-void* EmulatedGpu::fault_words() {
+IndexCheck EmulatedGpu::index_check(const FaultSite& at) {
   const long long before = live_allocations;
-  void* words = fault_.words(*this);
-  live_allocations = before;  // the context's own, not counted
-  return words;
+  void* words = at.note->words(*this);
+  if (at.note == &host_rows_fault_) live_allocations = before;  // the context's own
+  return {.fault = reinterpret_cast<long long>(words), .site = at.site};
 }
 
-IndexCheck EmulatedGpu::index_check(std::uint64_t site) {
-  return {.fault = reinterpret_cast<long long>(fault_words()), .site = site};
-}
-
-void EmulatedGpu::expect_fault() {
-  if (Recording* r = recording()) r->notes_faults_ = true;
-  else fault_.expect();
+void EmulatedGpu::expect_fault(DeviceFaultNote& note) {
+  Recording* r = recording();
+  if (!r) note.expect();
+  else if (std::find(r->notes_.begin(), r->notes_.end(), &note) == r->notes_.end())
+    r->notes_.push_back(&note);
 }
 
 void EmulatedGpu::gather(const Array& out, const Array& x, const Array& rows, int axis,
-                         std::uint64_t site) {
+                         const FaultSite& at) {
   CHECK_MESSAGE(x.device() == device(), "x is on " << x.device().str());
   CHECK_MESSAGE(rows.device() == device(), "the rows are on " << rows.device().str());
   ++device_gathers;
   if (out.size() == 0) return;
   run(gather_launch(out, x, reinterpret_cast<long long>(rows.raw_data()), axis,
-                    index_check(site)));
-  expect_fault();
+                    index_check(at)));
+  expect_fault(*at.note);
 }
 
 void EmulatedGpu::scatter(const Array& out, const Array& y, const Array& rows, int axis, bool set,
-                          std::uint64_t site) {
+                          const FaultSite& at) {
   CHECK_MESSAGE(y.device() == device(), "y is on " << y.device().str());
   CHECK_MESSAGE(rows.device() == device(), "the rows are on " << rows.device().str());
   ++device_scatters;
   if (y.size() == 0) return;
   run_with_scratch(device_scatter_scratch_bytes(rows.size()), [&](long long scratch) {
-    return device_scatter_launches(out, y, rows, scratch, axis, set, index_check(site));
+    return device_scatter_launches(out, y, rows, scratch, axis, set, index_check(at));
   });
-  expect_fault();
+  expect_fault(*at.note);
 }
 
-std::optional<DeviceIndexFault> EmulatedGpu::index_fault() {
+std::optional<DeviceIndexFault> EmulatedGpu::index_fault(DeviceFaultNote& note) {
   const std::size_t before = bytes_to_host;
-  std::optional<DeviceIndexFault> fault = fault_.read(*this);
+  std::optional<DeviceIndexFault> fault = note.read(*this);
   if (bytes_to_host != before) ++fault_reads;
   return fault;
 }

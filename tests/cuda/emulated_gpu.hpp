@@ -39,10 +39,10 @@ class EmulatedGpu final : public DeviceContext {
   void scatter(const Array& out, const Array& y, const ScatterRows& rows, int axis,
                bool set) override;
   void gather(const Array& out, const Array& x, const Array& rows, int axis,
-              std::uint64_t site) override;
+              const FaultSite& at) override;
   void scatter(const Array& out, const Array& y, const Array& rows, int axis, bool set,
-               std::uint64_t site) override;
-  std::optional<DeviceIndexFault> index_fault() override;
+               const FaultSite& at) override;
+  std::optional<DeviceIndexFault> index_fault(DeviceFaultNote& note) override;
   ~EmulatedGpu() override;
   void arg_reduce(const Array& out, const Array& x, bool max) override;
   void draw(const Array& out, const DeviceDraw& draw) override;
@@ -60,7 +60,8 @@ class EmulatedGpu final : public DeviceContext {
   static void* host(const void* device_address);
 
   std::size_t bytes_to_host = 0, bytes_from_host = 0;
-  long long live_allocations = 0;  // arrays' and recordings' memory (not the fault note's)
+  // Arrays', recordings' and calls' fault notes' memory (not the context's own note).
+  long long live_allocations = 0;
   int conversions = 0, accumulations = 0, products = 0, gathers = 0, scatters = 0, draws = 0,
       arg_reductions = 0;
   // Gathers and scatters from device rows (counted apart from those above), the index
@@ -94,10 +95,9 @@ class EmulatedGpu final : public DeviceContext {
   void run_with_scratch(std::size_t bytes,
                         const std::function<std::vector<DeviceKernelLaunch>(long long)>& make);
   std::unique_ptr<CudaEmulator> device_kernels_;
-  DeviceFaultNote fault_;
-  void* fault_words();  // made on first use, not counted in live_allocations
-  IndexCheck index_check(std::uint64_t site = 0);
-  void expect_fault();
+  DeviceFaultNote host_rows_fault_;  // made on first use, not counted in live_allocations
+  IndexCheck index_check(const FaultSite& at);
+  void expect_fault(DeviceFaultNote& note);
   // The recording being made, and by which thread: as on a GPU, only its work is kept.
   class Recording;
   std::mutex record_mutex_;  // one recording at a time, as on a GPU
