@@ -231,7 +231,7 @@ void Executor::run_kernel_on_host(const Program& p, const Step& step,
 }
 
 void Executor::run_eval(const Program& p, const Step& step, std::vector<Array>& values,
-                        DeviceFaultNote* faults) const {
+                        IndexFaults* faults) const {
   std::vector<Array> ins;
   const bool here = context_ && runs_on_device(*step.node);
   const bool in_loop_body = context_ && step_by_step_.contains(&p);
@@ -246,17 +246,16 @@ void Executor::run_eval(const Program& p, const Step& step, std::vector<Array>& 
   const OpDef& op = step.node->op();
   if (here && op.family == OpFamily::Index)
     for (int i : op.anywhere_inputs)
-      if (!ins[static_cast<std::size_t>(i)].on_host()) {
-        std::lock_guard lock(index_shapes_mutex_);
-        index_shapes_[step.node] = ins[static_cast<std::size_t>(i)].shape();
-      }
+      if (!ins[static_cast<std::size_t>(i)].on_host())
+        faults->shapes[step.node] = ins[static_cast<std::size_t>(i)].shape();
   std::vector<Array> outs =
-      step.node->op().eval(EvalArgs{*step.node, ins, here ? context_ : nullptr, faults});
+      step.node->op().eval(
+          EvalArgs{*step.node, ins, here ? context_ : nullptr, faults ? &faults->note : nullptr});
   for (std::size_t i = 0; i < outs.size(); ++i) values[step.outputs[i]] = std::move(outs[i]);
 }
 
 Executor::Slots Executor::make_slots(const Program& p,
-                                     const std::shared_ptr<DeviceFaultNote>& faults) {
+                                     const std::shared_ptr<IndexFaults>& faults) {
   Slots s;
   s.buffers.resize(p.num_slots);
   s.faults = faults;
@@ -265,13 +264,12 @@ Executor::Slots Executor::make_slots(const Program& p,
 }
 
 Executor::Slots Executor::new_slots() const {
-  std::shared_ptr<DeviceFaultNote> faults;
+  std::shared_ptr<IndexFaults> faults;
   if (context_)
-    faults = std::shared_ptr<DeviceFaultNote>(new DeviceFaultNote,
-                                              [context = context_](DeviceFaultNote* note) {
-                                                note->release(*context);
-                                                delete note;
-                                              });
+    faults = std::shared_ptr<IndexFaults>(new IndexFaults, [context = context_](IndexFaults* f) {
+      f->note.release(*context);
+      delete f;
+    });
   return make_slots(program_, faults);
 }
 
@@ -739,8 +737,8 @@ const Node* node_at(const Program& p, std::uint64_t site) {
 
 }  // namespace
 
-void Executor::raise_index_fault(DeviceFaultNote& faults) const {
-  const std::optional<DeviceIndexFault> fault = context_->index_fault(faults);
+void Executor::raise_index_fault(IndexFaults& faults) const {
+  const std::optional<DeviceIndexFault> fault = context_->index_fault(faults.note);
   if (!fault) return;
   const std::string how = fmt::format(
       "read on {} from indices it holds; the call's results are dropped and its updates not "
@@ -748,11 +746,8 @@ void Executor::raise_index_fault(DeviceFaultNote& faults) const {
       device().str());
   const Node* node = node_at(program_, fault->site);
   CGVM_ASSERT(node, "a call's note of index faults names only the call's own lookups");
-  Shape indices;  // the lookup's, recorded when it ran (none: no position said)
-  {
-    std::lock_guard lock(index_shapes_mutex_);
-    if (auto it = index_shapes_.find(node); it != index_shapes_.end()) indices = it->second;
-  }
+  const auto shape = faults.shapes.find(node);  // recorded when it ran
+  const Shape indices = shape != faults.shapes.end() ? shape->second : Shape{};
   const auto axis = static_cast<int>(node->attrs().get_int("axis"));
   throw_error(node->op().name,
               fmt::format("{} ({})",
@@ -774,7 +769,7 @@ std::vector<Array> Executor::run(const std::vector<Array>& inputs, bool check) c
   if (!lock.owns_lock()) own_slots = new_slots();
   Slots& slots = lock.owns_lock() ? slots_ : own_slots;
   // The note's words are made now: not while a loop's step is being recorded.
-  if (context_ && looks_up_) slots.faults->words(*context_);
+  if (context_ && looks_up_) slots.faults->note.words(*context_);
   run_program(p, values, slots, check, nullptr);
   if (context_) raise_index_fault(*slots.faults);
 

@@ -92,15 +92,21 @@ class Executor {
   // Buffers kept between calls: one per slot of a program (grown as needed), and those of
   // its loop bodies.
   struct LoopReplay;
+  // Device mode, per call: where its lookups from device indices note one out of range,
+  // and the shape of the indices each lookup (by node) was given, to say where among them.
+  struct IndexFaults {
+    DeviceFaultNote note;
+    std::map<const Node*, Shape> shapes;
+  };
   struct Slots {
     std::vector<Array> buffers;
     std::vector<Slots> loops;
     std::shared_ptr<LoopReplay> replay;  // a loop body's: its recorded step (device mode)
-    // Device mode: where the call's lookups from device indices note one out of range;
-    // one per call (the kept slots' or a concurrent call's own), its loops' slots sharing it.
-    std::shared_ptr<DeviceFaultNote> faults;
+    // Device mode: the call's; one per call (the kept slots' or a concurrent call's own),
+    // its loops' slots sharing it.
+    std::shared_ptr<IndexFaults> faults;
   };
-  static Slots make_slots(const Program& p, const std::shared_ptr<DeviceFaultNote>& faults);
+  static Slots make_slots(const Program& p, const std::shared_ptr<IndexFaults>& faults);
   // The slots of a call of the function's program (with a note of index faults on a device).
   Slots new_slots() const;
 
@@ -113,7 +119,7 @@ class Executor {
   void run_loop(const Program& p, const Step& step, std::vector<Array>& values, Slots& slots,
                 bool check) const;
   void run_eval(const Program& p, const Step& step, std::vector<Array>& values,
-                DeviceFaultNote* faults) const;
+                IndexFaults* faults) const;
   // Device mode: a chunk of a scan's steps as one recording of a step, replayed: the
   // recording kept in `body_slots` from an earlier call or chunk when it fits (same
   // shapes), else a new one of `run_step` (which leaves the body's values in
@@ -129,7 +135,7 @@ class Executor {
   // lookups from device indices (noted in `faults`, DeviceContext::index_fault), raised as
   // the host raises it, at the op's line (the results are not returned, so no update is
   // applied).
-  void raise_index_fault(DeviceFaultNote& faults) const;
+  void raise_index_fault(IndexFaults& faults) const;
   // Device mode: `values[v]`, moved to the device (and kept there for later readers).
   const Array& on_device(const Program& p, std::vector<Array>& values, int v) const;
   // Device mode: a kernel whose operands are all on the host, run by the interpreter.
@@ -157,10 +163,6 @@ class Executor {
   mutable std::map<std::pair<const Program*, int>, Array> device_constants_;
   mutable std::mutex slots_mutex_;
   mutable Slots slots_;
-  // Device mode: the shape of the device indices each lookup (by node) was last given, to
-  // say where among them the one a device notes out of range is.
-  mutable std::mutex index_shapes_mutex_;
-  mutable std::map<const Node*, Shape> index_shapes_;
 };
 
 // The name of the entry point emit_cpp defines: void cgvm_kernel_table(KernelFn** table).

@@ -27,6 +27,7 @@ constexpr int kSortedLinksWords = 5;  // keys, positions, links, n, count
 // (DeviceKernelLaunch::block): the unit's CGVM_DIGITS, CGVM_TILE and CGVM_MAX_BLOCK.
 constexpr int kDigitBits = 4, kDigits = 1 << kDigitBits;
 constexpr long long kTile = 1024, kMaxBlock = 256;
+constexpr long long tiles_of(long long points) { return (points + kTile - 1) / kTile; }
 constexpr int kChainsWords = 9;   // out, y, rows, links, n, count, inner, total, set
 constexpr int kArgWords = 5;      // out, x, outer, inner, max
 constexpr int kDrawWords = 8;     // out, state, next, count, key, counter, a, b (bits)
@@ -183,16 +184,26 @@ __device__ void cgvm_sort_keys(const long long* w) {
   }
 }
 
-// The keys this thread owns in `tile` ([*first, *last): consecutive, in order) and how many
-// of them have each digit.
-__device__ void cgvm_tile_digits(const long long* keys, long long count, long long tile,
-                                 int shift, long long* first, long long* last, int* digits) {
+// The points [*first, *last) of `tile` (of CGVM_TILE points, out of `total`) that this
+// thread owns: consecutive, the block's threads in order.
+__device__ void cgvm_tile_share(long long total, long long tile, long long* first,
+                                long long* last) {
   const long long per = (CGVM_TILE + blockDim.x - 1) / blockDim.x;
-  const long long end = (tile + 1) * CGVM_TILE < count ? (tile + 1) * CGVM_TILE : count;
+  const long long end = (tile + 1) * CGVM_TILE < total ? (tile + 1) * CGVM_TILE : total;
   *first = tile * CGVM_TILE + threadIdx.x * per;
   *last = *first + per < end ? *first + per : end;
+}
+
+// The keys this thread owns in `tile`, and how many of them have each digit: in `digits`
+// and, for the block, in `owned` ([digit, thread], shared), ready once it returns.
+__device__ void cgvm_tile_digits(const long long* keys, long long count, long long tile,
+                                 int shift, long long* first, long long* last, int* digits,
+                                 int* owned) {
+  cgvm_tile_share(count, tile, first, last);
   for (int d = 0; d < CGVM_DIGITS; ++d) digits[d] = 0;
   for (long long k = *first; k < *last; ++k) ++digits[(keys[k] >> shift) & (CGVM_DIGITS - 1)];
+  for (int d = 0; d < CGVM_DIGITS; ++d) owned[d * blockDim.x + threadIdx.x] = digits[d];
+  __syncthreads();
 }
 
 __device__ void cgvm_sort_count(const long long* w) {
@@ -204,9 +215,7 @@ __device__ void cgvm_sort_count(const long long* w) {
   for (long long tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
     long long first, last;
     int digits[CGVM_DIGITS];
-    cgvm_tile_digits(keys, count, tile, shift, &first, &last, digits);
-    for (int d = 0; d < CGVM_DIGITS; ++d) owned[d * blockDim.x + threadIdx.x] = digits[d];
-    __syncthreads();
+    cgvm_tile_digits(keys, count, tile, shift, &first, &last, digits, owned);
     if (threadIdx.x < CGVM_DIGITS) {
       long long sum = 0;
       for (unsigned k = 0; k < blockDim.x; ++k) sum += owned[threadIdx.x * blockDim.x + k];
@@ -248,9 +257,7 @@ __device__ void cgvm_sort_place(const long long* w) {
   for (long long tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
     long long first, last;
     int digits[CGVM_DIGITS];
-    cgvm_tile_digits(keys, count, tile, shift, &first, &last, digits);
-    for (int d = 0; d < CGVM_DIGITS; ++d) before[d * blockDim.x + threadIdx.x] = digits[d];
-    __syncthreads();
+    cgvm_tile_digits(keys, count, tile, shift, &first, &last, digits, before);
     // An exclusive prefix sum over `before`, digit-major: each thread sums CGVM_DIGITS
     // entries in a row, the block adds up the threads' sums.
     int* mine = before + threadIdx.x * CGVM_DIGITS;
@@ -453,10 +460,7 @@ __device__ cgvm_integer_draw cgvm_integer_at(const cgvm_integer_range& r, long l
 // many of them are accepted.
 __device__ long long cgvm_tile_accepted(const cgvm_integer_range& r, long long units,
                                         long long tile, long long* first, long long* last) {
-  const long long per = (CGVM_TILE + blockDim.x - 1) / blockDim.x;
-  const long long end = (tile + 1) * CGVM_TILE < units ? (tile + 1) * CGVM_TILE : units;
-  *first = tile * CGVM_TILE + threadIdx.x * per;
-  *last = *first + per < end ? *first + per : end;
+  cgvm_tile_share(units, tile, first, last);
   long long accepted = 0;
   for (long long unit = *first; unit < *last; ++unit) accepted += cgvm_integer_at(r, unit).ok;
   return accepted;
@@ -744,7 +748,7 @@ namespace {
 struct ScatterScratch {
   long long count, tiles;
   explicit ScatterScratch(long long rows)
-      : count(rows), tiles(rows > scatter_compare_rows ? (rows + kTile - 1) / kTile : 0) {}
+      : count(rows), tiles(rows > scatter_compare_rows ? tiles_of(rows) : 0) {}
   bool sorts() const { return tiles > 0; }
   long long links() const { return 0; }
   long long keys(int buffer) const { return 2 * count + 2 * count * buffer; }
@@ -872,7 +876,7 @@ std::int64_t integers_tried(const DeviceDraw& draw, std::int64_t count) {
 std::size_t integers_scratch_bytes(const DeviceDraw& draw, std::int64_t count) {
   const std::int64_t tried = integers_tried(draw, count);
   if (tried == 0) return 0;
-  return static_cast<std::size_t>((tried + kTile - 1) / kTile + 2) * sizeof(long long);
+  return static_cast<std::size_t>(tiles_of(tried) + 2) * sizeof(long long);  // counts, progress
 }
 
 std::vector<DeviceKernelLaunch> integers_launches(const Array& out, const DeviceDraw& draw,
@@ -889,7 +893,7 @@ std::vector<DeviceKernelLaunch> integers_launches(const Array& out, const Device
   long long progress = 0;
   if (tried > 0) {
     // Scratch: the tiles' counts (then starts), and the progress words after them.
-    const long long tiles = (tried + kTile - 1) / kTile, tile_threads = tiles * kMaxBlock;
+    const long long tiles = tiles_of(tried), tile_threads = tiles * kMaxBlock;
     progress = scratch + tiles * static_cast<long long>(sizeof(long long));
     launches.push_back({.kernel = "cgvm_integers_count",
                         .words = {address(state), scratch, tried, range, tiles},

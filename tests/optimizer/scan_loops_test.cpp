@@ -230,7 +230,8 @@ TEST_CASE("scan_loops: an embedding looked up in the step leaves the loop, and s
   Array bad_ids = id_values.copy();
   bad_ids.set<std::int64_t>({3, 2}, 10);
   CHECK_ERROR(function({ids, e, h0, w, u}, {hs})(bad_ids, ev, hv, wv, uv),
-              {"take", "index 10 is out of bounds for axis 0 with size 10, at [3, 2] of the indices",
+              {"take",
+               "index 10 is out of bounds for axis 0 with size 10, at [3, 2] of the indices",
                test::this_file()});
 
   // Where the loop might not read every element, or the table changes, the lookup stays.
