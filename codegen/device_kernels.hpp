@@ -7,14 +7,15 @@
 // A fused loop kernel reads each operand at the loop point and computes each point from
 // its operands alone, and its reductions carry no position, so an index lookup, an
 // argmax, and a draw that must repeat the host's generator have no form in it; these
-// kernels are written once here, as one CUDA unit that a GPU compiles with NVRTC and the
-// tests run on the CUDA emulator.
+// kernels are written once, as one CUDA unit that a GPU compiles with NVRTC and the tests
+// run on the CUDA emulator: a common part (device_kernels.cpp) and the index kernels'
+// and the random draws' (device_index_kernels.cpp, device_random_kernels.cpp).
 //
 // Index kernels see C-contiguous arrays as [outer, n, inner] (the dims before the axis,
 // the axis, the dims after). Indices come from the host (checked there) or from the
 // device (DeviceIndexFault): negative ones count from the end, and one out of range is
-// noted in the context's fault words (the first: site, index, n, position) and reads
-// zeros or writes nothing.
+// noted in the caller's fault note (the first: site, index, n, position) and reads zeros
+// or writes nothing.
 //   cgvm_gather_<bytes>   out[o, j, i] = x[o, rows[j], i]; by element size, as a copy
 //   cgvm_scatter_<dtype>  host rows, grouped there (ScatterRows): for each slot targets[u],
 //                         out[o, slot, i] gets y[o, order[k], i] for k in [starts[u],
