@@ -370,43 +370,6 @@ void Executor::run_kernel(const Program& p, const Step& step, std::vector<Array>
   });
 }
 
-void Executor::run_loop(const Program& p, const Step& step, std::vector<Array>& values,
-                        Slots& slots, bool check) const {
-  const Program& body = p.loops[step.loop].body;
-  Slots& body_slots = slots.loops[step.loop];
-  // Device mode: the loop's data goes over once, not at every step that reads it.
-  const std::string* step_by_step = context_ ? &step_by_step_.at(&body) : nullptr;
-  if (context_)
-    for (int v : step.inputs)
-      if (!stays_on_host(values[v])) on_device(p, values, v);
-  std::vector<Array> inputs;
-  for (int v : step.inputs) inputs.push_back(values[v]);
-  std::vector<Array> body_values(body.values.size());
-  std::vector<const Array*> places(body.values.size(), nullptr);
-  auto run_step = [&](const std::vector<Array>& step_inputs, const std::vector<const Array*>& into) {
-    for (std::size_t i = 0; i < step_inputs.size(); ++i) body_values[body.inputs[i]] = step_inputs[i];
-    // A value returned twice (two states equal) is written in place once; the loop copies
-    // the other.
-    for (int v : body.outputs) places[v] = nullptr;
-    for (std::size_t i = 0; i < body.outputs.size(); ++i)
-      if (!places[body.outputs[i]]) places[body.outputs[i]] = into[i];
-    run_program(body, body_values, body_slots, check, &places);
-    std::vector<Array> out;
-    for (int v : body.outputs) out.push_back(body_values[v]);
-    return out;
-  };
-  // On a device, the steps after the first are one recording replayed (debug mode
-  // compares every kernel with the interpreter on the host: step by step).
-  ScanSteps rest;
-  if (step_by_step && step_by_step->empty() && !check)
-    rest = [&](const ScanChunk& chunk) {
-      return replay_steps(run_step, body_slots, body_values, chunk);
-    };
-  std::vector<Array> outputs =
-      run_scan(*step.node, inputs, run_step, context_, rest);
-  for (std::size_t i = 0; i < outputs.size(); ++i) values[step.outputs[i]] = std::move(outputs[i]);
-}
-
 namespace {
 
 // A loop with fewer steps left after the first runs them one by one unless a recording
@@ -492,6 +455,7 @@ struct Executor::LoopReplay {
   std::int64_t capacity = 0;    // steps the tables hold
   Array counter;                // int64 [3]: (step, end, stopped), DeviceContext::step_advance
   std::vector<Array> kept;
+  std::int64_t last_steps = 0;  // the steps the loop ran in the last call that replayed it
 
   // Whether the recording fits a call with these rows (first, the buffers; then the tables
   // made for them: the unit and longest copy are the recorded kernel's parameters).
@@ -517,6 +481,49 @@ struct Executor::LoopReplay {
            out_now.unit == out.unit && out_now.longest == out.longest;
   }
 };
+
+void Executor::run_loop(const Program& p, const Step& step, std::vector<Array>& values,
+                        Slots& slots, bool check) const {
+  const Program& body = p.loops[step.loop].body;
+  Slots& body_slots = slots.loops[step.loop];
+  // Device mode: the loop's data goes over once, not at every step that reads it.
+  const std::string* step_by_step = context_ ? &step_by_step_.at(&body) : nullptr;
+  if (context_)
+    for (int v : step.inputs)
+      if (!stays_on_host(values[v])) on_device(p, values, v);
+  std::vector<Array> inputs;
+  for (int v : step.inputs) inputs.push_back(values[v]);
+  std::vector<Array> body_values(body.values.size());
+  std::vector<const Array*> places(body.values.size(), nullptr);
+  auto run_step = [&](const std::vector<Array>& step_inputs, const std::vector<const Array*>& into) {
+    for (std::size_t i = 0; i < step_inputs.size(); ++i) body_values[body.inputs[i]] = step_inputs[i];
+    // A value returned twice (two states equal) is written in place once; the loop copies
+    // the other.
+    for (int v : body.outputs) places[v] = nullptr;
+    for (std::size_t i = 0; i < body.outputs.size(); ++i)
+      if (!places[body.outputs[i]]) places[body.outputs[i]] = into[i];
+    run_program(body, body_values, body_slots, check, &places);
+    std::vector<Array> out;
+    for (int v : body.outputs) out.push_back(body_values[v]);
+    return out;
+  };
+  // On a device, the steps after the first are one recording replayed (debug mode
+  // compares every kernel with the interpreter on the host: step by step). A while loop
+  // is expected to run as many steps as it ran last time.
+  ScanSteps rest;
+  std::int64_t ran = 1;  // the first step, then each chunk's
+  if (step_by_step && step_by_step->empty() && !check)
+    rest = [&](const ScanChunk& chunk) {
+      const ScanChunkRun chunk_ran = replay_steps(run_step, body_slots, body_values, chunk);
+      if (chunk_ran.steps > 0) ran = chunk.first + chunk_ran.steps;
+      return chunk_ran;
+    };
+  const std::int64_t expected = body_slots.replay ? body_slots.replay->last_steps : 0;
+  std::vector<Array> outputs = run_scan(*step.node, inputs, run_step, context_, rest, expected);
+  if (rest && body_slots.replay) body_slots.replay->last_steps = ran;
+  for (std::size_t i = 0; i < outputs.size(); ++i) values[step.outputs[i]] = std::move(outputs[i]);
+}
+
 
 namespace {
 

@@ -64,9 +64,11 @@ using ScanSteps = std::function<ScanChunkRun(const ScanChunk&)>;
 // Runs the scan `node` on its input values, calling `step` once per step (or, where
 // `rest` takes them, `step` for the first and `rest` for the others); returns the node's
 // outputs. Histories and stacks are allocated on `context`'s device (the host when it is
-// nullptr), initial values elsewhere copied there.
+// nullptr), initial values elsewhere copied there. A while loop offers `rest` chunks as
+// long as the steps run so far (4 to 64 of them), or first one up to step `expected` (the
+// steps it is expected to run, e.g. as many as it ran last time; 0: unknown).
 std::vector<Array> run_scan(const Node& node, std::span<const Array> inputs, const ScanStep& step,
                             const std::shared_ptr<DeviceContext>& context = nullptr,
-                            const ScanSteps& rest = nullptr);
+                            const ScanSteps& rest = nullptr, std::int64_t expected = 0);
 
 }  // namespace cgvm

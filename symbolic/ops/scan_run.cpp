@@ -32,7 +32,7 @@ void ensure_rows(Array& stack, std::int64_t rows, std::int64_t limit) {
 
 std::vector<Array> run_scan(const Node& node, std::span<const Array> in, const ScanStep& step,
                             const std::shared_ptr<DeviceContext>& context,
-                            const ScanSteps& rest) {
+                            const ScanSteps& rest, std::int64_t expected) {
   const Layout l(node.attrs());
   const Subgraph& body = *node.attrs().get_subgraph("body");
   const std::string label = scan_detail::scan_label(l.name);
@@ -127,8 +127,11 @@ std::vector<Array> run_scan(const Node& node, std::span<const Array> in, const S
   };
   // A while loop offers its later steps in chunks as long as the steps run so far (from
   // min_chunk to max_chunk): one read of its condition per chunk, and no more than a
-  // chunk's steps run past the stop by a caller that runs them blind.
+  // chunk's steps run past the stop by a caller that runs them blind. Where it is expected
+  // to run `expected` steps, its first chunk ends there: a loop that runs as long as last
+  // time is read once and runs nothing past its stop.
   constexpr std::int64_t min_chunk = 4, max_chunk = 64;
+  const std::int64_t most_chunk = std::min(n - 1, std::max(max_chunk, expected - 1));
   bool offer = static_cast<bool>(rest);
   const std::size_t n_outputs = body.outputs.size();
   std::vector<Array> places(n_outputs);
@@ -138,13 +141,14 @@ std::vector<Array> run_scan(const Node& node, std::span<const Array> in, const S
   while (done < n && !stopped) {
     const std::int64_t t = done;
     if (t >= 1 && offer) {
-      const std::int64_t last =
-          l.until ? std::min(n, t + std::clamp(t, min_chunk, max_chunk)) : n;
+      const std::int64_t size =
+          t == 1 && expected > t ? expected - t : std::clamp(t, min_chunk, max_chunk);
+      const std::int64_t last = l.until ? std::min(n, t + size) : n;
       grow(last);
       const ScanChunkRun ran = rest(ScanChunk{.first = t,
                                               .last = last,
                                               .until = l.until,
-                                              .most = l.until ? std::min(n - 1, max_chunk) : n - 1,
+                                              .most = l.until ? most_chunk : n - 1,
                                               .per_step = per_step,
                                               .rows = rows_at});
       if (ran.steps > 0) {

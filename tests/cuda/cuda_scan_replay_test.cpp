@@ -573,17 +573,22 @@ TEST_SUITE("cuda") {
     const Array xa = Array::uniform(1, {4}, -1, 1), wa = Array::uniform(2, {4, 4}, -1, 1);
     // Steps 1.. run in chunks [1, 5), [5, 10), [10, 20), [20, 40), [40, 80), [80, 144), ...:
     // each replayed whole (the steps after the stop copy nothing), then its counter read.
+    // After a call that ran k steps, the next call's first chunk is [1, k).
     struct Call {
       double stop_after;  // steps the condition lets run
-      std::int64_t bound, steps, replays, reads;
+      std::int64_t bound, steps, replays, reads, recordings;
     };
     const Call calls[] = {
-        {30, 200, 30, 39, 4},     // stops inside a chunk: 9 steps replayed past it
-        {1, 200, 1, 0, 0},        // the first step stops it: nothing replayed
-        {5, 200, 5, 4, 1},        // stops at a chunk's last step
-        {150, 200, 150, 199, 7},  // more steps than a chunk: the stacks grow; [144, 200)
-        {300, 100, 100, 99, 6},   // never stops: runs to the bound, the last chunk short
-        {3, 4, 3, 3, 1},          // a 3-step chunk replays the kept recording
+        {30, 200, 30, 39, 4, 1},     // stops inside a chunk: 9 steps replayed past it
+        {30, 200, 30, 29, 1, 0},     // as long as last time: one chunk, read once
+        {20, 200, 20, 29, 1, 0},     // shorter: 9 steps replayed past the stop
+        {1, 200, 1, 0, 0, 0},        // the first step stops it: nothing replayed
+        {5, 200, 5, 4, 1, 0},        // stops at a chunk's last step
+        {150, 200, 150, 199, 7, 0},  // more steps than a chunk: the stacks grow; [144, 200)
+        // Never stops: runs to the bound in one chunk (150 steps expected), longer than the
+        // recording's tables (64 steps): recorded again.
+        {300, 100, 100, 99, 1, 1},
+        {3, 4, 3, 3, 1, 0},  // a 3-step chunk replays the kept recording
     };
     for (bool float_condition : {false, true}) {
       INFO(std::string(float_condition ? "a float condition" : "a bool condition"));
@@ -620,7 +625,7 @@ TEST_SUITE("cuda") {
           CHECK(allclose(got[i].to_host(), want[i], 1e-5, 1e-6));
         }
         // The first chunk records; later chunks and calls replay that recording.
-        CHECK(done.recordings == (&c == &calls[0] ? 1 : 0));
+        CHECK(done.recordings == c.recordings);
         CHECK(done.replays == c.replays);
         // Read back: the first step's condition (as a bool), then each chunk's counter.
         CHECK(read_back == 1 + c.reads * 3 * sizeof(std::int64_t));
