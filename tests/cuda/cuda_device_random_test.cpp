@@ -1,7 +1,7 @@
 // Random draws in device functions (uniform, normal, bernoulli masks, integers), on the
 // emulated GPU of emulated_gpu.hpp: the host's numbers (uniform bit for bit, normal up to
 // the device's log, sin and cos, integers bit for bit), generator states advanced alike,
-// and where those states live.
+// and where those states live; on a real GPU when present.
 #include <array>
 #include <cmath>
 #include <limits>
@@ -13,6 +13,48 @@ namespace cgvm::test {
 namespace {
 
 const Device gpu = Device::cuda();
+
+// Draws of every kind in one function on `device` against the CPU, over three calls from the
+// same generator states: uniform values and integers (several rounds of the walk, and past
+// integers_walked values, tried at once) the host's bits, normal ones within 1e-6 (the
+// device's log, sin and cos), and every state advanced alike.
+void check_draws_on_device(Device device) {
+  RandomStreams rng(7);
+  Var x = matrix("x");
+  const std::int64_t wide_low = std::numeric_limits<std::int64_t>::min() / 2;
+  const std::vector<Var> outputs{rng.uniform({5, 7}),
+                                 rng.normal({9}, 1, 2, DType::Float64),
+                                 x * rng.bernoulli(dims_of(x), 0.5) * 2,
+                                 rng.integers({300}, 0, 3LL << 30),
+                                 rng.integers({integers_walked + 5000}, 0, 3LL << 30),
+                                 rng.integers({90, 70}, wide_low, wide_low + (3LL << 61))};
+  const std::size_t normal = 1;
+  Function dev = function({x}, outputs, {.device = device});
+  Function cpu = function({x}, outputs);
+  CHECK(dev.compile_report().host_steps.empty());
+  const Array xa = Array::uniform(3, {6, 5});
+  for (int call = 0; call < 3; ++call) {
+    INFO("call " << call);
+    std::vector<Array> before, after;
+    for (const SharedVar& s : rng.states()) before.push_back(s.get_value());
+    const Outputs got = dev(xa);
+    for (const SharedVar& s : rng.states()) after.push_back(s.get_value());
+    for (std::size_t i = 0; i < before.size(); ++i) rng.states()[i].set_value(before[i]);
+    const Outputs want = cpu(xa);
+    for (std::size_t i = 0; i < before.size(); ++i) {
+      INFO("state " << i);
+      CHECK(array_equal(rng.states()[i].get_value(), after[i]));
+    }
+    for (std::size_t k = 0; k < want.size(); ++k) {
+      INFO("output " << k);
+      CHECK(got[k].device() == device);
+      if (k == normal)
+        CHECK(allclose(got[k].to_host(), want[k], 1e-6, 1e-6));
+      else
+        CHECK(array_equal(got[k].to_host(), want[k]));
+    }
+  }
+}
 
 }  // namespace
 
@@ -147,6 +189,16 @@ TEST_SUITE("cuda") {
     }
     CHECK(held > 0);
     CHECK(walked_on > 0);
+  }
+
+  TEST_CASE("device functions: the GPU's check of draws, on the emulated GPU") {
+    ScopedEmulatedGpu emulated;
+    check_draws_on_device(gpu);
+  }
+
+  TEST_CASE("device functions on a GPU: draws repeat the host's numbers") {
+    CGVM_REQUIRE_GPU_OR_SKIP();
+    check_draws_on_device(gpu);
   }
 }
 
