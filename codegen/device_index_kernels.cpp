@@ -25,6 +25,7 @@ constexpr int kChainsWords = 9;       // out, y, rows, links, n, count, inner, t
 
 constexpr const char* kTemplates = R"(
 // The index kernels (codegen/device_index_kernels.cpp)
+
 // The row `index` names on an axis of n, unchecked.
 __device__ inline long long cgvm_row_of(long long index, long long n) {
   return index < 0 ? index + n : index;

@@ -22,6 +22,7 @@ constexpr int kIntegersPlaceWords = 9;  // out, state, starts, progress, count, 
 
 constexpr const char* kTemplates = R"(
 // The random draws (codegen/device_random_kernels.cpp)
+
 #ifdef __CUDACC__
 #define CGVM_LOG log
 #define CGVM_SQRT sqrt
