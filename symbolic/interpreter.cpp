@@ -60,6 +60,14 @@ std::vector<Array> evaluate(std::span<const Var> outputs, const Bindings& bindin
     if (!why.empty())
       throw_error("evaluate", fmt::format("bad value for {}: {}", var_label(var), why),
                   var.node()->location());
+    // The interpreter's evals read and write host memory.
+    if (!value.on_host())
+      throw_error("evaluate",
+                  fmt::format("the value for {} is on {}, but evaluate() runs on the host; pass "
+                              "to_host() of it, or make a function with .device = "
+                              "Device::cuda({})",
+                              var_label(var), value.device().str(), value.device().ordinal),
+                  var.node()->location());
     values[var] = value;
   }
   for (const Var& out : outputs)

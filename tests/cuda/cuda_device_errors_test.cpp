@@ -119,6 +119,18 @@ TEST_SUITE("cuda") {
                          "host; pass to_host() of it, or make the function with .device = "
                          "Device::cuda(0)",
                          Error);
+    // evaluate() (the interpreter) runs on the host too.
+    const int line = __LINE__ + 1;
+    Var y = vector("y");
+    try {
+      evaluate(y * 2, {{y, to_device(Array::ones({3}), gpu)}});
+      FAIL("evaluate() read device memory on the host");
+    } catch (const Error& e) {
+      CHECK(contains(e.what(), "evaluate: the value for 'y' is on cuda:0, but evaluate() runs on "
+                               "the host; pass to_host() of it, or make a function with .device "
+                               "= Device::cuda(0)"));
+      CHECK(contains(e.what(), fmt::format("{}:{}", this_file(), line)));
+    }
     CHECK_THROWS_WITH_AS(function({x}, {x + 1}, {.mode = Mode::Interpret, .device = gpu}),
                          doctest::Contains("the interpret mode runs on the host; device cuda:0 "
                                            "needs Mode::Compiled or Mode::Debug"),
