@@ -28,7 +28,8 @@ Var row(const std::string& name = "", DType dtype = default_float,
 Var col(const std::string& name = "", DType dtype = default_float,
         std::source_location loc = std::source_location::current());
 
-// A constant tensor. Its static shape is the array's shape. The array is copied.
+// A constant tensor. Its static shape is the array's shape. The array is copied (to the host
+// where it is on a device: a device function moves its constants over once).
 Var constant(const Array& value, std::source_location loc = std::source_location::current());
 // A constant scalar of the given dtype.
 Var constant(double value, DType dtype,

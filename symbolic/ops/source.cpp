@@ -103,7 +103,10 @@ Var col(const std::string& name, DType dtype, std::source_location loc) {
 }
 
 Var constant(const Array& value, std::source_location loc) {
-  return apply(ops::constant_op(), {}, Attrs{{"value", value.copy()}}, loc);
+  // A device array is copied to the host: the graph's values are read there (hash-consing,
+  // folding), and a device function moves its constants over once.
+  return apply(ops::constant_op(), {},
+               Attrs{{"value", value.on_host() ? value.copy() : value.to_host()}}, loc);
 }
 
 Var constant(double value, DType dtype, std::source_location loc) {

@@ -226,6 +226,15 @@ TEST_SUITE("cuda") {
                            Error);
       // And a device array goes back to where it came from as the same values.
       CHECK(array_equal(d.to(nullptr), want));
+
+      // A constant made of it is kept on the host with the graph (the graph's values are read
+      // there): host functions, evaluate() and device functions read it alike.
+      Var c = constant(d), v = matrix("v");
+      const Array ones = Array::ones({3, 4});
+      const Array added = function({v}, {v + constant(want)})(ones);
+      CHECK(array_equal(evaluate(c * 2), evaluate(constant(want) * 2)));
+      CHECK(array_equal(Array(function({v}, {v + c})(ones)), added));
+      CHECK(array_equal(Array(function({v}, {v + c}, {.device = gpu})(ones)).to_host(), added));
     }
     CHECK(g.live_allocations == 0);
   }
