@@ -524,7 +524,6 @@ void Executor::run_loop(const Program& p, const Step& step, std::vector<Array>& 
   for (std::size_t i = 0; i < outputs.size(); ++i) values[step.outputs[i]] = std::move(outputs[i]);
 }
 
-
 namespace {
 
 // The table of copies per step between `fixed` and rows[t] (step_table), uploaded into
