@@ -65,37 +65,11 @@ __forceinline__ short cgvm_shfl_down(short v, int offset) {
 constexpr int kWarp = 32;
 // Column mode's block (and the shared slots each reduction has): 8 rows of a warp.
 constexpr int kColumnBlock = 256;
-// Points per thread and round of a dense map kernel (mode 1).
-constexpr int kMapUnroll = 4;
 
 long long product(std::span<const long long> size, const std::vector<int>& dims) {
   long long n = 1;
   for (int d : dims) n *= size[d];
   return n;
-}
-
-// Whether a map kernel may run in mode 1: each arg that walks a dim has the strides of a
-// contiguous array over all the dims (size-1 dims aside), and no result is one value that
-// every point would write.
-bool dense_points(const LoopKernel& kernel, std::span<const long long> size,
-                  std::span<const long long> stride) {
-  const int dims = kernel.num_dims;
-  const bool one_point = std::ranges::all_of(size, [](long long n) { return n == 1; });
-  const std::size_t operands = kernel.operands.size();
-  for (std::size_t a = 0; a < operands + kernel.results.size(); ++a) {
-    const KernelArg& arg = a < operands ? kernel.operands[a] : kernel.results[a - operands];
-    if (std::ranges::none_of(arg.dims, [](int d) { return d >= 0; })) {
-      if (a >= operands && !one_point) return false;
-      continue;
-    }
-    long long step = 1;
-    for (int d = dims; d-- > 0;) {
-      if (size[d] == 1) continue;
-      if (stride[a * dims + d] != step) return false;
-      step *= size[d];
-    }
-  }
-  return true;
 }
 
 // Emits one kernel as a CUDA __global__ function (emit_cuda.hpp has its parameter).
@@ -193,8 +167,6 @@ class CudaKernelEmitter : public KernelWriter {
   void map_kernel() {
     line("const long long outer_total = {};", extent(k_.outer));
     line("const long long inner_total = {};", extent(k_.inner));
-    dense_map_loop();
-    forget_emitted();  // the general loop below is a scope of its own
     open_block("for (long long t = blockIdx.x * (long long)blockDim.x + threadIdx.x; "
                "t < outer_total * inner_total; t += (long long)gridDim.x * blockDim.x)");
     // (No division where one side is a single point: a 64-bit division costs tens of
@@ -208,42 +180,6 @@ class CudaKernelEmitter : public KernelWriter {
       at_inner_point("inner", [&](const IndexFn& index) { store_full_results(full, index); });
     // A result that walks no inner dim is written once per outer point.
     store_outer_results("inner == 0");
-  }
-
-  // Mode 1 (plan_cuda_launch checks that it applies): every arg that walks a dim walks
-  // all the points in order, without gaps (row-major, as a contiguous array), so arg a's
-  // offset at point t is t itself, or 0 for an arg that walks no dim: no index is split
-  // and no stride multiplied. Each thread takes kMapUnroll points a block apart per round,
-  // independent of one another, so that it has as many loads in flight.
-  void dense_map_loop() {
-    open_block("if (params.w[0] == 1)");
-    line("const long long total = outer_total * inner_total;");
-    line("const long long round = (long long)gridDim.x * blockDim.x * {};", kMapUnroll);
-    open_block(fmt::format("for (long long first = blockIdx.x * (long long)blockDim.x * {} + "
-                           "threadIdx.x; first < total; first += round)",
-                           kMapUnroll));
-    line("#pragma unroll");
-    open_block(fmt::format("for (int u = 0; u < {}; ++u)", kMapUnroll));
-    line("const long long t = first + u * (long long)blockDim.x;");
-    open_block("if (t < total)");
-    for (int a = 0; a < num_args_; ++a)
-      line("const long long b{} = {};", a, walks_any(a) ? "t" : "0");
-    load_outer_operands();
-    if (const std::vector<int> full = full_results(); !full.empty())
-      store_full_results(full, [](int a) { return fmt::format("b{}", a); });
-    for (int r : outer_results()) {
-      ensure_outer(result_node(r));
-      line("p{}[b{}] = v{};", num_operands() + r, num_operands() + r, result_node(r));
-    }
-    close_block();
-    close_block();
-    close_block();
-    line("return;");
-    close_block();
-  }
-
-  bool walks_any(int a) const {
-    return std::ranges::any_of(arg(a).dims, [](int d) { return d >= 0; });
   }
 
   void reduction_kernel() {
@@ -506,9 +442,7 @@ CudaLaunch plan_cuda_launch(const LoopKernel& kernel, std::span<const long long>
   if (outer == 0 || (!kernel.reduces && inner == 0)) return launch;
   if (!kernel.reduces) {
     launch.block = std::min(256, max_block);
-    launch.mode = dense_points(kernel, size, stride) ? 1 : 0;
-    const long long per_thread = launch.mode == 1 ? kMapUnroll : 1;
-    launch.grid = grid_for((outer * inner + per_thread - 1) / per_thread, launch.block);
+    launch.grid = grid_for(outer * inner, launch.block);
     return launch;
   }
   // Which layout reads memory in order: the innermost reduced dim contiguous (rows: a block

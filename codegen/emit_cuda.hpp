@@ -12,11 +12,11 @@
 //   extern "C" __global__ void cgkN(const cgkN_params params);
 //
 // with one parameter, passed by value, whose words are (D loop dims, A args):
-//   w[0]                 the mode (plan_cuda_launch chooses). A map kernel: 0 any
-//                        strides, 1 dense args. A reduction kernel: 0 a thread per outer
-//                        point, 1 a block per outer point, 2 a warp of neighbouring outer
-//                        points per block, its rows of threads splitting the reduced
-//                        points, 3 and 4 the two passes of a split reduction
+//   w[0]                 the mode of a reduction kernel (plan_cuda_launch chooses): 0 a
+//                        thread per outer point, 1 a block per outer point, 2 a warp of
+//                        neighbouring outer points per block, its rows of threads
+//                        splitting the reduced points, 3 and 4 the two passes of a split
+//                        reduction
 //   w[1 .. 1+D)          the extent of each loop dim
 //   w[1+D .. 1+D+A)      the device address of each arg: operands, then results
 //   w[1+D+A .. +A*D)     [a * D + d]: arg a's element stride along dim d, 0 where it does not
@@ -26,11 +26,7 @@
 // Compile with cuda_compile_options().
 //
 // Map kernels run a grid-stride loop over every point (all dims flattened, the last one
-// fastest). In mode 0 each point's flat index is split into the dims' indices, which its
-// args' strides multiply. Mode 1 is for the common case where every arg that walks a dim
-// is laid out as a contiguous array over all of them (or is one value all points read):
-// the flat index is each arg's offset, and each thread takes 4 points a block apart per
-// round, so that it has their loads in flight together. Reduction kernels run rounds of outer points, the same rounds for every thread
+// fastest). Reduction kernels run rounds of outer points, the same rounds for every thread
 // of a block. Mode 0: each thread reduces its own outer point serially (many outputs, short
 // reductions). Mode 1: a block shares each outer point, its threads stride over the reduced
 // points and combine with warp shuffles and shared memory (long contiguous rows: row

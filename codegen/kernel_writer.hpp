@@ -70,8 +70,6 @@ class KernelWriter {
   // Emits node i at the outer level, after what it needs, unless emitted already.
   // Reductions are emitted by their pass, which runs before anything that reads them.
   void ensure_outer(int i);
-  // Forgets which outer-level nodes were emitted, before a scope that needs them again.
-  void forget_emitted() { emitted_.clear(); }
   // The inner-level nodes that `roots` need, in topological order; their outer-level
   // inputs are emitted (ensure_outer) on the way.
   std::vector<int> full_closure(const std::vector<int>& roots);

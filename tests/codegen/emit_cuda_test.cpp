@@ -89,38 +89,13 @@ TEST_CASE("emit_cuda: launch plans") {
   SUBCASE("a map: 256 threads, enough blocks to cover it up to 32 per multiprocessor") {
     Var v = vector("v");
     Program p = lower_as_written({v}, {exp(v) + 1});
-    // Contiguous: the dense loop, 4 points per thread.
     CudaLaunch small = plan(p.kernels[0], {1000});
     CHECK(small.block == 256);
-    CHECK(small.grid == 1);
-    CHECK(small.mode == 1);
-    CHECK(plan(p.kernels[0], {1025}).grid == 2);
+    CHECK(small.grid == 4);
+    CHECK(small.mode == 0);
     CudaLaunch big = plan(p.kernels[0], {1LL << 26});
     CHECK(big.grid == 32 * 132);
     CHECK(plan(p.kernels[0], {0}).grid == 0);  // empty: nothing to launch
-    // Every other element: the general loop, a point per thread.
-    const std::vector<long long> size{1000}, every_other{2, 1};
-    CudaLaunch strided = plan_cuda_launch(p.kernels[0], size, every_other, kH100);
-    CHECK(strided.mode == 0);
-    CHECK(strided.grid == 4);
-  }
-  SUBCASE("a map is dense when each arg walks all points in order, or none") {
-    Var x = matrix("x"), s = scalar("s");
-    Program p = lower_as_written({x, s}, {x * s});
-    const LoopKernel& k = p.kernels[0];
-    REQUIRE(k.num_dims == 2);
-    REQUIRE(k.operands.size() == 2);
-    auto mode = [&](std::vector<long long> size, std::vector<long long> stride) {
-      return plan_cuda_launch(k, size, stride, kH100).mode;
-    };
-    // x, s, the result: [arg * 2 + dim].
-    CHECK(mode({5, 7}, {7, 1, 0, 0, 7, 1}) == 1);
-    CHECK(mode({5, 7}, {1, 5, 0, 0, 7, 1}) == 0);   // x transposed
-    CHECK(mode({5, 7}, {8, 1, 0, 0, 7, 1}) == 0);   // x's rows padded
-    CHECK(mode({5, 7}, {7, 1, 0, 0, 1, 5}) == 0);   // the result transposed
-    CHECK(mode({5, 7}, {0, 1, 0, 0, 7, 1}) == 0);   // x one row, broadcast
-    CHECK(mode({1, 7}, {99, 1, 0, 0, 0, 1}) == 1);  // a size-1 dim's stride is never used
-    CHECK(mode({5, 1}, {1, 99, 0, 0, 1, 0}) == 1);
   }
   SUBCASE("long contiguous rows: a block per row") {
     Var x = matrix("x");
