@@ -167,19 +167,30 @@ class CudaKernelEmitter : public KernelWriter {
   void map_kernel() {
     line("const long long outer_total = {};", extent(k_.outer));
     line("const long long inner_total = {};", extent(k_.inner));
-    open_block("for (long long t = blockIdx.x * (long long)blockDim.x + threadIdx.x; "
-               "t < outer_total * inner_total; t += (long long)gridDim.x * blockDim.x)");
-    // (No division where one side is a single point: a 64-bit division costs tens of
-    // instructions per element.)
+    line("const long long first = blockIdx.x * (long long)blockDim.x + threadIdx.x;");
+    line("const long long step = (long long)gridDim.x * blockDim.x;");
+    // No division per point (a 64-bit one costs tens of instructions): where there are both
+    // outer and inner points, a thread divides its first point and the step once, and
+    // moves its (outer, inner) by the step's quotient and remainder each round.
+    const bool both = !k_.outer.empty() && !k_.inner.empty();
+    if (both) {
+      line("const long long step_outer = step / inner_total, step_inner = step - step_outer * inner_total;");
+      line("long long outer = first / inner_total, inner = first - outer * inner_total;");
+    }
+    open_block("for (long long t = first; t < outer_total * inner_total; t += step)");
     if (k_.outer.empty()) line("const long long outer = 0, inner = t;");
     else if (k_.inner.empty()) line("const long long outer = t, inner = 0;");
-    else line("const long long outer = t / inner_total, inner = t - outer * inner_total;");
     enter_outer_point("outer");
     const std::vector<int> full = full_results();
     if (!full.empty())
       at_inner_point("inner", [&](const IndexFn& index) { store_full_results(full, index); });
     // A result that walks no inner dim is written once per outer point.
     store_outer_results("inner == 0");
+    if (both) {
+      line("inner += step_inner;");
+      line("outer += step_outer + (inner >= inner_total ? 1 : 0);");
+      line("if (inner >= inner_total) inner -= inner_total;");
+    }
   }
 
   void reduction_kernel() {

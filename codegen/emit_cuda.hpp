@@ -26,7 +26,8 @@
 // Compile with cuda_compile_options().
 //
 // Map kernels run a grid-stride loop over every point (all dims flattened, the last one
-// fastest). Reduction kernels run rounds of outer points, the same rounds for every thread
+// fastest); a thread splits its first point into outer and inner points with one division
+// and then moves both by the grid's step. Reduction kernels run rounds of outer points, the same rounds for every thread
 // of a block. Mode 0: each thread reduces its own outer point serially (many outputs, short
 // reductions). Mode 1: a block shares each outer point, its threads stride over the reduced
 // points and combine with warp shuffles and shared memory (long contiguous rows: row

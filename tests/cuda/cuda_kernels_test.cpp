@@ -1,7 +1,7 @@
 // The CUDA emitter's kernels against the interpreter: every elementwise op and accumulating
-// reduction for every dtype it takes, with broadcast, strided and empty operands; row and
-// column softmax; and whole training functions (an MLP step, an LSTM through scan, its loop
-// bodies' kernels included). Each case runs twice: on the CPU emulation of a GPU
+// reduction for every dtype it takes, with broadcast, strided and empty operands; maps over
+// more points than the grid has threads; row and column softmax; and whole training
+// functions (an MLP step, an LSTM through scan, its loop bodies' kernels included). Each case runs twice: on the CPU emulation of a GPU
 // (cuda_emulator.hpp; what CI checks of the kernels' arithmetic, indexing and block
 // reductions) and on a real GPU where there is one (cuda/staged_kernels.hpp), skipping
 // with a message where there is none.
@@ -93,6 +93,25 @@ void every_elementwise_op() {
                     values_for(dtype, {19}, 5), int_values(DType::Bool, {5, 1}, 6)},
                    std::string(dtype_name(dtype)));
   }
+}
+
+// Maps over more points than a round of the grid has threads (the emulator's 2048; a
+// GPU's, with `wide` at 500,000: 1.5 million points), where each thread moves its outer
+// and inner point by the grid's step: over a transposed view against a broadcast row, and
+// over a 3-d tensor (two outer dims) against a broadcast vector.
+template <class Runner>
+void maps_past_the_grid(std::int64_t wide) {
+  Var x = matrix("x"), row = tensor("row", DType::Float32, {1, unknown_dim});
+  Var t = tensor3("t"), v = vector("v");
+  const std::vector<Var> inputs = {x, row, t, v}, outputs = {x * row + 1, t * v};
+  Program program = lower_as_written(inputs, outputs);
+  Runner runner(program);
+  check_kernels(runner, program, inputs, outputs,
+                {float_values(DType::Float32, {wide, 3}, 14).transpose(),
+                 float_values(DType::Float32, {1, wide}, 15),
+                 float_values(DType::Float32, {4, 7, wide / 10}, 16),
+                 float_values(DType::Float32, {wide / 10}, 17)},
+                "maps past the grid");
 }
 
 // Returns the launch modes used where the runner tells (the emulator).
@@ -204,6 +223,9 @@ TEST_SUITE("cuda") {
   TEST_CASE("cuda kernels, emulated: every elementwise op equals the interpreter, each dtype") {
     every_elementwise_op<CudaEmulator>();
   }
+  TEST_CASE("cuda kernels, emulated: maps over more points than the grid has threads") {
+    maps_past_the_grid<CudaEmulator>(1000);
+  }
   TEST_CASE("cuda kernels, emulated: every reduction over each axis set") {
     // Every strategy ran: a thread per output, a block per output with shuffles, columns.
     CHECK(every_reduction<CudaEmulator>() == std::set<int>{0, 1, 2, 3, 4});
@@ -218,6 +240,10 @@ TEST_SUITE("cuda") {
   TEST_CASE("cuda kernels, GPU: every elementwise op equals the interpreter, each dtype") {
     CGVM_REQUIRE_GPU_OR_SKIP();
     every_elementwise_op<cuda::StagedKernels>();
+  }
+  TEST_CASE("cuda kernels, GPU: maps over more points than the grid has threads") {
+    CGVM_REQUIRE_GPU_OR_SKIP();
+    maps_past_the_grid<cuda::StagedKernels>(500000);
   }
   TEST_CASE("cuda kernels, GPU: every reduction over each axis set") {
     CGVM_REQUIRE_GPU_OR_SKIP();
