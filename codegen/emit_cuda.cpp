@@ -370,8 +370,11 @@ std::string_view cuda_prelude() {
 std::string_view cuda_device_builtins() { return kDeviceBuiltins; }
 
 std::vector<std::string> cuda_compile_options() {
-  // 177: a function of the prelude that no kernel calls.
-  return {"-std=c++20", "--device-as-default-execution-space", "--diag-suppress=177"};
+  // 177: a function of the prelude that no kernel calls. --split-compile=0: NVRTC optimizes
+  // the kernels (and ptxas compiles them) on every core, for the same code (register
+  // numbering aside); cuda_compile_bench in BENCHMARKS.md has what it saves.
+  return {"-std=c++20", "--device-as-default-execution-space", "--diag-suppress=177",
+          "--split-compile=0"};
 }
 
 int cuda_param_words(const LoopKernel& kernel) {

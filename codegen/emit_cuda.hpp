@@ -59,7 +59,7 @@ std::string_view cuda_prelude();
 std::string_view cuda_device_builtins();
 
 // NVRTC options the emitted source needs (C++20, functions without an execution space are
-// device functions: the prelude is shared with host code).
+// device functions: the prelude is shared with host code), and a compile on every core.
 std::vector<std::string> cuda_compile_options();
 
 // The kernels of `program` and of its scan loop bodies, after cuda_prelude().
