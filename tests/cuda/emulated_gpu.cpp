@@ -6,6 +6,9 @@
 #include <cstring>
 #include <vector>
 
+#include "cuda/backend.hpp"
+#include "cuda/compile.hpp"
+#include "cuda_test_paths.hpp"
 #include "runtime/blas.hpp"
 #include "support.hpp"
 
@@ -311,7 +314,27 @@ void EmulatedGpu::draw(const Array& out, const DeviceDraw& draw, const Array& st
   });
 }
 
+namespace {
+// The emulator compiles a unit as C++ with Clang, which takes some code NVRTC would not:
+// where the plugin was built, each unit a device function gives the emulated GPU also
+// compiles with NVRTC (PTX for sm_90, held in memory: a unit seen before is not compiled
+// again), so that every device function of the tests is checked against the real compiler.
+void compile_with_nvrtc(const Program& program) {
+#ifdef CGVM_TEST_CUDA_PLUGIN
+  if (!cuda::plugin_loaded()) return;
+  cuda::CompileOptions options;
+  options.nvrtc_options = cuda_compile_options();
+  options.program_name = "emulated_device_function.cu";
+  options.cache.use_disk_cache = false;
+  cuda::compile_ptx(emit_cuda(program), "sm_90", options);
+#else
+  (void)program;
+#endif
+}
+}  // namespace
+
 KernelLauncher emulated_kernels(const Program& program, EmulatedGpu& gpu) {
+  compile_with_nvrtc(program);
   auto emulator = std::make_shared<CudaEmulator>(program);
   return [emulator, &gpu](const KernelCall& call) {
     ++gpu.launches;
