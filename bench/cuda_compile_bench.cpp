@@ -76,7 +76,7 @@ std::vector<Unit> units() {
   return out;
 }
 
-// Milliseconds of one compile of `unit`, with the cache as `warm` says.
+// The NVRTC options given with --option.
 std::vector<std::string> extra_options;
 
 // Milliseconds of one compile of `unit` (cuda_compile_options(), less --split-compile unless
@@ -120,7 +120,8 @@ int main(int argc, char** argv) {
   });
   const int reps = reps_given ? config.repetitions : config.quick ? 3 : 5;
   if (!cuda::plugin_loaded()) {
-    std::printf("cuda_compile_bench: NVRTC is not available: %s\n", cuda::plugin_status().c_str());
+    std::printf("cuda_compile_bench: NVRTC is not available: %s\n",
+                cuda::plugin_status().c_str());
     return 0;
   }
   const cuda::NvrtcVersion version = cuda::nvrtc_version();
@@ -133,7 +134,8 @@ int main(int argc, char** argv) {
   for (const Unit& unit : units()) {
     std::vector<double> ptx, cubin, one_core, warm;
     for (int r = 0; r < reps; ++r) {
-      const std::string dir = bench::latency::new_cache_dir(), other = bench::latency::new_cache_dir();
+      const std::string dir = bench::latency::new_cache_dir();
+      const std::string other = bench::latency::new_cache_dir();  // for the one-core compile
       ptx.push_back(compile_ms(unit, cuda::CodeKind::Ptx, arch, true, dir, false));
       cubin.push_back(compile_ms(unit, cuda::CodeKind::Cubin, arch, true, dir, false));
       one_core.push_back(compile_ms(unit, cuda::CodeKind::Cubin, arch, false, other, false));

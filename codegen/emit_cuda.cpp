@@ -174,7 +174,8 @@ class CudaKernelEmitter : public KernelWriter {
     // moves its (outer, inner) by the step's quotient and remainder each round.
     const bool both = !k_.outer.empty() && !k_.inner.empty();
     if (both) {
-      line("const long long step_outer = step / inner_total, step_inner = step - step_outer * inner_total;");
+      line("const long long step_outer = step / inner_total;");
+      line("const long long step_inner = step - step_outer * inner_total;");
       line("long long outer = first / inner_total, inner = first - outer * inner_total;");
     }
     open_block("for (long long t = first; t < outer_total * inner_total; t += step)");

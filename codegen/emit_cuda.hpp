@@ -27,18 +27,18 @@
 //
 // Map kernels run a grid-stride loop over every point (all dims flattened, the last one
 // fastest); a thread splits its first point into outer and inner points with one division
-// and then moves both by the grid's step. Reduction kernels run rounds of outer points, the same rounds for every thread
-// of a block. Mode 0: each thread reduces its own outer point serially (many outputs, short
-// reductions). Mode 1: a block shares each outer point, its threads stride over the reduced
-// points and combine with warp shuffles and shared memory (long contiguous rows: row
-// softmax, row sums). Mode 2: a block takes 32 neighbouring outer points, one per lane, and
-// its rows of threads split the reduced points, combined in shared memory (sums down
-// columns: bias gradients, softmax over axis 0), so that a warp reads consecutive
-// addresses. Modes 3 and 4 split a reduction to fewer outputs than the device has
-// multiprocessors (a full sum, a norm) over many blocks: in mode 3 each block reduces one
-// outer point's share of the reduced points, as in mode 1, and leaves the value in the
-// scratch memory; mode 4, a second launch, takes a thread per outer point, combines the
-// shares and stores the results. Only kernels whose results are all per outer point and
+// and then moves both by the grid's step. Reduction kernels run rounds of outer points, the
+// same rounds for every thread of a block. Mode 0: each thread reduces its own outer point
+// serially (many outputs, short reductions). Mode 1: a block shares each outer point, its
+// threads stride over the reduced points and combine with warp shuffles and shared memory
+// (long contiguous rows: row softmax, row sums). Mode 2: a block takes 32 neighbouring
+// outer points, one per lane, and its rows of threads split the reduced points, combined in
+// shared memory (sums down columns: bias gradients, softmax over axis 0), so that a warp
+// reads consecutive addresses. Modes 3 and 4 split a reduction to fewer outputs than the
+// device has multiprocessors (a full sum, a norm) over many blocks: in mode 3 each block
+// reduces one outer point's share of the reduced points, as in mode 1, and leaves the value
+// in the scratch memory; mode 4, a second launch, takes a thread per outer point, combines
+// the shares and stores the results. Only kernels whose results are all per outer point and
 // whose reductions do not read one another are split. Blocks are a multiple of 32 threads,
 // at most 256 in mode 2.
 #include <cstddef>
