@@ -10,8 +10,10 @@
 //   mlp step      mlp_model.hpp's training step (loss and the SGD-updated weights)
 //   lstm train    rnn_model.hpp's LSTM: loss and gradients through scan (its loop bodies'
 //                 kernels in the same unit)
-//   device        the device's own kernels (codegen/device_kernels.hpp: copies, lookups,
-//                 draws, a scan step's plumbing), compiled once per process and device
+//   device_*      the device's own kernels (codegen/device_kernels.hpp), three units each
+//                 compiled the first time one of its kernels runs: common (argmax, prefix
+//                 sums, a replayed scan step's copies), index (take, inc_take), random
+//                 (draws)
 // Columns: NVRTC to PTX, and to a CUBIN (ptxas included; what a device function loads),
 // each cold (a new cache dir, the in-memory cache cleared: NVRTC runs); the CUBIN cold
 // again without --split-compile (one core), what cuda_compile_options() gains by it; then
@@ -72,7 +74,9 @@ std::vector<Unit> units() {
   std::vector<Var> lstm_outputs{lstm.loss};
   lstm_outputs.insert(lstm_outputs.end(), lstm.grads.begin(), lstm.grads.end());
   out.push_back(device_function_unit("lstm train", lstm.inputs, lstm_outputs));
-  out.push_back({"device", device_kernels_source(), static_cast<int>(device_kernels().size())});
+  for (const DeviceKernelUnit& unit : device_kernel_units())
+    out.push_back({unit.name.substr(std::string_view("cgvm_").size()), unit.source,
+                   static_cast<int>(unit.kernels.size())});
   return out;
 }
 
@@ -129,7 +133,7 @@ int main(int argc, char** argv) {
               "median [min, max]\n",
               version.major, version.minor, arch.c_str(), bench::today().c_str(),
               std::thread::hardware_concurrency(), reps);
-  std::printf("%-12s %7s %9s  %-24s  %-24s  %-24s  %-24s\n", "unit", "kernels", "source",
+  std::printf("%-14s %7s %9s  %-24s  %-24s  %-24s  %-24s\n", "unit", "kernels", "source",
               "PTX cold", "CUBIN cold", "CUBIN cold, 1 core", "CUBIN warm (disk)");
   for (const Unit& unit : units()) {
     std::vector<double> ptx, cubin, one_core, warm;
@@ -143,7 +147,7 @@ int main(int argc, char** argv) {
       std::filesystem::remove_all(dir);
       std::filesystem::remove_all(other);
     }
-    std::printf("%-12s %7d %6zu KB  %s  %s  %s  %s\n", unit.name.c_str(), unit.kernels,
+    std::printf("%-14s %7d %6zu KB  %s  %s  %s  %s\n", unit.name.c_str(), unit.kernels,
                 unit.source.size() / 1024, column(ptx).c_str(), column(cubin).c_str(),
                 column(one_core).c_str(), column(warm).c_str());
   }

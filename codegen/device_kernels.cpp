@@ -177,11 +177,6 @@ KernelFamily common_kernels() {
   return family;
 }
 
-// The unit's parts, in the order their text goes in.
-std::vector<KernelFamily> unit_parts() {
-  return {common_kernels(), index_kernels(), random_kernels()};
-}
-
 void check_step_counter(const Array& counter) {
   CGVM_ASSERT(counter.dtype() == DType::Int64 && counter.shape() == Shape{3} &&
                   counter.is_contiguous(),
@@ -193,24 +188,28 @@ void check_step_counter(const Array& counter) {
 
 using namespace device_kernel_parts;
 
-std::string device_kernels_source() {
-  const std::vector<KernelFamily> parts = unit_parts();
-  std::string source;
-  for (const KernelFamily& part : parts) source += part.source;
-  for (const KernelFamily& part : parts)
-    for (const auto& [name, words, body] : part.kernels)
-      source += fmt::format(
-          "struct {0}_params {{ long long w[{1}]; }};\n"
-          "extern \"C\" __global__ void {0}(const {0}_params p) {{ {2}(p.w); }}\n",
-          name, words, body);
-  return source;
-}
-
-std::vector<std::pair<std::string, int>> device_kernels() {
-  std::vector<std::pair<std::string, int>> names;
-  for (const KernelFamily& part : unit_parts())
-    for (const auto& [name, words, body] : part.kernels) names.emplace_back(name, words);
-  return names;
+const std::vector<DeviceKernelUnit>& device_kernel_units() {
+  static const std::vector<DeviceKernelUnit> units = [] {
+    const KernelFamily common = common_kernels();
+    const std::pair<const char*, KernelFamily> families[] = {
+        {"cgvm_device_common", KernelFamily{"", common.kernels}},
+        {"cgvm_device_index", index_kernels()},
+        {"cgvm_device_random", random_kernels()}};
+    std::vector<DeviceKernelUnit> out;
+    for (const auto& [name, family] : families) {
+      DeviceKernelUnit unit{name, common.source + family.source, {}};
+      for (const auto& [kernel, words, body] : family.kernels) {
+        unit.source += fmt::format(
+            "struct {0}_params {{ long long w[{1}]; }};\n"
+            "extern \"C\" __global__ void {0}(const {0}_params p) {{ {2}(p.w); }}\n",
+            kernel, words, body);
+        unit.kernels.emplace_back(kernel, words);
+      }
+      out.push_back(std::move(unit));
+    }
+    return out;
+  }();
+  return units;
 }
 
 int DeviceKernelLaunch::block(const CudaDeviceShape& device) const {

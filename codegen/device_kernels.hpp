@@ -7,9 +7,12 @@
 // A fused loop kernel reads each operand at the loop point and computes each point from
 // its operands alone, and its reductions carry no position, so an index lookup, an
 // argmax, and a draw that must repeat the host's generator have no form in it; these
-// kernels are written once, as one CUDA unit that a GPU compiles with NVRTC and the tests
-// run on the CUDA emulator: a common part (device_kernels.cpp) and the index kernels'
-// and the random draws' (device_index_kernels.cpp, device_random_kernels.cpp).
+// kernels are written once, as CUDA that a GPU compiles with NVRTC and the tests run on the
+// CUDA emulator, in three units: a common part (device_kernels.cpp), and the index
+// kernels and the random draws (device_index_kernels.cpp, device_random_kernels.cpp), each
+// after the common part's text. A context compiles a unit when one of its kernels first
+// runs, so a function that looks nothing up and draws nothing pays for neither (a cold
+// compile costs by the kernel; BENCHMARKS.md, cuda_compile_bench).
 //
 // Index kernels see C-contiguous arrays as [outer, n, inner] (the dims before the axis,
 // the axis, the dims after). Indices come from the host (checked there) or from the
@@ -57,6 +60,8 @@
 // Each kernel takes one parameter by value, `struct <name>_params { long long w[W]; }`
 // (emit_cuda's convention), runs a grid-stride loop over `total` points, and takes any grid.
 #include <string>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "codegen/emit_cuda.hpp"
@@ -65,10 +70,14 @@
 
 namespace cgvm {
 
-// The unit with every kernel (compile with cuda_compile_options()).
-std::string device_kernels_source();
-// The name of each kernel and the words of its parameter, for emulators.
-std::vector<std::pair<std::string, int>> device_kernels();
+// One unit of the device's kernels (compile with cuda_compile_options()).
+struct DeviceKernelUnit {
+  std::string name;  // "cgvm_device_common", "cgvm_device_index", "cgvm_device_random"
+  std::string source;
+  std::vector<std::pair<std::string, int>> kernels;  // each kernel's name and parameter words
+};
+// The three units; each kernel is in exactly one.
+const std::vector<DeviceKernelUnit>& device_kernel_units();
 
 // One launch: which kernel, its parameter, and how many points it runs.
 struct DeviceKernelLaunch {

@@ -177,23 +177,30 @@ void Context::gemm(const DeviceGemm& g) {
 }
 
 struct Context::DeviceKernels {
-  Module module;
-  std::map<std::string, Kernel> kernels;
+  std::vector<Module> modules;           // the units loaded so far
+  std::map<std::string, Kernel> kernels;  // theirs
 };
 
 const Kernel& Context::device_kernel(const std::string& name) {
   std::lock_guard lock(mutex_);
-  if (!device_kernels_) {
-    CompileOptions options;
-    options.nvrtc_options = cuda_compile_options();
-    options.program_name = "cgvm_device_kernels.cu";
-    auto k = std::make_unique<DeviceKernels>();
-    k->module = Module::build(device_kernels_source(), info_, options);
-    for (const auto& entry : cgvm::device_kernels())
-      k->kernels[entry.first] = k->module.kernel(entry.first);
-    device_kernels_ = std::move(k);
-  }
-  return device_kernels_->kernels.at(name);
+  if (!device_kernels_) device_kernels_ = std::make_unique<DeviceKernels>();
+  DeviceKernels& k = *device_kernels_;
+  if (const auto found = k.kernels.find(name); found != k.kernels.end()) return found->second;
+  const auto& units = device_kernel_units();
+  const auto unit = std::find_if(units.begin(), units.end(), [&](const DeviceKernelUnit& u) {
+    return std::any_of(u.kernels.begin(), u.kernels.end(),
+                       [&](const auto& entry) { return entry.first == name; });
+  });
+  CGVM_ASSERT(unit != units.end(), "every device kernel launched is in a unit");
+  // A module cannot be loaded while a stream is captured: the loop runs step by step,
+  // which loads it.
+  refuse_while_recording("loading the device's kernels");
+  CompileOptions options;
+  options.nvrtc_options = cuda_compile_options();
+  options.program_name = unit->name + ".cu";
+  Module& module = k.modules.emplace_back(Module::build(unit->source, info_, options));
+  for (const auto& entry : unit->kernels) k.kernels[entry.first] = module.kernel(entry.first);
+  return k.kernels.at(name);
 }
 
 void Context::run(const DeviceKernelLaunch& launch) {
@@ -362,7 +369,9 @@ std::unique_ptr<DeviceRecording> Context::record(const std::function<void()>& is
                      device().str(), e.what()));
   };
   try {
-    // Built now: a module is not loaded while a stream is captured.
+    // Built now, with the step's copies (one unit): a module is not loaded while a stream
+    // is captured. (A step's other device kernels were loaded by its first run, which is
+    // not recorded.)
     device_kernel("cgvm_step_advance");
     if (!capture_stream_) capture_stream_ = std::make_unique<Stream>();
     if (!allocation_stream_) allocation_stream_ = std::make_unique<Stream>();

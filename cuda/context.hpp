@@ -84,8 +84,8 @@ class Context final : public DeviceContext {
   void copy(CopyKind kind, const Array& dst, const Array& src);
   std::mutex mutex_;
   std::map<CopyKey, std::unique_ptr<CopyKernel>> copy_kernels_;
-  // The kernels of gather, scatter and draw (codegen/device_kernels.hpp), compiled on first
-  // use, and the launch of one.
+  // The kernels of gather, scatter and draw (codegen/device_kernels.hpp), each unit
+  // compiled when one of its kernels is first used, and the launch of one.
   struct DeviceKernels;
   const Kernel& device_kernel(const std::string& name);
   void run(const DeviceKernelLaunch& launch);

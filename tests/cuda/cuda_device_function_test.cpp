@@ -4,6 +4,7 @@
 // device, against the same steps on the CPU; asking for a GPU where there is none (the
 // other errors a user meets: cuda_device_errors_test.cpp; random draws:
 // cuda_device_random_test.cpp).
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <set>
@@ -520,6 +521,8 @@ TEST_SUITE("cuda") {
     ScopedEmulatedGpu emulated;
     check_arg_reductions_on_device(gpu);
     CHECK(emulated.gpu().arg_reductions >= 6 * 8);
+    // Only the unit holding argmax was compiled: not the lookups' nor the draws'.
+    CHECK(emulated.gpu().device_units() == std::vector<std::string>{"cgvm_device_common"});
   }
 
   TEST_CASE("device functions: every op with a device form, in one function, against the CPU") {
@@ -572,6 +575,11 @@ TEST_SUITE("cuda") {
       CHECK(got[k].device() == gpu);
       CHECK(allclose(got[k].to_host(), want[k], 1e-5, 1e-6));
     }
+    // Lookups, argmax and draws: every unit of the device's kernels, each compiled once.
+    std::vector<std::string> units = emulated.gpu().device_units();
+    std::ranges::sort(units);
+    CHECK(units == std::vector<std::string>{"cgvm_device_common", "cgvm_device_index",
+                                            "cgvm_device_random"});
   }
 
   TEST_CASE("shared variables: placed on a device they stay there; values read as host copies") {

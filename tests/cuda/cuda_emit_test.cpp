@@ -2,6 +2,7 @@
 // reduction of the op table, for every dtype it takes, the kernels of whole training
 // functions (an MLP step, an LSTM trained through scan) and the device's own kernels. Runs wherever the plugin was built
 // (NVRTC needs no GPU); what the kernels compute is tested in cuda_kernels_test.cpp.
+#include <map>
 #include <set>
 #include <string>
 #include <vector>
@@ -113,17 +114,25 @@ TEST_SUITE("cuda") {
   }
 
   TEST_CASE("cuda emit: the device's own kernels (take, inc_take, argmax, draws, scan steps) compile") {
-    const cuda::CudaCode code = compile_to_ptx(device_kernels_source(), "cgvm_device_kernels.cu");
     // gathers by element size; scatters (of host rows and of device rows' chains) and arg
     // reductions by dtype, and the device rows' links (compared, or sorted by five kernels,
     // one of them the prefix sum); uniform and normal draws by float dtype, and integers
     // (walked, or tried at once: two more); a replayed scan step's copies by unit, and its
-    // counter
-    CHECK(device_kernels().size() == 4 + 3 * std::size(all_dtypes) + 1 + 5 + 2 * 2 + 3 + 3 + 1);
-    for (const auto& [name, words] : device_kernels()) {
-      INFO("kernel " << name);
-      CHECK(contains(code.bytes, ".entry " + name + "("));
+    // counter. Three units, each compiled apart: every kernel in exactly one.
+    std::map<std::string, std::string> unit_of;
+    for (const DeviceKernelUnit& unit : device_kernel_units()) {
+      INFO("unit " << unit.name);
+      const cuda::CudaCode code = compile_to_ptx(unit.source, unit.name + ".cu");
+      for (const auto& [name, words] : unit.kernels) {
+        INFO("kernel " << name);
+        CHECK(contains(code.bytes, ".entry " + name + "("));
+        CHECK(unit_of.emplace(name, unit.name).second);
+      }
     }
+    CHECK(unit_of.size() == 4 + 3 * std::size(all_dtypes) + 1 + 5 + 2 * 2 + 3 + 3 + 1);
+    CHECK(unit_of.at("cgvm_step_advance") == "cgvm_device_common");
+    CHECK(unit_of.at("cgvm_gather_4") == "cgvm_device_index");
+    CHECK(unit_of.at("cgvm_uniform_float32") == "cgvm_device_random");
   }
 
   TEST_CASE("cuda emit: a kernel NVRTC rejects names the kernel in the log") {

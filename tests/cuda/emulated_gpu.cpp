@@ -194,15 +194,33 @@ void EmulatedGpu::gemm_on_host(const DeviceGemm& g) {
     FAIL("emulated GPU: gemm of " << dtype_name(g.dtype));
 }
 
+std::vector<std::string> EmulatedGpu::device_units() const {
+  std::lock_guard lock(mutex_);
+  std::vector<std::string> names;
+  for (const auto& unit : device_units_) names.push_back(unit.first);
+  return names;
+}
+
 void EmulatedGpu::run_now(const DeviceKernelLaunch& on_host) {
+  CudaEmulator* unit_emulator = nullptr;
   {
     std::lock_guard lock(mutex_);
-    if (!device_kernels_)
-      device_kernels_ = std::make_unique<CudaEmulator>(device_kernels_source(), device_kernels());
+    if (!device_kernels_.contains(on_host.kernel)) {
+      for (const DeviceKernelUnit& unit : device_kernel_units())
+        if (std::ranges::any_of(unit.kernels,
+                                [&](const auto& k) { return k.first == on_host.kernel; })) {
+          auto& [name, emulator] = device_units_.emplace_back(
+              unit.name, std::make_unique<CudaEmulator>(unit.source, unit.kernels));
+          for (const auto& k : unit.kernels) device_kernels_[k.first] = emulator.get();
+        }
+    }
+    if (!device_kernels_.contains(on_host.kernel))
+      FAIL("no unit has the device kernel " << on_host.kernel);
+    unit_emulator = device_kernels_.at(on_host.kernel);
   }
   const CudaDeviceShape& shape = CudaEmulator::device_shape;
-  device_kernels_->run(on_host.kernel, on_host.total ? on_host.grid(shape) : 0,
-                       on_host.block(shape), on_host.words);
+  unit_emulator->run(on_host.kernel, on_host.total ? on_host.grid(shape) : 0,
+                     on_host.block(shape), on_host.words);
 }
 
 void EmulatedGpu::run(const DeviceKernelLaunch& launch, std::span<const std::int64_t> rows) {

@@ -74,6 +74,8 @@ class EmulatedGpu final : public DeviceContext {
   // (DeviceContext::step_copies).
   int launches = 0, recordings = 0, replays = 0, refusals = 0;
   std::size_t step_table_bytes = 0;
+  // The units of device kernels (codegen/device_kernels.hpp) compiled so far, by name.
+  std::vector<std::string> device_units() const;
   // Runs `work` now, or keeps it in the recording being made.
   void submit(std::function<void()> work);
 
@@ -85,7 +87,7 @@ class EmulatedGpu final : public DeviceContext {
   // As cuda::Context does (codegen/conversion.hpp), on the emulation.
   void copy(CopyKind kind, const Array& dst, const Array& src);
   static void gemm_on_host(const DeviceGemm& g);
-  std::mutex mutex_;
+  mutable std::mutex mutex_;
   std::map<CopyKey, CopyKernel> copy_kernels_;
   // As cuda::Context does: the index rows (if any) moved over, then the kernel (submitted).
   void run(const DeviceKernelLaunch& launch, std::span<const std::int64_t> rows = {});
@@ -95,7 +97,10 @@ class EmulatedGpu final : public DeviceContext {
   // scratch released.
   void run_with_scratch(std::size_t bytes,
                         const std::function<std::vector<DeviceKernelLaunch>(long long)>& make);
-  std::unique_ptr<CudaEmulator> device_kernels_;
+  // The units of device kernels run so far, each compiled when one of its kernels first
+  // runs (as cuda::Context does), and which unit runs each kernel.
+  std::vector<std::pair<std::string, std::unique_ptr<CudaEmulator>>> device_units_;
+  std::map<std::string, CudaEmulator*> device_kernels_;
   DeviceFaultNote host_rows_fault_;  // made on first use, not counted in live_allocations
   IndexCheck index_check(const FaultSite& at);
   void expect_fault(DeviceFaultNote& note);
