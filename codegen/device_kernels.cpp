@@ -212,6 +212,14 @@ const std::vector<DeviceKernelUnit>& device_kernel_units() {
   return units;
 }
 
+const DeviceKernelUnit& device_kernel_unit(std::string_view name) {
+  for (const DeviceKernelUnit& unit : device_kernel_units())
+    if (std::any_of(unit.kernels.begin(), unit.kernels.end(),
+                    [&](const auto& kernel) { return kernel.first == name; }))
+      return unit;
+  throw InternalError(fmt::format("no unit of the device's kernels has {}", name));
+}
+
 int DeviceKernelLaunch::block(const CudaDeviceShape& device) const {
   return static_cast<int>(
       std::max(32LL, std::min<long long>(kMaxBlock, device.max_threads_per_block) / 32 * 32));

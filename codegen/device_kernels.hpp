@@ -61,6 +61,7 @@
 // (emit_cuda's convention), runs a grid-stride loop over `total` points, and takes any grid.
 #include <string>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -78,6 +79,8 @@ struct DeviceKernelUnit {
 };
 // The three units; each kernel is in exactly one.
 const std::vector<DeviceKernelUnit>& device_kernel_units();
+// The unit that has the kernel `name` (an InternalError if none has).
+const DeviceKernelUnit& device_kernel_unit(std::string_view name);
 
 // One launch: which kernel, its parameter, and how many points it runs.
 struct DeviceKernelLaunch {

@@ -186,20 +186,15 @@ const Kernel& Context::device_kernel(const std::string& name) {
   if (!device_kernels_) device_kernels_ = std::make_unique<DeviceKernels>();
   DeviceKernels& k = *device_kernels_;
   if (const auto found = k.kernels.find(name); found != k.kernels.end()) return found->second;
-  const auto& units = device_kernel_units();
-  const auto unit = std::find_if(units.begin(), units.end(), [&](const DeviceKernelUnit& u) {
-    return std::any_of(u.kernels.begin(), u.kernels.end(),
-                       [&](const auto& entry) { return entry.first == name; });
-  });
-  CGVM_ASSERT(unit != units.end(), "every device kernel launched is in a unit");
+  const DeviceKernelUnit& unit = device_kernel_unit(name);
   // A module cannot be loaded while a stream is captured: the loop runs step by step,
   // which loads it.
   refuse_while_recording("loading the device's kernels");
   CompileOptions options;
   options.nvrtc_options = cuda_compile_options();
-  options.program_name = unit->name + ".cu";
-  Module& module = k.modules.emplace_back(Module::build(unit->source, info_, options));
-  for (const auto& entry : unit->kernels) k.kernels[entry.first] = module.kernel(entry.first);
+  options.program_name = unit.name + ".cu";
+  Module& module = k.modules.emplace_back(Module::build(unit.source, info_, options));
+  for (const auto& entry : unit.kernels) k.kernels[entry.first] = module.kernel(entry.first);
   return k.kernels.at(name);
 }
 

@@ -133,6 +133,8 @@ TEST_SUITE("cuda") {
     CHECK(unit_of.at("cgvm_step_advance") == "cgvm_device_common");
     CHECK(unit_of.at("cgvm_gather_4") == "cgvm_device_index");
     CHECK(unit_of.at("cgvm_uniform_float32") == "cgvm_device_random");
+    for (const auto& [kernel, unit] : unit_of) CHECK(device_kernel_unit(kernel).name == unit);
+    CHECK_THROWS_AS(device_kernel_unit("cgvm_no_such_kernel"), InternalError);
   }
 
   TEST_CASE("cuda emit: a kernel NVRTC rejects names the kernel in the log") {

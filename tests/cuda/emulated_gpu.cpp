@@ -206,16 +206,11 @@ void EmulatedGpu::run_now(const DeviceKernelLaunch& on_host) {
   {
     std::lock_guard lock(mutex_);
     if (!device_kernels_.contains(on_host.kernel)) {
-      for (const DeviceKernelUnit& unit : device_kernel_units())
-        if (std::ranges::any_of(unit.kernels,
-                                [&](const auto& k) { return k.first == on_host.kernel; })) {
-          auto& [name, emulator] = device_units_.emplace_back(
-              unit.name, std::make_unique<CudaEmulator>(unit.source, unit.kernels));
-          for (const auto& k : unit.kernels) device_kernels_[k.first] = emulator.get();
-        }
+      const DeviceKernelUnit& unit = device_kernel_unit(on_host.kernel);
+      auto emulated = std::make_unique<CudaEmulator>(unit.source, unit.kernels);
+      CudaEmulator* emulator = device_units_.emplace_back(unit.name, std::move(emulated)).second.get();
+      for (const auto& k : unit.kernels) device_kernels_[k.first] = emulator;
     }
-    if (!device_kernels_.contains(on_host.kernel))
-      FAIL("no unit has the device kernel " << on_host.kernel);
     unit_emulator = device_kernels_.at(on_host.kernel);
   }
   const CudaDeviceShape& shape = CudaEmulator::device_shape;
