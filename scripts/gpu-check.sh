@@ -4,8 +4,9 @@
 #
 #   bash scripts/gpu-check.sh unpack        unpacks the parts carried so far (once each)
 #   bash scripts/gpu-check.sh test          nvidia-smi, then the "cuda" test suite
-#   bash scripts/gpu-check.sh bench         cuda_bench (also with CGVM_CUDA_GRAPHS=0), then
-#                                           bench/torch_gpu.py
+#   bash scripts/gpu-check.sh bench         cuda_bench (also with CGVM_CUDA_GRAPHS=0),
+#                                           bench/torch_gpu.py, then cuda_compile_bench
+#                                           --quick (NVRTC on the machine's cores)
 #   bash scripts/gpu-check.sh examples      char_lstm (--quick --check) and mlp_digits
 #                                           trained with --device cuda
 #
@@ -75,6 +76,8 @@ bench() {
     CGVM_CUDA_GRAPHS=0 timeout 180 "$bin" --reps 5 2>&1 | tee "$out/cuda_bench_no_graphs.txt"
   fi
   PYTHONUNBUFFERED=1 timeout 240 python3 bench/torch_gpu.py 2>&1 | tee "$out/torch_gpu.txt"
+  bin=$(ls "$root"/work/*/build-bench/bench/cuda_compile_bench 2>/dev/null | head -1)
+  [ -n "$bin" ] && timeout 120 "$bin" --quick 2>&1 | tee "$out/cuda_compile_bench.txt"
 }
 
 examples() {
