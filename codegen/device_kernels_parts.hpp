@@ -1,9 +1,10 @@
 #pragma once
-// What the files of the device's own kernels (device_kernels.hpp) share: the CUDA unit is
-// a common part (codegen/device_kernels.cpp: grid-stride points, block-wide prefix sums,
-// tiles, argmax and argmin, a replayed scan step's copies) and two families of kernels, the
-// index kernels (device_index_kernels.cpp: take, inc_take) and the random draws
-// (device_random_kernels.cpp), each with the launches of its kernels. Not part of the API.
+// What the files of the device's own kernels (device_kernels.hpp) share: a common part
+// (codegen/device_kernels.cpp: grid-stride points, block-wide prefix sums, tiles, argmax
+// and argmin, a replayed scan step's copies) and two families of kernels, the index kernels
+// (device_index_kernels.cpp: take, inc_take) and the random draws
+// (device_random_kernels.cpp), each with the launches of its kernels: three CUDA units,
+// the families' each after the common part's text. Not part of the API.
 #include <string>
 #include <vector>
 
@@ -11,14 +12,14 @@
 
 namespace cgvm::device_kernel_parts {
 
-// The unit's CGVM_DIGITS (a radix sort's digits: kDigitBits bits a pass), CGVM_TILE (the
+// The units' CGVM_DIGITS (a radix sort's digits: kDigitBits bits a pass), CGVM_TILE (the
 // points a block takes at once in the tiled kernels) and CGVM_MAX_BLOCK (the most threads a
 // block has, DeviceKernelLaunch::block).
 constexpr int kDigitBits = 4, kDigits = 1 << kDigitBits;
 constexpr long long kTile = 1024, kMaxBlock = 256;
 constexpr long long tiles_of(long long points) { return (points + kTile - 1) / kTile; }
 
-// One kernel of the unit: `struct <name>_params { long long w[words]; }` and a __global__
+// One kernel of a unit: `struct <name>_params { long long w[words]; }` and a __global__
 // <name> that calls `body` (a template instance) with the words.
 struct KernelEntry {
   std::string name;
