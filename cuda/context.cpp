@@ -68,20 +68,16 @@ class Context::Recording final : public DeviceRecording {
     graph_ = GraphExec();
     for (void* p : released_) context_.release(p, 0);
   }
-  void replay() override {
-    set_device(context_.ordinal_);
-    graph_.launch(context_.stream_);
-    for (DeviceFaultNote* note : notes_) note->expect();
-  }
 
  private:
   friend class Context;
+  void queue() override {
+    set_device(context_.ordinal_);
+    graph_.launch(context_.stream_);
+  }
   Context& context_;  // contexts are never destroyed (get())
   GraphExec graph_;
   std::vector<void*> released_;
-  // The notes its index kernels reading device rows write to (those of the call whose
-  // executor keeps the recording).
-  std::vector<DeviceFaultNote*> notes_;
 };
 
 namespace {
@@ -259,10 +255,8 @@ IndexCheck Context::index_check(const FaultSite& at) {
 }
 
 void Context::expect_fault(DeviceFaultNote& note) {
-  Recording* r = recording();
-  if (!r) note.expect();
-  else if (std::find(r->notes_.begin(), r->notes_.end(), &note) == r->notes_.end())
-    r->notes_.push_back(&note);
+  if (Recording* r = recording()) r->writes(note);
+  else note.expect();
 }
 
 void Context::gather(const Array& out, const Array& x, std::span<const std::int64_t> rows,

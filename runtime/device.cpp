@@ -92,6 +92,15 @@ std::optional<DeviceIndexFault> DeviceContext::index_fault(DeviceFaultNote& note
   return note.read(*this);
 }
 
+void DeviceRecording::replay() {
+  queue();
+  for (DeviceFaultNote* note : notes_) note->expect();
+}
+
+void DeviceRecording::writes(DeviceFaultNote& note) {
+  if (std::find(notes_.begin(), notes_.end(), &note) == notes_.end()) notes_.push_back(&note);
+}
+
 std::unique_ptr<DeviceRecording> DeviceContext::record(const std::function<void()>&) {
   return nullptr;
 }

@@ -115,8 +115,18 @@ struct DeviceDraw {
 class DeviceRecording {
  public:
   virtual ~DeviceRecording() = default;
-  // Queues the recorded work once more, with the addresses and sizes it was recorded with.
-  virtual void replay() = 0;
+  // Queues the recorded work once more, with the addresses and sizes it was recorded with;
+  // a fault note the work writes then expects it (DeviceFaultNote::expect).
+  void replay();
+  // The recorded work holds index kernels that note faults in `note` (a recording keeps
+  // the notes of the call whose executor keeps it).
+  void writes(DeviceFaultNote& note);
+
+ protected:
+  virtual void queue() = 0;  // the recorded work, queued once more
+
+ private:
+  std::vector<DeviceFaultNote*> notes_;
 };
 
 // Thrown by a DeviceContext asked, while it records, for what a recording cannot hold: a

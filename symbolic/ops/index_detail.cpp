@@ -29,7 +29,6 @@ std::string out_of_bounds(std::int64_t index, int axis, std::int64_t size) {
   return fmt::format("index {} is out of bounds for axis {} with size {}", index, axis, size);
 }
 
-
 }  // namespace
 
 void fail_with(const FailFn& fail, const std::string& message) {

@@ -39,16 +39,14 @@ class EmulatedGpu::Recording final : public DeviceRecording {
   ~Recording() override {
     for (auto [p, bytes] : released_) gpu_.release(p, bytes);
   }
-  void replay() override {
-    ++gpu_.replays;
-    for (const auto& w : work_) w();
-    for (DeviceFaultNote* note : notes_) note->expect();
-  }
 
  private:
   friend class EmulatedGpu;
+  void queue() override {
+    ++gpu_.replays;
+    for (const auto& w : work_) w();
+  }
   EmulatedGpu& gpu_;
-  std::vector<DeviceFaultNote*> notes_;  // as cuda::Context's recordings keep them
   std::vector<std::function<void()>> work_;
   std::vector<std::pair<void*, std::size_t>> released_;
 };
@@ -263,10 +261,8 @@ IndexCheck EmulatedGpu::index_check(const FaultSite& at) {
 }
 
 void EmulatedGpu::expect_fault(DeviceFaultNote& note) {
-  Recording* r = recording();
-  if (!r) note.expect();
-  else if (std::find(r->notes_.begin(), r->notes_.end(), &note) == r->notes_.end())
-    r->notes_.push_back(&note);
+  if (Recording* r = recording()) r->writes(note);
+  else note.expect();
 }
 
 void EmulatedGpu::gather(const Array& out, const Array& x, const Array& rows, int axis,
