@@ -3,14 +3,14 @@
 // the device executor, shared variables placed on a device, scan on a device.
 //
 // Memory is host memory, but the addresses handed out are the host's with bit 62 flipped:
-// non-canonical on x86-64, so host code that dereferences device memory by mistake
-// faults at once, as it would with a real GPU, instead of passing. Kernels run the emitted
-// CUDA through CudaEmulator (threads as fibers), each unit also compiled with NVRTC where
-// the plugin was built (Clang takes some code NVRTC would not); conversions run the
-// conversion program a real GPU runs (codegen/conversion.hpp), and so do gathers,
-// scatters, argmax and draws (codegen/device_kernels.hpp); products use host BLAS. It records and replays work as
-// CUDA graphs do. It counts the bytes copied each way, the live allocations, launches and
-// replays, so tests can check what moved and what the host issued.
+// non-canonical on x86-64, so host code that dereferences device memory by mistake faults
+// at once, as it would with a real GPU, instead of passing. Kernels run the emitted CUDA
+// through CudaEmulator (threads as fibers), each unit also compiled with NVRTC where the
+// plugin was built (Clang takes some code NVRTC would not); conversions run the conversion
+// program a real GPU runs (codegen/conversion.hpp), and so do gathers, scatters, argmax and
+// draws (codegen/device_kernels.hpp); products use host BLAS. It records and replays work
+// as CUDA graphs do. It counts the bytes copied each way, the live allocations, launches
+// and replays, so tests can check what moved and what the host issued.
 #include <atomic>
 #include <functional>
 #include <map>
