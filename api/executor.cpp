@@ -99,29 +99,16 @@ std::vector<char> host_resident(const Program& p) {
   return resident;
 }
 
-// Whether `p` (its loops' and branches' bodies too) holds an eval of the index family
-// that reads some input wherever it is (take, inc_take).
-bool looks_up(const Program& p) {
-  for (const Step& step : p.steps)
-    if (step.kind == Step::Kind::Eval && step.node->op().family == OpFamily::Index &&
-        !step.node->op().anywhere_inputs.empty())
-      return true;
-  return std::any_of(p.loops.begin(), p.loops.end(),
-                     [](const ScanLoop& l) { return looks_up(l.body); });
-}
-
 // Why each loop body in `p` (nested ones too, and those in branches) runs step by step
 // (not_recordable), keyed by the body, which lives in the program's loops and stays put.
-void plan_loops(const Program& p, std::map<const Program*, std::string>& plans) {
-  for (const Step& step : p.steps) {
-    if (step.kind == Step::Kind::Loop) {
-      const Program& body = p.loops[step.loop].body;
-      plans[&body] = not_recordable(body);
-      plan_loops(body, plans);
-    } else if (step.kind == Step::Kind::Branch) {
-      for (int b : {step.loop, step.loop + 1}) plan_loops(p.loops[b].body, plans);
-    }
-  }
+std::map<const Program*, std::string> plan_loops(const Program& p) {
+  std::map<const Program*, std::string> plans;
+  for_each_step(p, [&](const Program& owner, const Step& step) {
+    if (step.kind != Step::Kind::Loop) return;
+    const Program& body = owner.loops[step.loop].body;
+    plans[&body] = not_recordable(body);
+  });
+  return plans;
 }
 
 }  // namespace
@@ -131,9 +118,9 @@ Executor::Executor(Program program, DeviceBackend device)
       launcher_(std::move(device.launch)),
       context_(std::move(device.context)),
       host_resident_(host_resident(program_)),
-      looks_up_(looks_up(program_)) {
+      step_by_step_(plan_loops(program_)),
+      looks_up_(device_work().lookups) {
   slots_ = new_slots();
-  plan_loops(program_, step_by_step_);
 }
 
 Device Executor::device() const { return context_ ? context_->device() : Device::cpu(); }
@@ -153,17 +140,6 @@ bool reads_data(const Node& node) {
   });
 }
 
-void collect_host_steps(const Program& p, std::vector<std::string>& out) {
-  for (const Step& step : p.steps) {
-    if (step.kind == Step::Kind::Loop) collect_host_steps(p.loops[step.loop].body, out);
-    if (step.kind == Step::Kind::Branch)
-      for (int b : {step.loop, step.loop + 1}) collect_host_steps(p.loops[b].body, out);
-    if (step.kind == Step::Kind::Eval && !runs_on_device(*step.node) && reads_data(*step.node))
-      out.push_back(fmt::format("{} at {}", step.node->op().name,
-                                format_location(step.node->location())));
-  }
-}
-
 // The most elements an integer operand of a kernel run on the host may have (a shape).
 constexpr std::int64_t max_size_operand = 8;
 
@@ -175,27 +151,37 @@ bool stays_on_host(const Array& a) { return a.rank() == 0 && !is_float(a.dtype()
 
 std::vector<std::string> Executor::host_steps() const {
   std::vector<std::string> out;
-  if (context_) collect_host_steps(program_, out);
+  if (!context_) return out;
+  for_each_step(program_, [&](const Program&, const Step& step) {
+    if (step.kind == Step::Kind::Eval && !runs_on_device(*step.node) && reads_data(*step.node))
+      out.push_back(fmt::format("{} at {}", step.node->op().name,
+                                format_location(step.node->location())));
+  });
   return out;
-}
-
-void Executor::collect_step_by_step(const Program& p, std::vector<std::string>& out) const {
-  for (const Step& step : p.steps) {
-    if (step.kind == Step::Kind::Branch)
-      for (int b : {step.loop, step.loop + 1}) collect_step_by_step(p.loops[b].body, out);
-    if (step.kind != Step::Kind::Loop) continue;
-    const Program& body = p.loops[step.loop].body;
-    const std::string& why = step_by_step_.at(&body);
-    if (!why.empty())
-      out.push_back(fmt::format("scan at {} ({})", format_location(step.node->location()), why));
-    collect_step_by_step(body, out);
-  }
 }
 
 std::vector<std::string> Executor::loops_step_by_step() const {
   std::vector<std::string> out;
-  if (context_) collect_step_by_step(program_, out);
+  if (!context_) return out;
+  for_each_step(program_, [&](const Program& owner, const Step& step) {
+    if (step.kind != Step::Kind::Loop) return;
+    const std::string& why = step_by_step_.at(&owner.loops[step.loop].body);
+    if (!why.empty())
+      out.push_back(fmt::format("scan at {} ({})", format_location(step.node->location()), why));
+  });
   return out;
+}
+
+DeviceWork Executor::device_work() const {
+  DeviceWork work;
+  if (!context_) return work;
+  for_each_step(program_, [&](const Program& owner, const Step& step) {
+    if (step.kind == Step::Kind::Eval && runs_on_device(*step.node))
+      work |= step.node->op().device_work;
+    if (step.kind == Step::Kind::Loop && step_by_step_.at(&owner.loops[step.loop].body).empty())
+      work.loops = true;
+  });
+  return work;
 }
 
 const Array& Executor::on_device(const Program& p, std::vector<Array>& values, int v) const {

@@ -87,6 +87,10 @@ class Executor {
   // by step, and why: "scan at model.cpp:20 (its step holds an ifelse at model.cpp:22)",
   // in program order. Empty on the host.
   std::vector<std::string> loops_step_by_step() const;
+  // Device mode: what the calls may ask of the device's own kernels (DeviceContext::prepare):
+  // that of the evals that run there (OpDef::device_work), and the step copies of loops
+  // that replay a recorded step. Nothing on the host.
+  DeviceWork device_work() const;
 
  private:
   // Buffers kept between calls: one per slot of a program (grown as needed), and those of
@@ -156,8 +160,8 @@ class Executor {
   std::map<const Program*, std::string> step_by_step_;
   // Device mode: whether the program (its loops' bodies too) looks up indices, which may
   // be the device's: a call then makes its note's words before anything is recorded.
+  // (After step_by_step_: device_work() reads it.)
   bool looks_up_ = false;
-  void collect_step_by_step(const Program& p, std::vector<std::string>& out) const;
   // Device mode: constants moved to the device, per (program, value), kept across calls.
   mutable std::mutex constants_mutex_;
   mutable std::map<std::pair<const Program*, int>, Array> device_constants_;

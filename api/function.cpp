@@ -284,7 +284,11 @@ void compile(Function::Impl& f, const std::source_location& loc) {
     const DeviceProvider provider = detail::provider(f.device.kind);
     DeviceBackend backend{.context = provider.context(f.device.ordinal, loc)};
     if (r.kernels > 0) backend.launch = provider.kernels(program, backend.context, &r.device_compile_ms);
+    std::shared_ptr<DeviceContext> context = backend.context;
     f.executor = std::make_shared<Executor>(std::move(program), std::move(backend));
+    t = clock::now();
+    context->prepare(f.executor->device_work());
+    r.device_prepare_ms = ms_since(t);
     r.host_steps = f.executor->host_steps();
     r.loops_step_by_step = f.executor->loops_step_by_step();
   }
@@ -306,7 +310,8 @@ std::string FunctionReport::to_string() const {
       device.is_cpu()
           ? fmt::format("jit {:.2f} ({})", jit.total_ms,
                         jit.memory_hit ? "memory hit" : jit.disk_hit ? "disk hit" : jit.path)
-          : fmt::format("{} kernels compiled and loaded {:.2f}", device.str(), device_compile_ms);
+          : fmt::format("{} kernels compiled and loaded {:.2f}, its own made ready {:.2f}",
+                        device.str(), device_compile_ms, device_prepare_ms);
   std::string text = fmt::format(
       "{:.2f} ms: graph cache {}, optimize {:.2f} [{}], lower {:.2f}, emit {:.2f}, {}; {} "
       "kernels, {} steps",

@@ -96,13 +96,16 @@ struct FunctionReport {
   double total_ms = 0;     // the whole function() call
   int kernels = 0;         // generated loop kernels
   int steps = 0;           // kernels + eval steps
-  // A device function: where it runs, the time NVRTC (or its cache) and loading took, the
-  // steps that have no device form and run on the host, copying their operands
-  // ("my_op at model.cpp:12"; every op of the table has a device form), and the loops that
-  // run step by step instead of replaying a recorded step, with why ("scan at model.cpp:20
-  // (its step holds an ifelse at model.cpp:22)").
+  // A device function: where it runs, the time NVRTC (or its cache) and loading took for
+  // its kernels and for the device's own that its calls use (lookups, argmax, draws, a
+  // replayed loop's step copies: made once per process, so 0 where an earlier function
+  // made them), the steps that have no device form and run on the host, copying their
+  // operands ("my_op at model.cpp:12"; every op of the table has a device form), and the
+  // loops that run step by step instead of replaying a recorded step, with why ("scan at
+  // model.cpp:20 (its step holds an ifelse at model.cpp:22)").
   Device device;
   double device_compile_ms = 0;
+  double device_prepare_ms = 0;
   std::vector<std::string> host_steps;
   std::vector<std::string> loops_step_by_step;
   std::string to_string() const;

@@ -220,6 +220,20 @@ const DeviceKernelUnit& device_kernel_unit(std::string_view name) {
   throw InternalError(fmt::format("no unit of the device's kernels has {}", name));
 }
 
+std::vector<const DeviceKernelUnit*> device_kernel_units_for(const DeviceWork& work) {
+  if (!work.any()) return {};
+  const auto named = [](std::string_view name) {
+    const auto& units = device_kernel_units();
+    return &*std::find_if(units.begin(), units.end(), [&](const auto& u) { return u.name == name; });
+  };
+  // Any of the work may launch a kernel of the common unit: argmax, a replayed step's
+  // copies, and the prefix sums that a scatter's sort and a draw of integers run.
+  std::vector<const DeviceKernelUnit*> out{named("cgvm_device_common")};
+  if (work.lookups) out.push_back(named("cgvm_device_index"));
+  if (work.draws) out.push_back(named("cgvm_device_random"));
+  return out;
+}
+
 int DeviceKernelLaunch::block(const CudaDeviceShape& device) const {
   return static_cast<int>(
       std::max(32LL, std::min<long long>(kMaxBlock, device.max_threads_per_block) / 32 * 32));

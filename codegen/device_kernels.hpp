@@ -81,6 +81,8 @@ struct DeviceKernelUnit {
 const std::vector<DeviceKernelUnit>& device_kernel_units();
 // The unit that has the kernel `name` (an InternalError if none has).
 const DeviceKernelUnit& device_kernel_unit(std::string_view name);
+// The units whose kernels `work` may launch (DeviceContext::prepare).
+std::vector<const DeviceKernelUnit*> device_kernel_units_for(const DeviceWork& work);
 
 // One launch: which kernel, its parameter, and how many points it runs.
 struct DeviceKernelLaunch {

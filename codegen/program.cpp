@@ -81,4 +81,14 @@ std::vector<const LoopKernel*> all_kernels(const Program& program) {
   return out;
 }
 
+void for_each_step(const Program& program,
+                   const std::function<void(const Program& owner, const Step& step)>& visit) {
+  for (const Step& step : program.steps) {
+    visit(program, step);
+    if (step.kind == Step::Kind::Loop) for_each_step(program.loops[step.loop].body, visit);
+    if (step.kind == Step::Kind::Branch)
+      for (int b : {step.loop, step.loop + 1}) for_each_step(program.loops[b].body, visit);
+  }
+}
+
 }  // namespace cgvm

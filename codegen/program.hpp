@@ -116,5 +116,10 @@ using KernelLauncher = std::function<void(const KernelCall&)>;
 
 // Every kernel of `program` and of its loop bodies, in table order.
 std::vector<const LoopKernel*> all_kernels(const Program& program);
+// Calls visit(owner, step) for each step of `program` (owner: the program that holds it)
+// and, right after a loop's or a branch's step, for the steps of its bodies, nested ones
+// too: in program order.
+void for_each_step(const Program& program,
+                   const std::function<void(const Program& owner, const Step& step)>& visit);
 
 }  // namespace cgvm

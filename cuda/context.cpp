@@ -177,12 +177,10 @@ struct Context::DeviceKernels {
   std::map<std::string, Kernel> kernels;  // theirs
 };
 
-const Kernel& Context::device_kernel(const std::string& name) {
-  std::lock_guard lock(mutex_);
+void Context::load_device_unit(const DeviceKernelUnit& unit) {
   if (!device_kernels_) device_kernels_ = std::make_unique<DeviceKernels>();
   DeviceKernels& k = *device_kernels_;
-  if (const auto found = k.kernels.find(name); found != k.kernels.end()) return found->second;
-  const DeviceKernelUnit& unit = device_kernel_unit(name);
+  if (k.kernels.contains(unit.kernels.front().first)) return;
   // A module cannot be loaded while a stream is captured: the loop runs step by step,
   // which loads it.
   refuse_while_recording("loading the device's kernels");
@@ -191,7 +189,21 @@ const Kernel& Context::device_kernel(const std::string& name) {
   options.program_name = unit.name + ".cu";
   Module& module = k.modules.emplace_back(Module::build(unit.source, info_, options));
   for (const auto& entry : unit.kernels) k.kernels[entry.first] = module.kernel(entry.first);
-  return k.kernels.at(name);
+}
+
+const Kernel& Context::device_kernel(const std::string& name) {
+  std::lock_guard lock(mutex_);
+  if (device_kernels_)
+    if (const auto found = device_kernels_->kernels.find(name); found != device_kernels_->kernels.end())
+      return found->second;
+  load_device_unit(device_kernel_unit(name));
+  return device_kernels_->kernels.at(name);
+}
+
+void Context::prepare(const DeviceWork& work) {
+  set_device(ordinal_);
+  std::lock_guard lock(mutex_);
+  for (const DeviceKernelUnit* unit : device_kernel_units_for(work)) load_device_unit(*unit);
 }
 
 void Context::run(const DeviceKernelLaunch& launch) {
@@ -358,10 +370,10 @@ std::unique_ptr<DeviceRecording> Context::record(const std::function<void()>& is
                      device().str(), e.what()));
   };
   try {
-    // Built now, with the step's copies (one unit): a module is not loaded while a stream
-    // is captured. (A step's other device kernels were loaded by its first run, which is
-    // not recorded.)
-    device_kernel("cgvm_step_advance");
+    // The step's copies are made now, if no device function made them (prepare): a module
+    // is not loaded while a stream is captured. (A step's other device kernels were made
+    // by then, at the latest by its first run, which is not recorded.)
+    prepare({.loops = true});
     if (!capture_stream_) capture_stream_ = std::make_unique<Stream>();
     if (!allocation_stream_) allocation_stream_ = std::make_unique<Stream>();
   } catch (const Error& e) {

@@ -66,6 +66,9 @@ class Context final : public DeviceContext {
   void step_copies(const Array& table, const Array& counter, int unit,
                    std::int64_t longest) override;
   void step_advance(const Array& counter, const Array* stop) override;
+  // Compiles (or loads from the disk cache) the units of the device's kernels that `work`
+  // may launch (codegen/device_kernels.hpp).
+  void prepare(const DeviceWork& work) override;
 
   // Where work goes: the context's stream, or, on a thread that is recording (record()),
   // the stream being captured.
@@ -85,8 +88,10 @@ class Context final : public DeviceContext {
   std::mutex mutex_;
   std::map<CopyKey, std::unique_ptr<CopyKernel>> copy_kernels_;
   // The kernels of gather, scatter and draw (codegen/device_kernels.hpp), each unit
-  // compiled when one of its kernels is first used, and the launch of one.
+  // compiled when prepare() asks for it or one of its kernels is first used (with mutex_
+  // held: load_device_unit), and the launch of one.
   struct DeviceKernels;
+  void load_device_unit(const DeviceKernelUnit& unit);
   const Kernel& device_kernel(const std::string& name);
   void run(const DeviceKernelLaunch& launch);
   // Runs the launches `make` gives for `bytes` of scratch at the device address it is

@@ -101,6 +101,16 @@ void DeviceRecording::writes(DeviceFaultNote& note) {
   if (std::find(notes_.begin(), notes_.end(), &note) == notes_.end()) notes_.push_back(&note);
 }
 
+DeviceWork& DeviceWork::operator|=(const DeviceWork& other) {
+  lookups |= other.lookups;
+  arg_reduce |= other.arg_reduce;
+  draws |= other.draws;
+  loops |= other.loops;
+  return *this;
+}
+
+void DeviceContext::prepare(const DeviceWork&) {}
+
 std::unique_ptr<DeviceRecording> DeviceContext::record(const std::function<void()>&) {
   return nullptr;
 }

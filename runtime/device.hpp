@@ -111,6 +111,18 @@ struct DeviceDraw {
   static std::uint64_t blocks(Kind kind, DType dtype, std::int64_t count);
 };
 
+// What a device runs with kernels of its own rather than a program's: the DeviceContext
+// calls named. A device function says which its calls may ask for (DeviceContext::prepare),
+// so that those kernels are made when the function is, not on its first call.
+struct DeviceWork {
+  bool lookups = false;     // gather, scatter
+  bool arg_reduce = false;  // arg_reduce
+  bool draws = false;       // draw
+  bool loops = false;       // step_copies, step_advance: a scan that replays its step
+  bool any() const { return lookups || arg_reduce || draws || loops; }
+  DeviceWork& operator|=(const DeviceWork& other);
+};
+
 // Work a device recorded once and queues again on each replay (DeviceContext::record).
 class DeviceRecording {
  public:
@@ -197,6 +209,11 @@ class DeviceContext {
                     const Array& next) = 0;
   // Waits until the queued work is done.
   virtual void synchronize() = 0;
+  // Makes the context's own kernels for `work` ready (compiled, or loaded from a cache), so
+  // that no call of them waits for a compiler; kernels made before are kept. Throws
+  // cgvm::Error where they cannot be made. The default: nothing (a context whose kernels
+  // need no making).
+  virtual void prepare(const DeviceWork& work);
 
   // Records the work `issue` asks of this context from the calling thread (kernels
   // launched on its queue included) instead of running it, for the recording to queue

@@ -144,6 +144,9 @@ struct OpDef {
   // device executor leaves them where they are, except those a scan's step reads, which it
   // keeps on the device, so that no step copies them over and the step can be recorded.
   std::vector<int> anywhere_inputs;
+  // What such an eval asks of a device's own kernels (lookups, argmax, draws): a device
+  // function has them made when it is built (DeviceContext::prepare).
+  DeviceWork device_work;
 
   // Code generation (codegen/). An elementwise op with `emit` fuses into loop kernels; a
   // reduction with `emit_reduce` fuses with its producers and consumers. Any other op runs

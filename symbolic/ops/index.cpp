@@ -266,6 +266,7 @@ const OpDef& take_op() {
       },
       .on_device = any_device,
       .anywhere_inputs = {1},
+      .device_work = {.lookups = true},
   };
   return def;
 }
@@ -337,6 +338,7 @@ const OpDef& inc_take_op() {
       },
       .on_device = any_device,
       .anywhere_inputs = {1},
+      .device_work = {.lookups = true},
   };
   return def;
 }

@@ -99,6 +99,7 @@ OpDef draw_op(std::string_view name, DrawFn draw,
       // advances itself (a device function moves their state over for good).
       .anywhere_inputs = kind == DeviceDraw::Kind::Integers ? std::vector<int>{}
                                                             : std::vector<int>{0},
+      .device_work = {.draws = kind.has_value()},
   };
 }
 

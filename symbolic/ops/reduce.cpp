@@ -293,6 +293,7 @@ OpDef reduce_op(std::string_view name, Reduce kind, GradFn grad = {}) {
       // argmax/argmin track positions; compiled functions run them through eval (on a
       // device too: DeviceContext::arg_reduce).
       .on_device = is_arg(kind) ? any_device : std::function<bool(const Node&)>{},
+      .device_work = {.arg_reduce = is_arg(kind)},
       .emit_reduce = is_arg(kind) ? ReduceEmitFn{}
                                   : [kind](const Node& n) { return emit_reduce(kind, n); },
   };

@@ -525,6 +525,65 @@ TEST_SUITE("cuda") {
     CHECK(emulated.gpu().device_units() == std::vector<std::string>{"cgvm_device_common"});
   }
 
+  TEST_CASE("device functions: function() makes the device's own kernels its calls use") {
+    // Each function on a fresh emulated GPU: the units of the device's kernels function()
+    // made, which are then all a call uses (none is compiled during it).
+    Var x = matrix("x"), i = vector("i", int64), ids = vector("ids", int64);
+    RandomStreams rng(3);
+    auto rnn = [](const StepArgs& v) -> StepResult { return tanh(v[1] * 0.5 + v[0]); };
+    Var row = x.sum(0);
+    struct Case {
+      const char* what;
+      std::vector<Var> inputs, outputs;
+      std::string units;  // sorted, space-separated
+    };
+    const Case cases[] = {
+        {"elementwise only", {x}, {exp(x) * 2}, ""},
+        {"argmax", {x}, {argmax(x, {1})}, "cgvm_device_common"},
+        {"take from host indices", {x, i}, {take(x, i, 0)}, "cgvm_device_common cgvm_device_index"},
+        {"uniform draws", {x}, {x + rng.uniform(dims_of(x))},
+         "cgvm_device_common cgvm_device_random"},
+        {"integer draws", {x}, {x.sum() + rng.integers({3}, 0, 7).sum()},
+         "cgvm_device_common cgvm_device_random"},
+        {"a replayed scan", {x}, {scan(rnn, {.sequences = {x}, .outputs_info = {row}})[0]},
+         "cgvm_device_common"},
+        // Lookups of device ids in the step, and their gradient's scatters.
+        {"a replayed scan's embedding and its gradient",
+         {x, ids},
+         {grad(scan([&](const StepArgs& v) -> StepResult { return tanh(take(x, v[0], 0) + v[1]); },
+                    {.sequences = {ids}, .outputs_info = {row}})[0]
+                   .sum(),
+               {x})[0]},
+         "cgvm_device_common cgvm_device_index"},
+        {"a scan run step by step",
+         {x},
+         {scan([](const StepArgs& v) -> StepResult { return ifelse(v[1].sum() > 0, v[1], v[0]); },
+               {.sequences = {x}, .outputs_info = {row}})[0]},
+         ""},
+    };
+    // Enough steps that the scans replay a recorded step (all but the one with an ifelse).
+    const Array xa = Array::uniform(1, {8, 5}, -1, 1);
+    const Array ia = Array::from_list<std::int64_t>({2, 0, 3, 7, 1, 5});
+    auto sorted_units = [](const EmulatedGpu& g) {
+      std::vector<std::string> units = g.device_units();
+      std::ranges::sort(units);
+      return fmt::format("{}", fmt::join(units, " "));
+    };
+    for (const Case& c : cases) {
+      INFO(std::string(c.what));
+      ScopedEmulatedGpu emulated;
+      Function f = function(c.inputs, c.outputs, {.device = gpu});
+      CHECK(sorted_units(emulated.gpu()) == c.units);
+      CHECK(contains(f.compile_report().to_string(), "its own made ready"));
+      std::vector<Value> values{xa};
+      if (c.inputs.size() == 2) values.emplace_back(ia);
+      CHECK(f(values)[0].device() == gpu);
+      CHECK(sorted_units(emulated.gpu()) == c.units);
+      const bool replayed = emulated.gpu().replays > 0;
+      CHECK(replayed == contains(c.what, "replayed"));
+    }
+  }
+
   TEST_CASE("device functions: every op with a device form, in one function, against the CPU") {
     ScopedEmulatedGpu emulated;
     Var x = matrix("x"), w = matrix("w"), b = vector("b"), i = vector("i", int64);
@@ -554,6 +613,12 @@ TEST_SUITE("cuda") {
     Function f = function({x, w, b, i}, outputs, {.device = gpu});
     INFO(f.program());
     CHECK(f.compile_report().host_steps.empty());
+    // Lookups, argmax and draws: every unit of the device's kernels, made by function().
+    const std::vector<std::string> all_units{"cgvm_device_common", "cgvm_device_index",
+                                             "cgvm_device_random"};
+    std::vector<std::string> units = emulated.gpu().device_units();
+    std::ranges::sort(units);
+    CHECK(units == all_units);
     // Every op that has a device form is here, as a step the device runs.
     std::set<std::string> seen;  // "eval take: v3 v4 -> v5", loop bodies' lines indented
     std::istringstream listing(f.program());
@@ -575,11 +640,10 @@ TEST_SUITE("cuda") {
       CHECK(got[k].device() == gpu);
       CHECK(allclose(got[k].to_host(), want[k], 1e-5, 1e-6));
     }
-    // Lookups, argmax and draws: every unit of the device's kernels, each compiled once.
-    std::vector<std::string> units = emulated.gpu().device_units();
+    // Each compiled once: none more during the call.
+    units = emulated.gpu().device_units();
     std::ranges::sort(units);
-    CHECK(units == std::vector<std::string>{"cgvm_device_common", "cgvm_device_index",
-                                            "cgvm_device_random"});
+    CHECK(units == all_units);
   }
 
   TEST_CASE("shared variables: placed on a device they stay there; values read as host copies") {

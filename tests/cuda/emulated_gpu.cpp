@@ -199,16 +199,24 @@ std::vector<std::string> EmulatedGpu::device_units() const {
   return names;
 }
 
+void EmulatedGpu::load_unit(const DeviceKernelUnit& unit) {
+  if (device_kernels_.contains(unit.kernels.front().first)) return;
+  refuse_while_recording("loading the device's kernels");
+  auto emulated = std::make_unique<CudaEmulator>(unit.source, unit.kernels);
+  CudaEmulator* emulator = device_units_.emplace_back(unit.name, std::move(emulated)).second.get();
+  for (const auto& k : unit.kernels) device_kernels_[k.first] = emulator;
+}
+
+void EmulatedGpu::prepare(const DeviceWork& work) {
+  std::lock_guard lock(mutex_);
+  for (const DeviceKernelUnit* unit : device_kernel_units_for(work)) load_unit(*unit);
+}
+
 void EmulatedGpu::run_now(const DeviceKernelLaunch& on_host) {
   CudaEmulator* unit_emulator = nullptr;
   {
     std::lock_guard lock(mutex_);
-    if (!device_kernels_.contains(on_host.kernel)) {
-      const DeviceKernelUnit& unit = device_kernel_unit(on_host.kernel);
-      auto emulated = std::make_unique<CudaEmulator>(unit.source, unit.kernels);
-      CudaEmulator* emulator = device_units_.emplace_back(unit.name, std::move(emulated)).second.get();
-      for (const auto& k : unit.kernels) device_kernels_[k.first] = emulator;
-    }
+    if (!device_kernels_.contains(on_host.kernel)) load_unit(device_kernel_unit(on_host.kernel));
     unit_emulator = device_kernels_.at(on_host.kernel);
   }
   const CudaDeviceShape& shape = CudaEmulator::device_shape;

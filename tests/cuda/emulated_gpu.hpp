@@ -56,6 +56,8 @@ class EmulatedGpu final : public DeviceContext {
   void step_copies(const Array& table, const Array& counter, int unit,
                    std::int64_t longest) override;
   void step_advance(const Array& counter, const Array* stop) override;
+  // Compiles the units `work` may launch, as cuda::Context does.
+  void prepare(const DeviceWork& work) override;
 
   // The host address behind a device address.
   static void* host(const void* device_address);
@@ -97,8 +99,10 @@ class EmulatedGpu final : public DeviceContext {
   // scratch released.
   void run_with_scratch(std::size_t bytes,
                         const std::function<std::vector<DeviceKernelLaunch>(long long)>& make);
-  // The units of device kernels run so far, each compiled when one of its kernels first
-  // runs (as cuda::Context does), and which unit runs each kernel.
+  // The units of device kernels made so far, each compiled when prepare() asks for it or
+  // one of its kernels first runs (as cuda::Context does: load_unit, with mutex_ held), and
+  // which unit runs each kernel.
+  void load_unit(const DeviceKernelUnit& unit);
   std::vector<std::pair<std::string, std::unique_ptr<CudaEmulator>>> device_units_;
   std::map<std::string, CudaEmulator*> device_kernels_;
   DeviceFaultNote host_rows_fault_;  // made on first use, not counted in live_allocations
