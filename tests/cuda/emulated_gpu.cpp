@@ -212,6 +212,13 @@ void EmulatedGpu::prepare(const DeviceWork& work) {
   for (const DeviceKernelUnit* unit : device_kernel_units_for(work)) load_unit(*unit);
 }
 
+std::vector<CopyKey> EmulatedGpu::copy_programs() const {
+  std::lock_guard lock(mutex_);
+  std::vector<CopyKey> keys;
+  for (const auto& entry : copy_kernels_) keys.push_back(entry.first);
+  return keys;
+}
+
 void EmulatedGpu::run_now(const DeviceKernelLaunch& on_host) {
   CudaEmulator* unit_emulator = nullptr;
   {

@@ -78,6 +78,8 @@ class EmulatedGpu final : public DeviceContext {
   std::size_t step_table_bytes = 0;
   // The units of device kernels (codegen/device_kernels.hpp) compiled so far, by name.
   std::vector<std::string> device_units() const;
+  // The copy programs made so far (codegen/conversion.hpp), by key.
+  std::vector<CopyKey> copy_programs() const;
   // Runs `work` now, or keeps it in the recording being made.
   void submit(std::function<void()> work);
 
