@@ -310,7 +310,7 @@ std::string FunctionReport::to_string() const {
       device.is_cpu()
           ? fmt::format("jit {:.2f} ({})", jit.total_ms,
                         jit.memory_hit ? "memory hit" : jit.disk_hit ? "disk hit" : jit.path)
-          : fmt::format("{} kernels compiled and loaded {:.2f}, its own made ready {:.2f}",
+          : fmt::format("{} kernels compiled and loaded {:.2f} (and the device's own {:.2f})",
                         device.str(), device_compile_ms, device_prepare_ms);
   std::string text = fmt::format(
       "{:.2f} ms: graph cache {}, optimize {:.2f} [{}], lower {:.2f}, emit {:.2f}, {}; {} "

@@ -101,7 +101,8 @@ ElementwiseCall::ElementwiseCall(const Program& program, const Array& dst,
   for (std::size_t a = 0; a < k.operands.size(); ++a) {
     const auto input = std::find(program.inputs.begin(), program.inputs.end(), k.operands[a].value);
     CGVM_ASSERT(input != program.inputs.end(), "an operand that is not an input");
-    bind(static_cast<int>(a), k.operands[a], 1 + static_cast<std::size_t>(input - program.inputs.begin()));
+    const auto i = static_cast<std::size_t>(input - program.inputs.begin());
+    bind(static_cast<int>(a), k.operands[a], 1 + i);  // arrays[0] is dst
   }
   bind(static_cast<int>(k.operands.size()), k.results.front(), 0);
 }

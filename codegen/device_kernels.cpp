@@ -224,7 +224,7 @@ std::vector<const DeviceKernelUnit*> device_kernel_units_for(const DeviceWork& w
   if (!work.any()) return {};
   const auto named = [](std::string_view name) {
     const auto& units = device_kernel_units();
-    return &*std::find_if(units.begin(), units.end(), [&](const auto& u) { return u.name == name; });
+    return &*std::ranges::find(units, name, &DeviceKernelUnit::name);
   };
   // Any of the work may launch a kernel of the common unit: argmax, a replayed step's
   // copies, and the prefix sums that a scatter's sort and a draw of integers run.

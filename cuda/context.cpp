@@ -193,10 +193,8 @@ void Context::load_device_unit(const DeviceKernelUnit& unit) {
 
 const Kernel& Context::device_kernel(const std::string& name) {
   std::lock_guard lock(mutex_);
-  if (device_kernels_)
-    if (const auto found = device_kernels_->kernels.find(name); found != device_kernels_->kernels.end())
-      return found->second;
-  load_device_unit(device_kernel_unit(name));
+  if (!device_kernels_ || !device_kernels_->kernels.contains(name))
+    load_device_unit(device_kernel_unit(name));
   return device_kernels_->kernels.at(name);
 }
 

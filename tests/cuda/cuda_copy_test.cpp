@@ -55,7 +55,8 @@ TEST_SUITE("cuda") {
         {"reversed", [](const Array& a) { return a.slice(0, 5, -7, -2); }},
         {"transposed", [](const Array& a) { return a.transpose({2, 0, 1}); }},
         {"a size-1 axis", [](const Array& a) { return a.slice(1, 2, 3).expand_dims(0); }},
-        {"a broadcast", [](const Array& a) { return a.index(1, 3).expand_dims(1).broadcast_to({6, 3, 5}); }},
+        {"a broadcast",
+         [](const Array& a) { return a.index(1, 3).expand_dims(1).broadcast_to({6, 3, 5}); }},
     };
     for (const Layout& l : layouts) {
       INFO(std::string(l.what));
