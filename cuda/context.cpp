@@ -107,9 +107,11 @@ void Context::refuse_while_recording(const char* what) const {
 void* Context::allocate(std::size_t bytes) {
   set_device(ordinal_);
   // Stream-ordered memory rejects 0 bytes; an empty array still gets a distinct address.
-  // While recording, not on the captured stream: the graph would own the allocation.
-  const StreamRef stream = recording() ? allocation_stream_->ref() : stream_.ref();
-  return reinterpret_cast<void*>(static_cast<std::uintptr_t>(allocate_async(bytes ? bytes : 1, stream)));
+  // Always on the context's stream, while recording too: not on the captured one, where the
+  // graph would own the allocation; a graph's replays run on this stream, after it, and so
+  // does the ordinary run of a step whose recording failed.
+  return reinterpret_cast<void*>(
+      static_cast<std::uintptr_t>(allocate_async(bytes ? bytes : 1, stream_)));
 }
 
 void Context::release(void* ptr, std::size_t) noexcept {
@@ -144,6 +146,8 @@ void Context::copy_from_host(void* device_dst, const void* host_src, std::size_t
   set_device(ordinal_);
   // From pageable memory (every Array's) the driver stages the bytes before returning, so
   // the caller may reuse host_src at once, and the stream's queued work is not waited for.
+  // (The driver's documentation promises only that such a copy "might be synchronous with
+  // respect to host"; drivers do stage it, and this relies on that.)
   cuda::copy_to_device_async(address(device_dst), host_src, bytes, stream_);
 }
 
@@ -236,25 +240,13 @@ namespace {
 class DeviceRows {
  public:
   DeviceRows(std::span<const std::int64_t> rows, StreamRef stream)
-      : bytes_(std::max<std::size_t>(rows.size_bytes(), 1)), stream_(stream) {
-    ptr_ = allocate_async(bytes_, stream_);
-    if (!rows.empty()) copy_to_device_async(ptr_, rows.data(), rows.size_bytes(), stream_);
+      : buffer_(std::max<std::size_t>(rows.size_bytes(), 1), stream) {
+    if (!rows.empty()) copy_to_device_async(buffer_.get(), rows.data(), rows.size_bytes(), stream);
   }
-  ~DeviceRows() {
-    try {
-      free_async(ptr_, stream_);
-    } catch (const std::exception&) {
-      // Only fails when the device is already lost.
-    }
-  }
-  DeviceRows(const DeviceRows&) = delete;
-  DeviceRows& operator=(const DeviceRows&) = delete;
-  long long address() const { return static_cast<long long>(ptr_); }
+  long long address() const { return static_cast<long long>(buffer_.get()); }
 
  private:
-  std::size_t bytes_;
-  StreamRef stream_;
-  DevicePtr ptr_ = 0;
+  StreamBuffer buffer_;
 };
 
 }  // namespace
@@ -346,14 +338,6 @@ void Context::synchronize() {
   stream_.synchronize();
 }
 
-void Context::end_failed_capture() noexcept {
-  try {
-    end_capture(*capture_stream_);  // the partial graph is dropped
-  } catch (const std::exception&) {
-    // Already invalidated by what failed; the first error is the news.
-  }
-}
-
 std::unique_ptr<DeviceRecording> Context::record(const std::function<void()>& issue) {
   if (graphs_failed_ || !graphs_enabled()) return nullptr;
   CGVM_ASSERT(!this_thread_records.recording, "a thread records one thing at a time");
@@ -373,7 +357,6 @@ std::unique_ptr<DeviceRecording> Context::record(const std::function<void()>& is
     // by then, at the latest by its first run, which is not recorded.)
     prepare({.loops = true});
     if (!capture_stream_) capture_stream_ = std::make_unique<Stream>();
-    if (!allocation_stream_) allocation_stream_ = std::make_unique<Stream>();
   } catch (const Error& e) {
     give_up(e);
     return nullptr;
@@ -393,16 +376,16 @@ std::unique_ptr<DeviceRecording> Context::record(const std::function<void()>& is
     try {
       issue();
     } catch (const NotRecordable&) {
-      end_failed_capture();
+      abort_capture(*capture_stream_);
       throw;
     } catch (const Error& e) {
       // The driver refusing a call under capture: the step ran before without an error,
       // and a step that reads nothing back repeats what it did then.
-      end_failed_capture();
+      abort_capture(*capture_stream_);
       give_up(e);
       return nullptr;
     } catch (...) {
-      end_failed_capture();
+      abort_capture(*capture_stream_);
       throw;
     }
     try {
@@ -412,8 +395,6 @@ std::unique_ptr<DeviceRecording> Context::record(const std::function<void()>& is
       return nullptr;
     }
   }
-  // The memory the graph was given must exist before it first runs.
-  allocation_stream_->synchronize();
   return recording;
 }
 

@@ -106,15 +106,13 @@ class Context final : public DeviceContext {
   DeviceFaultNote host_rows_fault_;
   IndexCheck index_check(const FaultSite& at);
   void expect_fault(DeviceFaultNote& note);
-  // record(): the recording this thread is making on this context (nullptr: none), the
-  // stream it captures (other threads' work goes on meanwhile), and the stream its memory
-  // comes from.
+  // record(): the recording this thread is making on this context (nullptr: none), and the
+  // stream it captures (other threads' work goes on meanwhile).
   class Recording;
   Recording* recording() const;
   void refuse_while_recording(const char* what) const;
-  void end_failed_capture() noexcept;
   std::mutex record_mutex_;  // one recording at a time: they share the capture stream
-  std::unique_ptr<Stream> capture_stream_, allocation_stream_;
+  std::unique_ptr<Stream> capture_stream_;
   std::atomic<bool> graphs_failed_ = false;
 };
 

@@ -195,4 +195,16 @@ void free_async(DevicePtr ptr, StreamRef stream) {
   check(p, p.mem_free_async(ptr, stream.handle));
 }
 
+StreamBuffer::StreamBuffer(std::size_t bytes, StreamRef stream)
+    : stream_(stream), ptr_(bytes ? allocate_async(bytes, stream) : 0) {}
+
+StreamBuffer::~StreamBuffer() {
+  if (!ptr_) return;
+  try {
+    free_async(ptr_, stream_);
+  } catch (const std::exception&) {
+    // Only fails when the device is already lost; the memory goes with it.
+  }
+}
+
 }  // namespace cgvm::cuda

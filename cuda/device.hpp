@@ -123,4 +123,20 @@ void copy_device(DevicePtr dst, DevicePtr src, std::size_t bytes, StreamRef stre
 DevicePtr allocate_async(std::size_t bytes, StreamRef stream);
 void free_async(DevicePtr ptr, StreamRef stream);
 
+// Stream-ordered scratch: allocate_async on `stream`, and free_async there when it goes out
+// of scope (after the work queued on the stream before; by then an exception may be on its
+// way). None for 0 bytes.
+class StreamBuffer {
+ public:
+  StreamBuffer(std::size_t bytes, StreamRef stream);
+  ~StreamBuffer();
+  StreamBuffer(const StreamBuffer&) = delete;
+  StreamBuffer& operator=(const StreamBuffer&) = delete;
+  DevicePtr get() const { return ptr_; }
+
+ private:
+  StreamRef stream_;
+  DevicePtr ptr_ = 0;
+};
+
 }  // namespace cgvm::cuda

@@ -116,16 +116,21 @@ GraphExec end_capture(StreamRef stream) {
   return exec;
 }
 
+void abort_capture(StreamRef stream) noexcept {
+  try {
+    const CgvmCudaPlugin& p = driver_plugin();
+    p.capture_end(stream.handle, nullptr);
+  } catch (const std::exception&) {
+    // Only where the driver is gone; what ended the capture is the news.
+  }
+}
+
 GraphExec capture(StreamRef stream, const std::function<void()>& issue) {
   begin_capture(stream);
   try {
     issue();
   } catch (...) {
-    try {
-      end_capture(stream);  // ends the capture; the partial graph is dropped
-    } catch (const Error&) {
-      // The capture was already invalidated by what failed; the first error is the news.
-    }
+    abort_capture(stream);
     throw;
   }
   return end_capture(stream);

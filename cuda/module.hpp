@@ -106,8 +106,12 @@ class GraphExec {
 // synchronisation are not capturable (use allocate_async).
 void begin_capture(StreamRef stream);
 GraphExec end_capture(StreamRef stream);
-// begin_capture, `issue`, end_capture; if `issue` throws, the capture is ended and
-// discarded so the stream is usable again, and the exception propagates.
+// Ends the capture and drops what it recorded (nothing is instantiated), so the stream is
+// usable again; never throws.
+void abort_capture(StreamRef stream) noexcept;
+// begin_capture, `issue`, end_capture; if `issue` throws, the capture is aborted and the
+// exception propagates. A captured gemm uses the stream's cuBLAS workspace, which lives as
+// long as the stream: destroy no stream while a graph captured on it may still run.
 GraphExec capture(StreamRef stream, const std::function<void()>& issue);
 
 }  // namespace cgvm::cuda

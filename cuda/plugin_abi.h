@@ -160,7 +160,8 @@ typedef struct CgvmCudaPlugin {
   /* cuBLAS, on the handle of the calling thread's device. */
   int (*gemm)(const CgvmCudaGemm* gemm);
 
-  /* CUDA graphs: capture the work issued on a (non-default) stream, then replay it. */
+  /* CUDA graphs: capture the work issued on a (non-default) stream, then replay it.
+   * capture_end with graph_exec NULL ends the capture and drops what it recorded. */
   int (*capture_begin)(void* stream);
   int (*capture_end)(void* stream, void** graph_exec);
   int (*graph_launch)(void* graph_exec, void* stream);

@@ -53,18 +53,17 @@ void ProgramKernels::launch(const KernelCall& call, std::span<const long long> a
        .max_threads_per_block = impl_->device.max_threads_per_block});
   if (plan.grid == 0) return;
   // A split reduction's passes share scratch memory, freed in stream order after them.
-  const DevicePtr scratch = plan.scratch_bytes ? allocate_async(plan.scratch_bytes, stream) : 0;
+  const StreamBuffer scratch(plan.scratch_bytes, stream);
   const Kernel& kernel = impl_->kernels.at(static_cast<std::size_t>(call.index));
   for (const CudaLaunch& pass : cuda_passes(plan)) {
     std::vector<long long> words = cuda_kernel_parameter(k, pass, call.size, address, call.stride,
-                                                         static_cast<long long>(scratch));
+                                                         static_cast<long long>(scratch.get()));
     void* params[] = {words.data(), nullptr};
     kernel.launch({.grid = {static_cast<unsigned>(pass.grid)},
                    .block = {static_cast<unsigned>(pass.block)},
                    .stream = stream},
                   params);
   }
-  if (scratch) free_async(scratch, stream);
 }
 
 }  // namespace cgvm::cuda

@@ -115,14 +115,14 @@ void load_driver(DriverState& s, const char* driver_library) {
   }
   DriverApi api;
   std::string missing;
-#define CGVM_RESOLVE_ENTRY(name)                                                                   \
-  {                                                                                                \
-    void* fn = nullptr;                                                                            \
-    CUdriverProcAddressQueryResult found{};                                                        \
-    if (get_proc(#name, &fn, CUDA_VERSION, CU_GET_PROC_ADDRESS_DEFAULT, &found) != CUDA_SUCCESS || \
-        !fn)                                                                                       \
-      missing += std::string(missing.empty() ? "" : ", ") + #name;                                 \
-    api.name = reinterpret_cast<decltype(api.name)>(fn);                                           \
+#define CGVM_RESOLVE_ENTRY(name, version)                                                  \
+  {                                                                                        \
+    void* fn = nullptr;                                                                    \
+    CUdriverProcAddressQueryResult found{};                                                \
+    if (get_proc(#name, &fn, version, CU_GET_PROC_ADDRESS_DEFAULT, &found) != CUDA_SUCCESS || \
+        !fn)                                                                               \
+      missing += std::string(missing.empty() ? "" : ", ") + #name;                         \
+    api.name = reinterpret_cast<decltype(api.name)>(fn);                                   \
   }
   CGVM_CUDA_DRIVER_FUNCTIONS(CGVM_RESOLVE_ENTRY)
 #undef CGVM_RESOLVE_ENTRY
@@ -230,6 +230,18 @@ int enter_context() {
     if (!slot) {
       CUdevice device = 0;
       if (int st = check(s.api.cuDeviceGet(&device, t_device), "cuDeviceGet")) return st;
+      // The stream-ordered allocator's pool gives freed memory back to the system at every
+      // synchronisation unless told to keep it (its release threshold is 0 by default), and
+      // each call that reads a result back synchronises: the next call would map its
+      // memory afresh. The pool keeps it for reuse, as a caching allocator does.
+      CUmemoryPool pool = nullptr;
+      cuuint64_t keep = ~cuuint64_t{0};
+      if (int st = check(s.api.cuDeviceGetDefaultMemPool(&pool, device),
+                         "cuDeviceGetDefaultMemPool"))
+        return st;
+      if (int st = check(s.api.cuMemPoolSetAttribute(pool, CU_MEMPOOL_ATTR_RELEASE_THRESHOLD, &keep),
+                         "cuMemPoolSetAttribute(release threshold)"))
+        return st;
       if (int st = check(s.api.cuDevicePrimaryCtxRetain(&slot, device),
                          "cuDevicePrimaryCtxRetain(device " + std::to_string(t_device) + ")"))
         return st;

@@ -2,42 +2,56 @@
 // Inside the plugin only: the driver entry table, the per-thread context, and error text.
 //
 // The plugin never links libcuda (DESIGN.md §6): init() dlopens it and asks
-// cuGetProcAddress for each entry point at the CUDA version of the cuda.h we compile
-// against. That returns the variant whose signature matches this header's prototype
-// (cuMemAlloc -> cuMemAlloc_v2, cuEventElapsedTime -> cuEventElapsedTime_v2 in 13.0), so
-// the types below, taken with decltype from the macro-mapped names, are the right ones.
+// cuGetProcAddress for each entry point by its base name, at the CUDA version that
+// introduced the variant cuda.h's prototype declares (cuMemAlloc -> cuMemAlloc_v2, 3.2).
+// The driver returns the newest variant at or below the version asked, so asking at the
+// toolkit's version would be wrong where the driver has a newer variant than cuda.h's name
+// maps to: at 13.0, cuCtxSynchronize is the variant that takes a context, while cuda.h
+// still declares the one that takes none. Each entry's version is checked at compile time
+// against cudaTypedefs.h's PFN_<name>_v<version>.
 #include <cuda.h>
+#include <cudaTypedefs.h>
 
 #include <string>
 #include <string_view>
+#include <type_traits>
 
 #include "cuda/plugin_abi.h"
 
 namespace cgvm::cuda_plugin {
 
 // Every driver call the plugin makes besides cuInit/cuGetProcAddress/cuGetErrorName/
-// cuGetErrorString (taken with dlsym, as they must work before or without cuInit).
+// cuGetErrorString (taken with dlsym, as they must work before or without cuInit): its
+// name and the version of its variant.
 // clang-format off
 #define CGVM_CUDA_DRIVER_FUNCTIONS(X)                                                       \
-  X(cuDriverGetVersion) X(cuDeviceGetCount) X(cuDeviceGet) X(cuDeviceGetName)               \
-  X(cuDeviceGetAttribute) X(cuDeviceTotalMem) X(cuDevicePrimaryCtxRetain)                   \
-  X(cuCtxGetCurrent) X(cuCtxSetCurrent) X(cuCtxSynchronize)                                 \
-  X(cuMemGetInfo) X(cuMemAlloc) X(cuMemFree) X(cuMemAllocAsync) X(cuMemFreeAsync)           \
-  X(cuMemAllocHost) X(cuMemFreeHost)                                                        \
-  X(cuMemsetD8Async) X(cuMemcpyHtoDAsync) X(cuMemcpyDtoHAsync) X(cuMemcpyDtoDAsync)         \
-  X(cuStreamCreate) X(cuStreamDestroy) X(cuStreamSynchronize) X(cuStreamWaitEvent)          \
-  X(cuEventCreate) X(cuEventDestroy) X(cuEventRecord) X(cuEventSynchronize)                 \
-  X(cuEventElapsedTime)                                                                     \
-  X(cuModuleLoadDataEx) X(cuModuleUnload) X(cuModuleGetFunction) X(cuFuncSetAttribute)      \
-  X(cuLaunchKernel)                                                                         \
-  X(cuStreamBeginCapture) X(cuStreamEndCapture) X(cuGraphInstantiateWithFlags)              \
-  X(cuGraphLaunch) X(cuGraphExecDestroy) X(cuGraphDestroy)
+  X(cuDriverGetVersion, 2020) X(cuDeviceGetCount, 2000) X(cuDeviceGet, 2000)                \
+  X(cuDeviceGetName, 2000) X(cuDeviceGetAttribute, 2000) X(cuDeviceTotalMem, 3020)          \
+  X(cuDevicePrimaryCtxRetain, 7000) X(cuDeviceGetDefaultMemPool, 11020)                     \
+  X(cuMemPoolSetAttribute, 11020)                                                           \
+  X(cuCtxGetCurrent, 4000) X(cuCtxSetCurrent, 4000) X(cuCtxSynchronize, 2000)               \
+  X(cuMemGetInfo, 3020) X(cuMemAlloc, 3020) X(cuMemFree, 3020) X(cuMemAllocAsync, 11020)    \
+  X(cuMemFreeAsync, 11020) X(cuMemAllocHost, 3020) X(cuMemFreeHost, 2000)                   \
+  X(cuMemsetD8Async, 3020) X(cuMemcpyHtoDAsync, 3020) X(cuMemcpyDtoHAsync, 3020)            \
+  X(cuMemcpyDtoDAsync, 3020)                                                                \
+  X(cuStreamCreate, 2000) X(cuStreamDestroy, 4000) X(cuStreamSynchronize, 2000)             \
+  X(cuStreamWaitEvent, 3020)                                                                \
+  X(cuEventCreate, 2000) X(cuEventDestroy, 4000) X(cuEventRecord, 2000)                     \
+  X(cuEventSynchronize, 2000) X(cuEventElapsedTime, 12080)                                  \
+  X(cuModuleLoadDataEx, 2010) X(cuModuleUnload, 2000) X(cuModuleGetFunction, 2000)          \
+  X(cuFuncSetAttribute, 9000) X(cuLaunchKernel, 4000)                                       \
+  X(cuStreamBeginCapture, 10010) X(cuStreamEndCapture, 10000)                               \
+  X(cuGraphInstantiateWithFlags, 11040) X(cuGraphLaunch, 10000)                             \
+  X(cuGraphExecDestroy, 10000) X(cuGraphDestroy, 10000)
 // clang-format on
 
 // Member names go through cuda.h's macros as the calls do (d.cuMemAlloc is the member
 // cuMemAlloc_v2 on both sides), so each call site reads like plain driver API code.
 struct DriverApi {
-#define CGVM_DECLARE_ENTRY(name) decltype(&::name) name = nullptr;
+#define CGVM_DECLARE_ENTRY(name, version)                                        \
+  static_assert(std::is_same_v<decltype(&::name), PFN_##name##_v##version>,    \
+                #name ": cuda.h's prototype is not the variant of that version"); \
+  decltype(&::name) name = nullptr;
   CGVM_CUDA_DRIVER_FUNCTIONS(CGVM_DECLARE_ENTRY)
 #undef CGVM_DECLARE_ENTRY
 };

@@ -231,13 +231,14 @@ int capture_begin(void* stream) {
 }
 
 int capture_end(void* stream, void** graph_exec) {
-  *graph_exec = nullptr;
+  if (graph_exec) *graph_exec = nullptr;
   if (int st = enter_context()) return st;
   const DriverApi& d = driver();
   CUgraph graph = nullptr;
   CUresult r = d.cuStreamEndCapture(as_stream(stream), &graph);
-  if (r != CUDA_SUCCESS) {
+  if (r != CUDA_SUCCESS || !graph_exec) {
     if (graph) d.cuGraphDestroy(graph);
+    if (!graph_exec) return CGVM_CUDA_OK;  // dropped: whatever went wrong is already news
     return check(r, "cuStreamEndCapture (an operation during the capture was not capturable)");
   }
   CUgraphExec exec = nullptr;

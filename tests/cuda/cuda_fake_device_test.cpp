@@ -1,10 +1,11 @@
 // The plugin's driver plumbing without a GPU: a fake driver whose "device memory" is host
 // memory (fake_libcuda.cpp) stands in for libcuda. What it checks: entry points are asked
-// for by base name at the toolkit's version, the primary context is made current on every
-// thread that calls, copies and fills move the right bytes, and driver errors arrive as
+// for by base name at the version of cuda.h's variant, the allocator's pool keeps freed
+// memory, the primary context is made current on every thread that calls, copies and fills move the right bytes, and driver errors arrive as
 // sentences. Kernels, cuBLAS and graphs need the real thing (cuda_device_test.cpp).
 #include <dlfcn.h>
 
+#include <cstdint>
 #include <thread>
 #include <vector>
 
@@ -15,14 +16,17 @@ namespace cgvm::test {
 #ifdef CGVM_TEST_CUDA_PLUGIN
 namespace {
 
-// What the plugin asked the fake's cuGetProcAddress for ("name@version;" ...).
-std::string fake_driver_requests() {
+// What the fake's `function` (cgvm_fake_cuda_*) says of the plugin's calls so far.
+template <class Result>
+Result ask_fake_driver(const char* function) {
   void* fake = dlopen(CGVM_TEST_FAKE_LIBCUDA_HOST, RTLD_NOW | RTLD_NOLOAD);
-  if (!fake) return "";
-  auto requests = reinterpret_cast<const char* (*)()>(dlsym(fake, "cgvm_fake_cuda_requests"));
-  std::string text = requests ? requests() : "";
+  REQUIRE_MESSAGE(fake != nullptr, "the fake driver is not loaded");
+  auto ask = reinterpret_cast<Result (*)()>(dlsym(fake, function));
+  const bool found = ask != nullptr;  // (doctest cannot print a function pointer)
+  REQUIRE_MESSAGE(found, function);
+  const Result answer = ask();
   dlclose(fake);
-  return text;
+  return answer;
 }
 
 }  // namespace
@@ -50,13 +54,19 @@ TEST_SUITE("cuda") {
     CHECK(info.total_memory == (std::size_t(1) << 30));
     CHECK(cuda::memory_info().total_bytes == (std::size_t(1) << 30));
 
-    // Base names at the toolkit's version: the driver picks the matching _v2/_v3 variant.
-    const std::string requests = fake_driver_requests();
+    // Base names, each at the version of the variant cuda.h declares (cuMemAlloc_v2: 3.2),
+    // not the toolkit's: at 13.0 cuCtxSynchronize is a variant that takes a context.
+    const std::string requests = ask_fake_driver<const char*>("cgvm_fake_cuda_requests");
     INFO("requests: " << requests);
-    CHECK(contains(requests, "cuMemAlloc@13000;"));
-    CHECK(contains(requests, "cuStreamBeginCapture@13000;"));
-    CHECK(contains(requests, "cuEventElapsedTime@13000;"));
+    CHECK(contains(requests, "cuMemAlloc@3020;"));
+    CHECK(contains(requests, "cuStreamBeginCapture@10010;"));
+    CHECK(contains(requests, "cuEventElapsedTime@12080;"));
+    CHECK(contains(requests, "cuCtxSynchronize@2000;"));
     CHECK_FALSE(contains(requests, "_v2@"));
+    // The allocator's pool keeps freed memory for reuse instead of giving it back at
+    // each synchronisation.
+    CHECK(ask_fake_driver<std::uint64_t>("cgvm_fake_cuda_release_threshold") ==
+          ~std::uint64_t{0});
 
     SUBCASE("copies and fills move the right bytes") {
       std::vector<int> host(257);

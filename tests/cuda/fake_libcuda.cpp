@@ -121,6 +121,19 @@ int ctx_set_current(void* context) {
 }
 int with_context() { return t_current == &g_context_tag ? kSuccess : kInvalidValue; }
 int ctx_synchronize() { return with_context(); }
+int g_pool_tag = 0;  // the device's one memory pool is &g_pool_tag
+std::uint64_t g_release_threshold = 0;
+int device_get_default_mem_pool(void** pool, int device) {
+  if (device != 0) return kInvalidDevice;
+  *pool = &g_pool_tag;
+  return kSuccess;
+}
+int mem_pool_set_attribute(void* pool, int attribute, void* value) {
+  if (pool != &g_pool_tag) return kInvalidValue;
+  if (attribute != 4) return kNotSupported;  // only CU_MEMPOOL_ATTR_RELEASE_THRESHOLD
+  g_release_threshold = *static_cast<std::uint64_t*>(value);
+  return kSuccess;
+}
 int mem_get_info(std::size_t* free_bytes, std::size_t* total) {
   *free_bytes = *total = std::size_t(1) << 30;
   return with_context();
@@ -178,6 +191,8 @@ const Entry kEntries[] = {
     {"cuCtxGetCurrent", reinterpret_cast<void*>(ctx_get_current)},
     {"cuCtxSetCurrent", reinterpret_cast<void*>(ctx_set_current)},
     {"cuCtxSynchronize", reinterpret_cast<void*>(ctx_synchronize)},
+    {"cuDeviceGetDefaultMemPool", reinterpret_cast<void*>(device_get_default_mem_pool)},
+    {"cuMemPoolSetAttribute", reinterpret_cast<void*>(mem_pool_set_attribute)},
     {"cuMemGetInfo", reinterpret_cast<void*>(mem_get_info)},
     {"cuMemAlloc", reinterpret_cast<void*>(mem_alloc)},
     {"cuMemFree", reinterpret_cast<void*>(mem_free)},
@@ -206,7 +221,9 @@ FAKE_EXPORT int cuGetProcAddress_v2(const char* symbol, void** fn, int version,
   return kSuccess;
 }
 
-// For the tests: what the plugin asked cuGetProcAddress for.
+// For the tests: what the plugin asked cuGetProcAddress for, and the memory pool's release
+// threshold it set.
 FAKE_EXPORT const char* cgvm_fake_cuda_requests() { return g_requests.c_str(); }
+FAKE_EXPORT std::uint64_t cgvm_fake_cuda_release_threshold() { return g_release_threshold; }
 
 #endif
