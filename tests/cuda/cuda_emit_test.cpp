@@ -1,7 +1,8 @@
-// The CUDA emitter's kernels through NVRTC: every elementwise op and every accumulating
-// reduction of the op table, for every dtype it takes, the kernels of whole training
-// functions (an MLP step, an LSTM trained through scan) and the device's own kernels. Runs wherever the plugin was built
-// (NVRTC needs no GPU); what the kernels compute is tested in cuda_kernels_test.cpp.
+// The CUDA emitter's kernels through NVRTC, to a CUBIN for sm_90 (ptxas included): every
+// elementwise op and every accumulating reduction of the op table, for every dtype it takes,
+// the kernels of whole training functions (an MLP step, an LSTM trained through scan) and
+// the device's own kernels. Runs wherever the plugin was built (NVRTC needs no GPU); what
+// the kernels compute is tested in cuda_kernels_test.cpp.
 #include <map>
 #include <set>
 #include <string>
@@ -28,27 +29,33 @@ cuda::CompileOptions compile_options(const std::string& program_name = "kernels.
   return options;
 }
 
-// `source` as PTX for sm_90; a compile error fails the test with NVRTC's log.
-cuda::CudaCode compile_to_ptx(const std::string& source, const std::string& program_name) {
+// `source` as a CUBIN for sm_90 (ptxas included: it has limits of its own, such as 48 KB of
+// static shared memory per kernel); a compile error fails the test with NVRTC's log.
+cuda::CudaCode compile_to_cubin(const std::string& source, const std::string& program_name) {
   try {
-    return cuda::compile_ptx(source, "sm_90", compile_options(program_name));
+    return cuda::compile_cubin(source, "sm_90", compile_options(program_name));
   } catch (const Error& e) {
     FAIL(e.what());
   }
   return {};
 }
 
-// Compiles the program's CUDA source to PTX and checks that every kernel is an entry of it.
-// Returns the names of the ops inside the kernels.
+// Whether a CUBIN holds the code of kernel `name`: its section, ".text.<name>".
+bool has_kernel(const cuda::CudaCode& cubin, const std::string& name) {
+  return contains(cubin.bytes, std::string(".text.") + name + '\0');
+}
+
+// Compiles the program's CUDA source and checks that every kernel is in the CUBIN (the ELF
+// section of its code). Returns the names of the ops inside the kernels.
 std::set<std::string> compile_program(const Program& program, const std::string& what) {
   INFO(what);
-  const cuda::CudaCode code = compile_to_ptx(emit_cuda(program), "cgvm_kernels.cu");
+  const cuda::CudaCode code = compile_to_cubin(emit_cuda(program), "cgvm_kernels.cu");
   std::set<std::string> ops;
   const std::vector<const LoopKernel*> kernels = all_kernels(program);
   CHECK(!kernels.empty());
   for (const LoopKernel* k : kernels) {
     INFO("kernel " << k->name);
-    CHECK(contains(code.bytes, ".entry " + k->name + "("));
+    CHECK(has_kernel(code, k->name));
     for (const Node* n : k->nodes) ops.insert(std::string(n->op().name));
   }
   return ops;
@@ -122,10 +129,10 @@ TEST_SUITE("cuda") {
     std::map<std::string, std::string> unit_of;
     for (const DeviceKernelUnit& unit : device_kernel_units()) {
       INFO("unit " << unit.name);
-      const cuda::CudaCode code = compile_to_ptx(unit.source, unit.name + ".cu");
+      const cuda::CudaCode code = compile_to_cubin(unit.source, unit.name + ".cu");
       for (const auto& [name, words] : unit.kernels) {
         INFO("kernel " << name);
-        CHECK(contains(code.bytes, ".entry " + name + "("));
+        CHECK(has_kernel(code, name));
         CHECK(unit_of.emplace(name, unit.name).second);
       }
     }

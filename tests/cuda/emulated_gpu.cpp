@@ -341,8 +341,9 @@ void EmulatedGpu::draw(const Array& out, const DeviceDraw& draw, const Array& st
 namespace {
 // The emulator compiles a unit as C++ with Clang, which takes some code NVRTC would not:
 // where the plugin was built, each unit a device function gives the emulated GPU also
-// compiles with NVRTC (PTX for sm_90, held in memory: a unit seen before is not compiled
-// again), so that every device function of the tests is checked against the real compiler.
+// compiles with NVRTC (a CUBIN for sm_90, ptxas and its limits included, held in memory: a
+// unit seen before is not compiled again), so that every device function of the tests is
+// checked against the real compiler.
 void compile_with_nvrtc(const Program& program) {
 #ifdef CGVM_TEST_CUDA_PLUGIN
   if (!cuda::plugin_loaded()) return;
@@ -350,7 +351,7 @@ void compile_with_nvrtc(const Program& program) {
   options.nvrtc_options = cuda_compile_options();
   options.program_name = "emulated_device_function.cu";
   options.cache.use_disk_cache = false;
-  cuda::compile_ptx(emit_cuda(program), "sm_90", options);
+  cuda::compile_cubin(emit_cuda(program), "sm_90", options);
 #else
   (void)program;
 #endif
