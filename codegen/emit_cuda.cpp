@@ -195,14 +195,24 @@ class CudaKernelEmitter : public KernelWriter {
   }
 
   void reduction_kernel() {
+    // Shared slots, one per warp in block mode and one per thread in column mode (blocks of
+    // at most kColumnBlock threads): one array serves every reduction of the kernel, each
+    // seeing it as its own type, since each pass ends with a barrier after its last read
+    // of them. (One array each would pass ptxas's 48 KB of static shared memory at 24
+    // float64 reductions, and hold more of it per block.)
+    line("__shared__ unsigned long long cgvm_slots[{}];", kColumnBlock);
+    bool any_nan = false;
     int reductions = 0;
     for (std::size_t i = 0; i < k_.nodes.size(); ++i)
       if (is_reduction(static_cast<int>(i))) {
-        // Block mode: one slot per warp; column mode: one per thread (blocks of at most
-        // kColumnBlock threads).
-        line("__shared__ {} shared{}[{}];", node_type(static_cast<int>(i)), i, kColumnBlock);
-        if (k_.nodes[i]->op().emit_reduce(*k_.nodes[i]).propagate_nan)
-          line("__shared__ bool shared_nan{}[{}];", i, kColumnBlock);
+        const std::string_view type = node_type(static_cast<int>(i));
+        CGVM_ASSERT(dtype_size(k_.nodes[i]->output(0).dtype()) <= 8, "a shared slot holds 8 bytes");
+        line("{0}* const shared{1} = ({0}*)cgvm_slots;", type, i);
+        if (k_.nodes[i]->op().emit_reduce(*k_.nodes[i]).propagate_nan) {
+          if (!any_nan) line("__shared__ bool cgvm_nan_slots[{}];", kColumnBlock);
+          any_nan = true;
+          line("bool* const shared_nan{} = cgvm_nan_slots;", i);
+        }
         partial_slot_[static_cast<int>(i)] = reductions++;
       }
     // Per mode: the work items (outer points; in mode 3 an outer point's share of the
@@ -373,7 +383,9 @@ std::string_view cuda_device_builtins() { return kDeviceBuiltins; }
 std::vector<std::string> cuda_compile_options() {
   // 177: a function of the prelude that no kernel calls. --split-compile=0: NVRTC optimizes
   // the kernels (and ptxas compiles them) on every core, for the same code (register
-  // numbering aside); cuda_compile_bench in BENCHMARKS.md has what it saves.
+  // numbering aside); cuda_compile_bench in BENCHMARKS.md has what it saves. NVRTC's own
+  // defaults stay: no flush of denormals to zero, IEEE division and square root, which the
+  // prelude's float math assumes (its denormal paths); no --use_fast_math.
   return {"-std=c++20", "--device-as-default-execution-space", "--diag-suppress=177",
           "--split-compile=0"};
 }

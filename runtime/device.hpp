@@ -75,8 +75,10 @@ struct ScatterRows {
 // nothing waits for them to come back. They are int64, C-contiguous, on the device, each
 // in [-n, n) for an axis of n (negative ones count from the end, as take's). A kernel
 // cannot raise an error: an index out of range leaves zeros where its row would go (a
-// gather) or is skipped (a scatter), and the device notes the first one, with the `site`
-// its caller gave (an id of the op that reads them), in the caller's DeviceFaultNote.
+// gather) or is skipped (a scatter), and the device notes one, with the `site` its caller
+// gave (an id of the op that reads them), in the caller's DeviceFaultNote: one of the first
+// kernel that met any (where one kernel meets several, whichever of its threads notes
+// first: not always the lowest position on a GPU).
 struct DeviceIndexFault {
   std::uint64_t site = 0;
   std::int64_t index = 0, size = 0;

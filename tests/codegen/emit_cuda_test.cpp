@@ -76,8 +76,10 @@ TEST_CASE("emit_cuda: a row softmax reduces with shuffles and shared memory, NaN
   Var x = matrix("x");
   Program p = lower_as_written({x}, {softmax(x)});
   const std::string source = emit_cuda(p);
-  CHECK(source.find("__shared__ float shared") != std::string::npos);
-  CHECK(source.find("__shared__ bool shared_nan") != std::string::npos);  // max keeps NaN
+  // One array of slots for the kernel's reductions, each seeing it as its own type.
+  CHECK(source.find("__shared__ unsigned long long cgvm_slots[") != std::string::npos);
+  CHECK(source.find("float* const shared") != std::string::npos);
+  CHECK(source.find("__shared__ bool cgvm_nan_slots[") != std::string::npos);  // max keeps NaN
   CHECK(source.find("cgvm_shfl_down(") != std::string::npos);
   CHECK(source.find("__syncthreads();") != std::string::npos);
   CHECK(source.find("const int mode = (int)params.w[0];") != std::string::npos);

@@ -5,6 +5,7 @@
 // (cuda_emulator.hpp; what CI checks of the kernels' arithmetic, indexing and block
 // reductions) and on a real GPU where there is one (cuda/staged_kernels.hpp), skipping
 // with a message where there is none.
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -173,6 +174,32 @@ void softmax_and_friends() {
                 "a tall matrix");
 }
 
+// Reductions of several types in one kernel, sharing one array of shared slots, in each mode
+// that uses them: rows across a block, and columns (a transposed matrix's rows); NaNs where
+// a max or min must keep them.
+template <class Runner>
+std::set<int> reductions_sharing_slots() {
+  Var x = tensor("x", DType::Float64, {unknown_dim, unknown_dim});
+  std::vector<Var> outputs = {x.max(Axes{1}) + x.min(Axes{1}) + x.sum(Axes{1}) +
+                              (x > 0).astype(DType::Int32).sum(Axes{1})};
+  Program program = lower_as_written({x}, outputs);
+  INFO(program.str());
+  REQUIRE(program.kernels.size() == 1);
+  const std::vector<const Node*>& nodes = program.kernels.front().nodes;
+  const auto reduces = [](const Node* n) { return n->op().emit_reduce != nullptr; };
+  REQUIRE(std::ranges::count_if(nodes, reduces) == 4);
+  Runner runner(program);
+  Array wide = float_values(DType::Float64, {6, 300}, 21);
+  wide.set<double>({2, 17}, std::nan(""));
+  check_kernels(runner, program, {x}, outputs, {wide}, "wide rows");
+  check_kernels(runner, program, {x}, outputs, {float_values(DType::Float64, {70, 40}, 22)},
+                "short rows");
+  check_kernels(runner, program, {x}, outputs,
+                {float_values(DType::Float64, {40, 70}, 23).transpose()}, "columns");
+  if constexpr (requires { runner.modes(); }) return runner.modes();
+  return {};
+}
+
 template <class Runner>
 void training_functions() {
   TrainingGraph mlp = mlp_training_graph();
@@ -233,6 +260,12 @@ TEST_SUITE("cuda") {
   TEST_CASE("cuda kernels, emulated: softmax along rows and columns, logsumexp and mean") {
     softmax_and_friends<CudaEmulator>();
   }
+  TEST_CASE("cuda kernels, emulated: reductions of several types in one kernel share slots") {
+    const std::set<int> modes = reductions_sharing_slots<CudaEmulator>();
+    INFO("modes " << fmt::format("{}", fmt::join(modes, " ")));
+    CHECK(modes.count(1) == 1);  // a block per row: slots per warp
+    CHECK(modes.count(2) == 1);  // columns: slots per thread
+  }
   TEST_CASE("cuda kernels, emulated: an MLP training step and an LSTM trained through scan") {
     training_functions<CudaEmulator>();
   }
@@ -248,6 +281,10 @@ TEST_SUITE("cuda") {
   TEST_CASE("cuda kernels, GPU: every reduction over each axis set") {
     CGVM_REQUIRE_GPU_OR_SKIP();
     every_reduction<cuda::StagedKernels>();
+  }
+  TEST_CASE("cuda kernels, GPU: reductions of several types in one kernel share slots") {
+    CGVM_REQUIRE_GPU_OR_SKIP();
+    reductions_sharing_slots<cuda::StagedKernels>();
   }
   TEST_CASE("cuda kernels, GPU: softmax along rows and columns, logsumexp and mean") {
     CGVM_REQUIRE_GPU_OR_SKIP();
