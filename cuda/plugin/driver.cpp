@@ -239,8 +239,9 @@ int enter_context() {
       if (int st = check(s.api.cuDeviceGetDefaultMemPool(&pool, device),
                          "cuDeviceGetDefaultMemPool"))
         return st;
-      if (int st = check(s.api.cuMemPoolSetAttribute(pool, CU_MEMPOOL_ATTR_RELEASE_THRESHOLD, &keep),
-                         "cuMemPoolSetAttribute(release threshold)"))
+      if (int st = check(
+              s.api.cuMemPoolSetAttribute(pool, CU_MEMPOOL_ATTR_RELEASE_THRESHOLD, &keep),
+              "cuMemPoolSetAttribute(release threshold)"))
         return st;
       if (int st = check(s.api.cuDevicePrimaryCtxRetain(&slot, device),
                          "cuDevicePrimaryCtxRetain(device " + std::to_string(t_device) + ")"))

@@ -1,8 +1,8 @@
 // The plugin's driver plumbing without a GPU: a fake driver whose "device memory" is host
 // memory (fake_libcuda.cpp) stands in for libcuda. What it checks: entry points are asked
 // for by base name at the version of cuda.h's variant, the allocator's pool keeps freed
-// memory, the primary context is made current on every thread that calls, copies and fills move the right bytes, and driver errors arrive as
-// sentences. Kernels, cuBLAS and graphs need the real thing (cuda_device_test.cpp).
+// memory, the primary context is made current on every thread that calls, copies and fills
+// move the right bytes, and driver errors arrive as sentences. Kernels, cuBLAS and graphs need the real thing (cuda_device_test.cpp).
 #include <dlfcn.h>
 
 #include <cstdint>

@@ -1,10 +1,11 @@
 // The CUDA emitter's kernels against the interpreter: every elementwise op and accumulating
 // reduction for every dtype it takes, with broadcast, strided and empty operands; maps over
-// more points than the grid has threads; row and column softmax; and whole training
-// functions (an MLP step, an LSTM through scan, its loop bodies' kernels included). Each case runs twice: on the CPU emulation of a GPU
-// (cuda_emulator.hpp; what CI checks of the kernels' arithmetic, indexing and block
-// reductions) and on a real GPU where there is one (cuda/staged_kernels.hpp), skipping
-// with a message where there is none.
+// more points than the grid has threads; row and column softmax; reductions of several
+// types sharing one kernel's shared slots; and whole training functions (an MLP step, an
+// LSTM through scan, its loop bodies' kernels included). Each case runs twice: on the CPU
+// emulation of a GPU (cuda_emulator.hpp; what CI checks of the kernels' arithmetic,
+// indexing and block reductions) and on a real GPU where there is one
+// (cuda/staged_kernels.hpp), skipping with a message where there is none.
 #include <algorithm>
 #include <string>
 #include <vector>
