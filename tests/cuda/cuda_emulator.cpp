@@ -24,8 +24,8 @@ namespace {
 constexpr const char* kEmulationHeader = R"(// CUDA emulated on the CPU (tests/cuda/cuda_emulator.cpp)
 struct cgvm_emu_dim3 { unsigned x, y, z; };
 extern "C" const cgvm_emu_dim3* cgvm_emu_index(int which);
-extern "C" void cgvm_emu_sync();
-extern "C" void cgvm_emu_shfl_down(void* value, int bytes, int offset);
+extern "C" void cgvm_emu_sync(int line);
+extern "C" void cgvm_emu_shfl_down(void* value, int bytes, int offset, unsigned mask, int line);
 #define threadIdx (*cgvm_emu_index(0))
 #define blockIdx (*cgvm_emu_index(1))
 #define blockDim (*cgvm_emu_index(2))
@@ -35,11 +35,15 @@ extern "C" void cgvm_emu_shfl_down(void* value, int bytes, int offset);
 #define __shared__ static
 #define __forceinline__ inline
 #define __restrict__ __restrict
-static inline void __syncthreads() { cgvm_emu_sync(); }
-template <class T> T __shfl_down_sync(unsigned, T value, int offset) {
-  cgvm_emu_shfl_down(&value, sizeof(T), offset);
+// Each barrier and shuffle says where it is, so that threads meeting at different ones
+// (undefined on a GPU, where it may hang or mix up values) stop the emulation.
+#define __syncthreads() cgvm_emu_sync(__LINE__)
+template <class T> T cgvm_emu_shfl_down_sync(unsigned mask, T value, int offset, int line) {
+  cgvm_emu_shfl_down(&value, sizeof(T), offset, mask, line);
   return value;
 }
+#define __shfl_down_sync(mask, value, offset) \
+  cgvm_emu_shfl_down_sync(mask, value, offset, __LINE__)
 static inline unsigned long long __umul64hi(unsigned long long a, unsigned long long b) {
   return (unsigned long long)(((unsigned __int128)a * b) >> 64);
 }
@@ -126,12 +130,25 @@ void run_fibers(int threads, const std::function<void()>& body) {
   scheduler->current = -1;
 }
 
-// __syncthreads for a block, or the lockstep of a warp's shuffle.
+const Dim3& thread_index() {
+  return scheduler->fibers[static_cast<std::size_t>(scheduler->current)].index;
+}
+
+// __syncthreads for a block, or the lockstep of a warp's shuffle: every thread it waits for
+// must arrive at the same one (the line of the unit's source where it is).
 class Barrier {
  public:
-  explicit Barrier(int count) : count_(count) {}
-  void arrive_and_wait() {
+  Barrier(int count, const char* what) : count_(count), what_(what) {}
+  void arrive_and_wait(int line) {
     ++scheduler->progress;
+    if (arrived_ == 0) {
+      line_ = line;
+    } else if (line != line_) {
+      std::fprintf(stderr, "emulated CUDA kernel: thread %u of block %u reaches the %s at line "
+                           "%d while others wait at the one at line %d\n",
+                   thread_index().x, block_index.x, what_, line, line_);
+      std::abort();
+    }
     const long long generation = generation_;
     if (++arrived_ == count_) {
       arrived_ = 0;
@@ -143,16 +160,18 @@ class Barrier {
 
  private:
   const int count_;
+  const char* what_;
   int arrived_ = 0;
+  int line_ = 0;  // of the arrivals so far
   long long generation_ = 0;
 };
 
 struct Block {
-  explicit Block(int threads) : barrier(threads) {
+  explicit Block(int threads) : barrier(threads, "__syncthreads") {
     for (int w = 0; w < threads / kWarp; ++w) warps.push_back(std::make_unique<Warp>());
   }
   struct Warp {
-    Barrier barrier{kWarp};
+    Barrier barrier{kWarp, "shuffle"};
     std::array<std::array<unsigned char, 8>, kWarp> lanes{};
   };
   Barrier barrier;
@@ -161,10 +180,6 @@ struct Block {
 
 Block* current_block = nullptr;
 std::mutex launch_mutex;
-
-const Dim3& thread_index() {
-  return scheduler->fibers[static_cast<std::size_t>(scheduler->current)].index;
-}
 
 const Dim3* emu_index(int which) {
   switch (which) {
@@ -175,20 +190,26 @@ const Dim3* emu_index(int which) {
   }
 }
 
-void emu_sync() { current_block->barrier.arrive_and_wait(); }
+void emu_sync(int line) { current_block->barrier.arrive_and_wait(line); }
 
-// Every lane of the warp calls it (full mask); lanes past the warp's end keep their value,
-// as on the device.
-void emu_shfl_down(void* value, int bytes, int offset) {
+// Every lane of the warp calls it, at one place, with the full mask (the emulation runs
+// whole warps, as the kernels do); lanes past the warp's end keep their value, as on the
+// device.
+void emu_shfl_down(void* value, int bytes, int offset, unsigned mask, int line) {
   const unsigned thread = thread_index().x;
+  if (mask != 0xffffffffu) {
+    std::fprintf(stderr, "emulated CUDA kernel: a shuffle at line %d with mask %#x; the kernels "
+                         "shuffle whole warps\n", line, mask);
+    std::abort();
+  }
   Block::Warp& warp = *current_block->warps[thread / kWarp];
   const unsigned lane = thread % kWarp;
   std::memcpy(warp.lanes[lane].data(), value, static_cast<std::size_t>(bytes));
-  warp.barrier.arrive_and_wait();
+  warp.barrier.arrive_and_wait(line);
   if (lane + static_cast<unsigned>(offset) < kWarp)
     std::memcpy(value, warp.lanes[lane + static_cast<unsigned>(offset)].data(),
                 static_cast<std::size_t>(bytes));
-  warp.barrier.arrive_and_wait();
+  warp.barrier.arrive_and_wait(line);
 }
 
 using EmulatedKernel = void(const long long* words);

@@ -6,8 +6,9 @@
 // that gives CUDA's built-in variables, __shared__, __syncthreads and __shfl_down_sync a
 // meaning on the CPU; each block's threads run as fibers (ucontext) switched at barriers
 // and shuffles (a per-warp exchange), one block after another, so the reductions'
-// barriers and shuffles are exercised as written, and a thread that misses a barrier the
-// others wait at stops the run with a message. Launches are planned by
+// barriers and shuffles are exercised as written, and what is undefined on a GPU stops the
+// run with a message: a thread that misses a barrier the others wait at, threads that meet
+// at different barriers or shuffles, a shuffle of part of a warp (cuda_emulator_test.cpp). Launches are planned by
 // plan_cuda_launch for a small device (one multiprocessor, blocks of at most 64 threads):
 // the kernels' grid-stride loops then cover each extent in several rounds. Units written
 // by hand (the index kernels) run the same way.
