@@ -10,19 +10,11 @@
 // CUDA events (no host round trip inside). The kernels come from the same lowering as
 // function() (no optimizer passes: the expression as written, fused into one kernel).
 //
-// Then whole device functions (function(..., {.device = Device::cuda()})), at batch 128 and
-// 512, each call followed by a synchronisation (a training loop that reads its loss every
-// step); bench/torch_gpu.py times the same models in PyTorch on the same GPU:
-//   mlp step     bench/mlp_model.hpp's 784-512-512-10 MLP: loss, gradients, SGD updates of
-//                the shared weights (all on the device), the batch already on the device
-//   lstm train   rnn_bench's LSTM (rnn_model.hpp; input 128, hidden 256, 50 steps): the
-//                loss sum(hs) and its gradients w.r.t. wx, wh, b, inputs on the device
-//   while loop   a fixed-point iteration h <- tanh(h W + x), hidden 256, until no element
-//                moves by 1e-4 or more (a scan with until, at most 1000 steps; about 50
-//                here): all the iterates, stacked
-//   greedy decode  50 steps of h <- tanh(E[token] + h W), token <- argmax(h P) (vocabulary
-//                10,000, hidden 256): each step looks up the token the last one chose,
-//                without the token leaving the device; the tokens, stacked
+// Then whole device functions (device_models.hpp: an MLP training step, LSTM training, a
+// while loop, greedy decoding), at batch 128 and 512, each call followed by a
+// synchronisation (a training loop that reads its loss every step); bench/torch_gpu.py
+// times the same models in PyTorch on the same GPU, and device_overhead_bench measures what
+// the host spends on each call.
 // With CGVM_CUDA_GRAPHS=0 the loops run step by step instead of replaying a recorded step
 // (the while loop then reads its condition back at every step; cuda/README.md). Without a
 // usable GPU it says why and exits 0.
@@ -33,7 +25,10 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <string>
 #include <vector>
+
+#include <fmt/format.h>
 
 #include "codegen/emit_cuda.hpp"
 #include "codegen/lower.hpp"
@@ -41,9 +36,8 @@
 #include "cuda/compile.hpp"
 #include "cuda/device.hpp"
 #include "cuda/module.hpp"
+#include "device_models.hpp"
 #include "harness.hpp"
-#include "mlp_model.hpp"
-#include "rnn_model.hpp"
 #include "optimizer/fuse_kernels.hpp"
 
 using namespace cgvm;
@@ -125,83 +119,26 @@ double ms_per_step(F&& step, const bench::Config& config) {
   return bench::measure([&] { step(); gpu->synchronize(); }, config).median * 1e3;
 }
 
-void mlp_step(std::int64_t batch, const bench::Config& config) {
-  const bench::MlpData data = bench::make_mlp_data(42, batch);
-  const bench::MlpStep s = bench::build_mlp_step(data);
-  const Device gpu = Device::cuda();
-  Function f = function({s.x, s.labels}, {s.loss}, {.updates = s.updates, .device = gpu});
-  const Array x = to_device(data.x, gpu), labels = to_device(data.labels, gpu);
-  const double ms = ms_per_step([&] { f(x, labels); }, config);
-  std::printf("%-12s batch %4lld %10.3f ms per step  (loss after: %.4f)\n", "mlp step",
-              static_cast<long long>(batch), ms, Array(f(x, labels)).item<double>());
+// One device function: milliseconds per call, and what it says of itself after.
+void time_call(const bench::DeviceCall& call, std::int64_t batch, const std::string& after,
+               const bench::Config& config) {
+  const double ms = ms_per_step([&] { call.f(call.args); }, config);
+  std::printf("%-13s batch %4lld %10.3f ms %s  (%s)\n", call.name.c_str(),
+              static_cast<long long>(batch), ms, call.unit.c_str(), after.c_str());
 }
 
-void lstm_train(std::int64_t batch, const bench::Config& config) {
-  const std::int64_t steps = 50, input = 128, hidden = 256, g = 4 * hidden;
-  const bench::CgvmRnn lstm = bench::build_rnn(/*lstm=*/true, hidden);
-  std::vector<Var> outputs{lstm.loss};
-  outputs.insert(outputs.end(), lstm.grads.begin(), lstm.grads.end());
+void device_functions(std::int64_t batch, const bench::Config& config) {
   const Device gpu = Device::cuda();
-  Function f = function(lstm.inputs, outputs, {.device = gpu});
-  Generator gen(7);
-  const double k = 1.0 / std::sqrt(static_cast<double>(hidden));
-  std::vector<Value> args;
-  for (const Array& a : {Array::normal(gen, {steps, batch, input}), Array::zeros({batch, hidden}),
-                         Array::zeros({batch, hidden}), Array::uniform(gen, {input, g}, -k, k),
-                         Array::uniform(gen, {hidden, g}, -k, k), Array::uniform(gen, {g}, -k, k)})
-    args.emplace_back(to_device(a, gpu));
-  const double ms = ms_per_step([&] { f(args); }, config);
-  std::printf("%-12s batch %4lld %10.3f ms per step  (%s)\n", "lstm train",
-              static_cast<long long>(batch), ms, f.compile_report().to_string().c_str());
-}
-
-void while_loop(std::int64_t batch, const bench::Config& config) {
-  const std::int64_t hidden = 256;
-  Var x = matrix("x"), h0 = matrix("h0"), w = matrix("w");
-  Var hs = scan(
-      [&](const StepArgs& v) {
-        Var h = tanh(dot(v[0], w) + x);
-        return StepResult({h}, abs(h - v[0]).max() < 1e-4);
-      },
-      {.outputs_info = {h0}, .n_steps = 1000})[0];
-  const Device gpu = Device::cuda();
-  Function f = function({x, h0, w}, {hs}, {.device = gpu});
-  // Weights uniform with standard deviation 1.2 / sqrt(hidden): it converges, slowly.
-  Generator gen(3);
-  const double bound = 1.2 * std::sqrt(3.0 / static_cast<double>(hidden));
-  const Array xa = to_device(Array::normal(gen, {batch, hidden}), gpu),
-              ha = to_device(Array::zeros({batch, hidden}), gpu),
-              wa = to_device(Array::uniform(gen, {hidden, hidden}, -bound, bound), gpu);
-  const double ms = ms_per_step([&] { f(xa, ha, wa); }, config);
-  const std::int64_t steps = Array(f(xa, ha, wa)).shape()[0];
-  std::printf("%-12s batch %4lld %10.3f ms per call  (%lld steps)\n", "while loop",
-              static_cast<long long>(batch), ms, static_cast<long long>(steps));
-}
-
-void greedy_decode(std::int64_t batch, const bench::Config& config) {
-  const std::int64_t vocab = 10000, hidden = 256, steps = 50;
-  Var e = matrix("e"), w = matrix("w"), p = matrix("p"), h0 = matrix("h0");
-  Var token0 = vector("token0", int64);
-  std::vector<Var> decoded = scan(
-      [&](const StepArgs& v) {
-        Var h = tanh(take(e, v[1], 0) + dot(v[0], w));
-        return StepResult(std::vector<Var>{h, argmax(dot(h, p), {1})});
-      },
-      {.outputs_info = {h0, token0}, .n_steps = steps});
-  const Device gpu = Device::cuda();
-  Function f = function({e, w, p, h0, token0}, {decoded[1]}, {.device = gpu});
-  Generator gen(5);
-  const double bound = std::sqrt(3.0 / static_cast<double>(hidden));
-  std::vector<Value> args;
-  for (const Array& a : {Array::normal(gen, {vocab, hidden}, 0, 0.1),
-                         Array::uniform(gen, {hidden, hidden}, -bound, bound),
-                         Array::normal(gen, {hidden, vocab}, 0, 1 / std::sqrt(double(hidden))),
-                         Array::zeros({batch, hidden}), Array::zeros({batch}, DType::Int64)})
-    args.emplace_back(to_device(a, gpu));
-  const double ms = ms_per_step([&] { f(args); }, config);
-  std::printf("%-12s batch %4lld %10.3f ms per call  (%lld steps; %s)\n", "greedy decode",
-              static_cast<long long>(batch), ms, static_cast<long long>(steps),
-              f.compile_report().to_string().c_str());
+  const bench::DeviceCall mlp = bench::mlp_step_call(batch, gpu);
+  time_call(mlp, batch, fmt::format("loss after: {:.4f}", Array(mlp.f(mlp.args)).item<double>()),
+            config);
+  const bench::DeviceCall lstm = bench::lstm_train_call(batch, gpu);
+  time_call(lstm, batch, lstm.f.compile_report().to_string(), config);
+  const bench::DeviceCall loop = bench::while_loop_call(batch, gpu);
+  time_call(loop, batch, fmt::format("{} steps", Array(loop.f(loop.args)).shape()[0]), config);
+  const bench::DeviceCall decode = bench::greedy_decode_call(batch, gpu);
+  time_call(decode, batch, fmt::format("50 steps; {}", decode.f.compile_report().to_string()),
+            config);
 }
 
 }  // namespace
@@ -272,9 +209,6 @@ int main(int argc, char** argv) {
               "softmax", sm_time * 1e3, sm_bw / 1e9, 100 * sm_bw / copy_bw, sm.plan.mode,
               sm.plan.grid, sm.plan.block);
 
-  for (std::int64_t batch : {128, 512}) mlp_step(batch, config);
-  for (std::int64_t batch : {128, 512}) lstm_train(batch, config);
-  for (std::int64_t batch : {128, 512}) while_loop(batch, config);
-  for (std::int64_t batch : {128, 512}) greedy_decode(batch, config);
+  for (std::int64_t batch : {128, 512}) device_functions(batch, config);
   return 0;
 }

@@ -36,7 +36,8 @@ seconds_since() {
   printf "%d.%03d" $((ms / 1000)) $((ms % 1000))
 }
 total_start=$(date +%s%N)
-for name in elementwise softmax mlp_step compile cuda_compile optimizer rnn embedding_scan; do
+for name in elementwise softmax mlp_step compile cuda_compile device_overhead optimizer rnn \
+    embedding_scan; do
   exe="$build/bench/${name}_bench"
   if [ ! -x "$exe" ]; then
     echo "run_all: $exe is missing: configure with -DCGVM_BUILD_BENCH=ON and build" >&2

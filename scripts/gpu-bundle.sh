@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Packs what the CUDA checks need on a lent GPU machine (the `device` tool) whose image has
-# no LLVM 19, fmt, OpenBLAS or libzip: the test binary, cuda_bench, cuda_compile_bench and
-# the two examples that train on a GPU, the CUDA plugin and the fake drivers, every shared
-# library they need beyond glibc and libstdc++, and the Clang headers the in-process JIT
-# reads. One call to the device tool carries at most
-# 64 MiB, so the bundle comes in parts of at most 60 MB (.gpu/part-*.tar.xz), one part per
-# call: each call carries one part and unpacks it (scripts/gpu-check.sh); what a call
-# unpacks stays while the machine is warm.
+# no LLVM 19, fmt, OpenBLAS or libzip: the test binary, cuda_bench, cuda_compile_bench,
+# device_overhead_bench and the two examples that train on a GPU, the CUDA plugin and the
+# fake drivers, every shared library they need beyond glibc and libstdc++, and the Clang
+# headers the in-process JIT reads. One call to the device tool carries at most 64 MiB, so
+# the bundle comes in parts of at most 60 MB (.gpu/part-*.tar.xz), one part per call: each
+# call carries one part and unpacks it (scripts/gpu-check.sh); what a call unpacks stays
+# while the machine is warm.
 #
 #   scripts/gpu-bundle.sh [build-dir] [bench-build-dir]   (defaults: build-lead, build-bench)
 #
@@ -24,7 +24,7 @@ trap 'rm -rf "$stage"' EXIT
 binaries=("$build/tests/cgvm_tests" "$build/cuda/libcgvm_cuda.so"
           "$build/tests/libcgvm_fake_libcuda.so" "$build/tests/libcgvm_fake_libcuda_host.so"
           "$build/examples/example_char_lstm" "$build/examples/example_mlp_digits")
-for b in cuda_bench cuda_compile_bench; do
+for b in cuda_bench cuda_compile_bench device_overhead_bench; do
   [ -x "$bench/bench/$b" ] && binaries+=("$bench/bench/$b")
 done
 for f in "${binaries[@]}"; do

@@ -6,7 +6,8 @@
 #   bash scripts/gpu-check.sh test          nvidia-smi, then the "cuda" test suite
 #   bash scripts/gpu-check.sh bench         cuda_bench (also with CGVM_CUDA_GRAPHS=0),
 #                                           bench/torch_gpu.py, then cuda_compile_bench
-#                                           --quick (NVRTC on the machine's cores)
+#                                           --quick (NVRTC on the machine's cores) and
+#                                           device_overhead_bench --quick (its CPU)
 #   bash scripts/gpu-check.sh examples      char_lstm (--quick --check) and mlp_digits
 #                                           trained with --device cuda
 #
@@ -78,6 +79,9 @@ bench() {
   PYTHONUNBUFFERED=1 timeout 240 python3 bench/torch_gpu.py 2>&1 | tee "$out/torch_gpu.txt"
   bin=$(ls "$root"/work/*/build-bench/bench/cuda_compile_bench 2>/dev/null | head -1)
   [ -n "$bin" ] && timeout 120 "$bin" --quick 2>&1 | tee "$out/cuda_compile_bench.txt"
+  # The host's cost per call on this machine's CPU (no GPU work), beside cuda_bench's.
+  bin=$(ls "$root"/work/*/build-bench/bench/device_overhead_bench 2>/dev/null | head -1)
+  [ -n "$bin" ] && timeout 60 "$bin" --quick 2>&1 | tee "$out/device_overhead_bench.txt"
 }
 
 examples() {
