@@ -140,18 +140,12 @@ class NullDevice final : public DeviceContext {
 
   // A program kernel's launch as cuda::ProgramKernels plans it, its scratch included.
   void plan(const KernelCall& call) {
-    const LoopKernel& k = call.kernel;
-    const CudaLaunch plan = plan_cuda_launch(k, call.size, call.stride, kShape);
+    const CudaLaunch plan = plan_cuda_launch(call.kernel, call.size, call.stride, kShape);
     if (plan.grid == 0) return;
     void* scratch = plan.scratch_bytes ? allocate(plan.scratch_bytes) : nullptr;
-    std::vector<long long> address(call.data.size());
-    for (std::size_t a = 0; a < address.size(); ++a)
-      address[a] = reinterpret_cast<long long>(call.data[a]);
-    for (const CudaLaunch& pass : cuda_passes(plan)) {
-      keep(static_cast<long long>(cuda_kernel_parameter(k, pass, call.size, address,
-                                                        call.stride,
-                                                        reinterpret_cast<long long>(scratch))
-                                      .size()));
+    for (const CudaPassLaunch& l : cuda_call_launches(call, plan, cuda_call_addresses(call),
+                                                      reinterpret_cast<long long>(scratch))) {
+      keep(static_cast<long long>(l.words.size()));
       ++counts.launches;
     }
     if (scratch) release(scratch, 0);

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <functional>
 #include <map>
 
@@ -429,6 +430,23 @@ std::vector<CudaLaunch> cuda_passes(const CudaLaunch& plan) {
   final_pass.grid = plan.final_grid;
   final_pass.block = plan.final_block;
   return {plan, final_pass};
+}
+
+std::vector<CudaPassLaunch> cuda_call_launches(const KernelCall& call, const CudaLaunch& plan,
+                                               std::span<const long long> address,
+                                               long long scratch) {
+  std::vector<CudaPassLaunch> out;
+  for (const CudaLaunch& pass : cuda_passes(plan))
+    out.push_back({pass, cuda_kernel_parameter(call.kernel, pass, call.size, address,
+                                               call.stride, scratch)});
+  return out;
+}
+
+std::vector<long long> cuda_call_addresses(const KernelCall& call) {
+  std::vector<long long> address;
+  for (char* p : call.data)
+    address.push_back(static_cast<long long>(reinterpret_cast<std::uintptr_t>(p)));
+  return address;
 }
 
 bool cuda_splittable(const LoopKernel& kernel) {

@@ -109,4 +109,17 @@ std::vector<long long> cuda_kernel_parameter(const LoopKernel& kernel, const Cud
                                              std::span<const long long> stride,
                                              long long scratch = 0);
 
+// What a launcher sends the device for one call planned as `plan`: each pass (cuda_passes)
+// with its parameter, the call's args at `address` (device addresses, in call.data's
+// order) and the plan's scratch memory at `scratch`.
+struct CudaPassLaunch {
+  CudaLaunch pass;
+  std::vector<long long> words;
+};
+std::vector<CudaPassLaunch> cuda_call_launches(const KernelCall& call, const CudaLaunch& plan,
+                                               std::span<const long long> address,
+                                               long long scratch);
+// call.data as parameter words (the addresses a launcher passes on as they are).
+std::vector<long long> cuda_call_addresses(const KernelCall& call);
+
 }  // namespace cgvm

@@ -38,10 +38,7 @@ double ProgramKernels::compile_ms() const { return impl_->compile_ms; }
 bool ProgramKernels::from_cache() const { return impl_->from_cache; }
 
 void ProgramKernels::launch(const KernelCall& call, StreamRef stream) const {
-  std::vector<long long> address(call.data.size());
-  for (std::size_t a = 0; a < address.size(); ++a)
-    address[a] = static_cast<long long>(reinterpret_cast<std::uintptr_t>(call.data[a]));
-  launch(call, address, stream);
+  launch(call, cuda_call_addresses(call), stream);
 }
 
 void ProgramKernels::launch(const KernelCall& call, std::span<const long long> address,
@@ -55,12 +52,11 @@ void ProgramKernels::launch(const KernelCall& call, std::span<const long long> a
   // A split reduction's passes share scratch memory, freed in stream order after them.
   const StreamBuffer scratch(plan.scratch_bytes, stream);
   const Kernel& kernel = impl_->kernels.at(static_cast<std::size_t>(call.index));
-  for (const CudaLaunch& pass : cuda_passes(plan)) {
-    std::vector<long long> words = cuda_kernel_parameter(k, pass, call.size, address, call.stride,
-                                                         static_cast<long long>(scratch.get()));
-    void* params[] = {words.data(), nullptr};
-    kernel.launch({.grid = {static_cast<unsigned>(pass.grid)},
-                   .block = {static_cast<unsigned>(pass.block)},
+  for (CudaPassLaunch& l :
+       cuda_call_launches(call, plan, address, static_cast<long long>(scratch.get()))) {
+    void* params[] = {l.words.data(), nullptr};
+    kernel.launch({.grid = {static_cast<unsigned>(l.pass.grid)},
+                   .block = {static_cast<unsigned>(l.pass.block)},
                    .stream = stream},
                   params);
   }

@@ -279,17 +279,14 @@ void CudaEmulator::launch(const KernelCall& call) {
   const CudaLaunch plan = plan_cuda_launch(k, call.size, call.stride, device_shape);
   if (plan.grid == 0) return;
   // The "device" addresses are the host's; so is a split reduction's scratch memory.
-  std::vector<long long> addresses;
-  for (char* p : call.data) addresses.push_back(reinterpret_cast<long long>(p));
   std::vector<char> scratch(plan.scratch_bytes);
 
   EmulatedKernel* kernel = impl_->kernels.at(static_cast<std::size_t>(call.index));
   std::lock_guard lock(launch_mutex);
-  for (const CudaLaunch& pass : cuda_passes(plan)) {
-    modes_.insert(pass.mode);
-    impl_->run(kernel, pass.grid, pass.block,
-               cuda_kernel_parameter(k, pass, call.size, addresses, call.stride,
-                                     reinterpret_cast<long long>(scratch.data())));
+  for (const CudaPassLaunch& l : cuda_call_launches(call, plan, cuda_call_addresses(call),
+                                                    reinterpret_cast<long long>(scratch.data()))) {
+    modes_.insert(l.pass.mode);
+    impl_->run(kernel, l.pass.grid, l.pass.block, l.words);
   }
 }
 
